@@ -1,0 +1,61 @@
+"""JAX code: one function under `jax.jit`, so that XLA fuses the elementwise chains."""
+
+from __future__ import annotations
+
+from tensorc.codegen import Code, Generator
+from tensorc.ir import nodes as ir
+
+_FUNCTIONS = {
+    "exp": "jnp.exp",
+    "log": "jnp.log",
+    "sqrt": "jnp.sqrt",
+    "abs": "jnp.abs",
+    "tanh": "jnp.tanh",
+    "sin": "jnp.sin",
+    "cos": "jnp.cos",
+    "sigmoid": "jax.nn.sigmoid",
+    "relu": "jax.nn.relu",
+    "maximum": "jnp.maximum",
+    "minimum": "jnp.minimum",
+    "where": "jnp.where",
+}
+_REDUCTIONS = {
+    "sum": "jnp.sum",
+    "prod": "jnp.prod",
+    "max": "jnp.max",
+    "min": "jnp.min",
+    "mean": "jnp.mean",
+    "logsumexp": "jax.nn.logsumexp",
+}
+
+
+class JaxGenerator(Generator):
+    """Generates a jitted JAX module; sizes passed by keyword are static arguments."""
+
+    module = "jnp"
+    imports = ("import jax", "import jax.numpy as jnp", "import functools")
+
+    @property
+    def decorator(self) -> str:  # type: ignore[override]
+        if self.keyword_sizes:
+            return "@functools.partial(jax.jit, static_argnames={static})"
+        return "@jax.jit"
+
+    def function(self, op: str, args: list[Code]) -> Code:
+        return Code(f"{_FUNCTIONS[op]}({', '.join(arg.text for arg in args)})")
+
+    def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
+        axis = str(axes[0]) if len(axes) == 1 else str(axes)
+        return Code(f"{_REDUCTIONS[op]}({operand.text}, axis={axis})")
+
+    def along(self, op: str, operand: Code, axis: int) -> Code:
+        func = "jax.nn.softmax" if op == "softmax" else "jnp.cumsum"
+        return Code(f"{func}({operand.text}, axis={axis})")
+
+    def attention(self, node: ir.Attention, *args: Code) -> Code:
+        query, key, value, scale = args
+        causal = ", is_causal=True" if node.causal else ""
+        return Code(
+            f"jax.nn.dot_product_attention({query.text}, {key.text}, {value.text}, "
+            f"scale={scale.text}{causal})"
+        )

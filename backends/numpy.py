@@ -1,0 +1,71 @@
+"""NumPy code: the reference backend."""
+
+from __future__ import annotations
+
+from tensorc.codegen import Code, Generator
+from tensorc.ir import nodes as ir
+
+_FUNCTIONS = {
+    "exp": "np.exp",
+    "log": "np.log",
+    "sqrt": "np.sqrt",
+    "abs": "np.abs",
+    "tanh": "np.tanh",
+    "sin": "np.sin",
+    "cos": "np.cos",
+    "maximum": "np.maximum",
+    "minimum": "np.minimum",
+    "where": "np.where",
+}
+_REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "max": "np.max", "min": "np.min", "mean": "np.mean"}
+
+_HELPERS = {
+    "_sigmoid": '''
+def _sigmoid(x):
+    """1 / (1 + exp(-x)), without overflow for large negative x."""
+    return np.exp(-np.logaddexp(0, -x))
+''',
+    "_softmax": '''
+def _softmax(x, axis):
+    """exp(x) / sum(exp(x)) along axis, the maximum subtracted first so that exp cannot overflow."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+''',
+    "_logsumexp": '''
+def _logsumexp(x, axis):
+    """log(sum(exp(x))) along axis, the maximum subtracted first so that exp cannot overflow."""
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    return np.log(np.sum(np.exp(x - peak), axis=axis)) + np.squeeze(peak, axis=axis)
+''',
+}
+
+
+class NumpyGenerator(Generator):
+    """Generates a NumPy module; softmax, logsumexp and sigmoid come as small stable helpers."""
+
+    module = "np"
+    imports = ("import numpy as np",)
+    helpers = _HELPERS
+
+    def function(self, op: str, args: list[Code]) -> Code:
+        joined = ", ".join(arg.text for arg in args)
+        if op == "relu":
+            return Code(f"np.maximum({joined}, 0)")
+        if op == "sigmoid":
+            return Code(f"{self.use_helper('_sigmoid')}({joined})")
+        return Code(f"{_FUNCTIONS[op]}({joined})")
+
+    def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
+        axis = str(axes[0]) if len(axes) == 1 else str(axes)
+        if op == "logsumexp":
+            return Code(f"{self.use_helper('_logsumexp')}({operand.text}, {axis})")
+        return Code(f"{_REDUCTIONS[op]}({operand.text}, axis={axis})")
+
+    def along(self, op: str, operand: Code, axis: int) -> Code:
+        if op == "softmax":
+            return Code(f"{self.use_helper('_softmax')}({operand.text}, {axis})")
+        return Code(f"np.cumsum({operand.text}, axis={axis})")
+
+    def attention(self, node: ir.Attention, *args: Code) -> Code:
+        raise NotImplementedError("numpy has no fused attention")  # the pass skips numpy

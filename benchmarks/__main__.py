@@ -1,0 +1,198 @@
+"""Driver: run each framework's benchmarks in its own subprocess, merge, report.
+
+python -m benchmarks                      # full run (several minutes)
+python -m benchmarks --quick              # smoke test: small sizes, few repeats
+python -m benchmarks --only bmm,attention --frameworks numpy,torch
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.frameworks import FRAMEWORKS, thread_env
+from benchmarks.workloads import WORKLOAD_NAMES, select
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"
+DOCS_CHART = REPO_ROOT / "docs" / "benchmarks.png"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def comma_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark tensorc against hand-written NumPy / PyTorch / JAX code "
+        "and einsum-style libraries.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes and few repeats: a smoke test"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="WORKLOAD",
+        help="run only these workloads (comma-separated, repeatable): " + ", ".join(WORKLOAD_NAMES),
+    )
+    parser.add_argument(
+        "--frameworks",
+        default=",".join(FRAMEWORKS),
+        help="comma-separated subset of " + ",".join(FRAMEWORKS),
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="directory for results.json and results.md (default: benchmarks/results/)",
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=None,
+        help="where to write the PNG chart (default: docs/benchmarks.png "
+        "for a full run of everything, else OUT/benchmarks.png)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="threads per framework (default: all cores)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds allowed per framework (default: 300 quick, 3600 full)",
+    )
+    args = parser.parse_args(argv)
+    args.only = [name for item in args.only for name in comma_list(item)]
+    args.frameworks = comma_list(args.frameworks)
+    unknown = sorted(set(args.frameworks) - set(FRAMEWORKS))
+    if unknown or not args.frameworks:
+        parser.error(
+            f"unknown framework(s) {', '.join(unknown)}; choose from " + ", ".join(FRAMEWORKS)
+        )
+    try:
+        select(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def run_framework(framework: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``benchmarks.run_framework`` in a fresh interpreter and parse its JSON."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run_framework",
+        "--framework",
+        framework,
+        "--threads",
+        str(args.threads),
+    ]
+    if args.quick:
+        command.append("--quick")
+    if args.only:
+        command += ["--only", ",".join(args.only)]
+    env = {**os.environ, **thread_env(framework, args.threads)}
+    timeout = args.timeout or (300.0 if args.quick else 3600.0)
+    log(f"== {framework}: {' '.join(command[1:])}")
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "framework": framework,
+            "error": f"timed out after {timeout:.0f} s",
+            "workloads": [],
+        }
+    log(f"== {framework}: done in {time.perf_counter() - start:.1f} s (exit {proc.returncode})")
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {
+            "framework": framework,
+            "workloads": [],
+            "error": f"exit status {proc.returncode}, no JSON on stdout",
+        }
+    if proc.returncode != 0:
+        result.setdefault("error", f"exit status {proc.returncode}")
+    return result
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    full_run = not args.quick and not args.only and args.frameworks == list(FRAMEWORKS)
+    chart_path = args.chart or (DOCS_CHART if full_run else args.out / "benchmarks.png")
+    merged: dict[str, Any] = {
+        "meta": {
+            "command": " ".join(
+                ["python -m benchmarks", *(sys.argv[1:] if argv is None else argv)]
+            ),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "quick": args.quick,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu": cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "threads": args.threads,
+            "load_before": load_average(),
+        },
+        "runs": {},
+    }
+    for framework in args.frameworks:
+        merged["runs"][framework] = run_framework(framework, args)
+    merged["meta"]["load_after"] = load_average()
+    text = report.write(merged, args.out, chart_path)
+    print(text)
+    log(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {chart_path}")
+    failed = [fw for fw, run in merged["runs"].items() if run.get("error")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,294 @@
+"""Measure every selected workload on ONE framework and print the results as JSON on stdout.
+
+Run by the driver (``python -m benchmarks``) once per framework, each in its own process,
+so that one framework's thread pools cannot slow another's. Progress goes to stderr.
+
+    python -m benchmarks.run_framework --framework torch [--quick] [--only bmm,attention]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from benchmarks import frameworks, timing
+from benchmarks.frameworks import Framework
+from benchmarks.timing import Timed, TimingConfig
+from benchmarks.workloads import (
+    COMPILE_NAME,
+    COMPILE_SIZES,
+    Env,
+    Skip,
+    Workload,
+    compile_inputs,
+    compile_source,
+    select,
+)
+
+SEED = 20240607
+MAX_TEXT = 6000  # characters of generated source / IR kept in the JSON, per workload
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:400]
+
+
+def to_numpy(fw: Framework, value: Any) -> np.ndarray:
+    if isinstance(value, np.ndarray | np.generic | int | float):
+        return np.asarray(value)
+    return fw.to_numpy(value)
+
+
+def compare(result: np.ndarray, reference: np.ndarray, rtol: float) -> str | None:
+    """None if ``result`` matches ``reference`` (relative error in the 2-norm), else why not."""
+    if result.shape != reference.shape:
+        return f"shape {result.shape} != reference shape {reference.shape}"
+    r, ref = result.astype(np.float64), reference.astype(np.float64)
+    if not np.all(np.isfinite(r)):
+        return "result has non-finite values"
+    err = float(np.linalg.norm((r - ref).ravel()))
+    scale = float(np.linalg.norm(ref.ravel()))
+    if err > rtol * scale + 1e-30:
+        return f"relative error {err / max(scale, 1e-30):.2e} > {rtol:.0e}"
+    return None
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run_workload(
+    workload: Workload, fw: Framework, tc: Any, config: TimingConfig, quick: bool
+) -> dict[str, Any]:
+    sizes = dict(workload.quick_sizes if quick else workload.sizes)
+    arrays = workload.make_inputs(np.random.default_rng(SEED), sizes)
+    inputs = tuple(fw.from_numpy(a) for a in arrays)
+    record: dict[str, Any] = {
+        "name": workload.name,
+        "title": workload.title,
+        "source": workload.source,
+        "spec": workload.spec,
+        "sizes": sizes,
+        "flops": workload.flops(sizes) if workload.flops else None,
+        "broadcast_bytes": workload.broadcast_bytes(sizes) if workload.broadcast_bytes else None,
+        "pairs": [list(pair) for pair in workload.pairs],
+        "variants": [],
+    }
+    program = None
+    if workload.source is not None:
+        try:
+            start = time.perf_counter_ns()
+            program = tc.compile(workload.source, backend=fw.name)
+            record["tensorc_compile_ns"] = time.perf_counter_ns() - start
+        except Exception as exc:
+            record["tensorc_error"] = describe(exc)
+            log(f"  tensorc compile failed: {describe(exc)}")
+    env = Env(fw=fw, tc=tc, program=program, spec=workload.spec, inputs=inputs, sizes=sizes)
+
+    reference: np.ndarray | None = None
+    active: list[tuple[dict[str, Any], Timed]] = []
+    estimates: list[float] = []
+    for variant in workload.variants:
+        if fw.name not in variant.frameworks:
+            continue
+        entry: dict[str, Any] = {
+            "key": variant.key,
+            "role": variant.role,
+            "description": variant.description,
+            "status": "ok",
+        }
+        record["variants"].append(entry)
+        try:
+            fn = variant.build(env)
+            if variant.jit:
+                fn = fw.jit(fn)
+            timed = Timed(fn, inputs, fw.sync)
+            start = time.perf_counter_ns()
+            result = to_numpy(fw, timed.call())
+            entry["first_call_ns"] = time.perf_counter_ns() - start
+            entry["dtype"] = str(result.dtype)
+            if variant.role == "hand":
+                reference = result
+                entry["check"] = "reference"
+            elif reference is None:
+                entry["check"] = "unchecked (no reference)"
+            else:
+                problem = compare(result, reference, workload.rtol)
+                if problem is not None:
+                    entry.update(status="wrong", error=problem)
+                    log(f"  {variant.key}: WRONG RESULT ({problem}); not timed")
+                    continue
+                entry["check"] = "ok"
+                if result.dtype != reference.dtype:
+                    entry["check"] = f"ok, but dtype {result.dtype} (reference {reference.dtype})"
+            estimates.append(timing.warm_up(timed, config))
+            active.append((entry, timed))
+        except Skip as skip:
+            entry.update(status="skipped", error=str(skip))
+            log(f"  {variant.key}: skipped ({skip})")
+        except Exception as exc:
+            entry.update(status="error", error=describe(exc))
+            log(f"  {variant.key}: ERROR {describe(exc)}")
+
+    if active:
+        all_stats = timing.measure_interleaved([t for _, t in active], estimates, config)
+        for (entry, _), stats in zip(active, all_stats, strict=True):
+            entry.update(stats.as_dict())
+            log(
+                f"  {entry['key']:<32} {stats.median_ns / 1e3:12.2f} us "
+                f"[{stats.q1_ns / 1e3:.2f}-{stats.q3_ns / 1e3:.2f}] x{stats.number}"
+                f"/{stats.blocks}"
+            )
+    if workload.memory and fw.name == "numpy":
+        for entry, timed in active:
+            entry["peak_bytes"] = timing.peak_traced_bytes(timed.call)
+    if program is not None:
+        for attr in ("source_for", "ir_for"):
+            try:
+                record[f"tensorc_{attr}"] = str(getattr(program, attr)(*inputs))[:MAX_TEXT]
+            except Exception as exc:
+                record[f"tensorc_{attr}"] = f"<{describe(exc)}>"
+    return record
+
+
+def measure_compile(fw: Framework, tc: Any, config: TimingConfig, quick: bool) -> dict[str, Any]:
+    """Cold compile time of a three-statement program, cached compile, compile + first call."""
+    inputs = tuple(fw.from_numpy(a) for a in compile_inputs(np.random.default_rng(SEED)))
+    sync = fw.sync or (lambda value: value)
+    counter = random.randrange(10**5) * 10  # fresh sources even if a cache outlives the process
+    record: dict[str, Any] = {
+        "name": COMPILE_NAME,
+        "sizes": dict(COMPILE_SIZES),
+        "source": compile_source(0),
+        "entries": [],
+    }
+
+    def fresh() -> str:
+        nonlocal counter
+        counter += 1
+        return compile_source(counter)
+
+    def add(key: str, description: str, stats: timing.Stats) -> None:
+        record["entries"].append({"key": key, "description": description, **stats.as_dict()})
+        log(f"  {key:<32} {stats.median_ns / 1e3:12.2f} us")
+
+    try:
+        sync(tc.compile(fresh(), backend=fw.name)(*inputs))  # load the grammar, warm caches
+        samples = 5 if quick else 30
+        cold = [
+            timing.time_once_ns(lambda: tc.compile(fresh(), backend=fw.name))
+            for _ in range(samples)
+        ]
+        add("tc.compile (cold)", "tc.compile(new_source, backend=...)", timing.summarize(cold))
+        first = [
+            timing.time_once_ns(lambda: sync(tc.compile(fresh(), backend=fw.name)(*inputs)))
+            for _ in range(samples)
+        ]
+        add(
+            "tc.compile + first call",
+            "tc.compile(new_source, ...)(*small_inputs), eager",
+            timing.summarize(first),
+        )
+        source = fresh()
+        cached = Timed(lambda: tc.compile(source, backend=fw.name), ())
+        estimate = timing.warm_up(cached, config)
+        add(
+            "tc.compile (cached)",
+            "tc.compile(same_source, backend=...): a cache hit",
+            timing.measure_interleaved([cached], [estimate], config)[0],
+        )
+    except Exception as exc:
+        record["error"] = describe(exc)
+        log(f"  compile benchmark failed: {describe(exc)}")
+    return record
+
+
+def run(framework: str, names: Sequence[str] | None, quick: bool, threads: int) -> dict[str, Any]:
+    fw = frameworks.load(framework, threads)
+    chosen, with_compile = select(names)
+    config = TimingConfig.quick() if quick else TimingConfig.full()
+    out: dict[str, Any] = {
+        "framework": framework,
+        "meta": {
+            "framework_version": fw.version,
+            "threads": threads,
+            "threads_note": fw.threads_note,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "opt_einsum": package_version("opt_einsum"),
+            "einx": package_version("einx"),
+            "einops": package_version("einops"),
+            "quick": quick,
+            "timing": vars(config),
+        },
+        "workloads": [],
+        "compile": None,
+    }
+    try:
+        import tensorc as tc
+    except Exception as exc:
+        out["error"] = f"import tensorc failed: {describe(exc)}"
+        log(out["error"])
+        return out
+    out["meta"]["tensorc"] = str(getattr(tc, "__version__", package_version("tensorc")))
+    for workload in chosen:
+        log(f"[{framework}] {workload.name}")
+        out["workloads"].append(run_workload(workload, fw, tc, config, quick))
+    if with_compile:
+        log(f"[{framework}] {COMPILE_NAME}")
+        out["compile"] = measure_compile(fw, tc, config, quick)
+    return out
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_framework", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--framework", required=True, choices=frameworks.FRAMEWORKS)
+    parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = [n for n in args.only.split(",") if n] or None
+    # Keep stray output (Python prints and native logs alike) out of the JSON on stdout.
+    sys.stdout.flush()
+    json_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run(args.framework, names, args.quick, args.threads)
+    finally:
+        sys.stdout.flush()
+        os.dup2(json_fd, 1)
+        os.close(json_fd)
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The tensorc grammar (tensorc.lark), shipped inside the package as `tensorc.grammar`."""

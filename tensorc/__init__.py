@@ -1,0 +1,43 @@
+"""tensorc: tensor index notation compiled to readable NumPy, JAX and PyTorch code.
+
+    >>> import numpy as np, tensorc as tc
+    >>> f = tc.compile("C[i, k] = A[i, j] * B[j, k]", backend="numpy")
+    >>> f(np.ones((2, 3)), np.ones((3, 4))).shape
+    (2, 4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError
+from tensorc.passes import PASSES, Pass
+from tensorc.runtime import Program, compile_program
+
+__all__ = [
+    "ParseError",
+    "Program",
+    "ProgramError",
+    "ShapeError",
+    "TensorcError",
+    "compile",
+    "einsum",
+]
+__version__ = "0.1.0"
+
+
+def compile(source: str, backend: str | None = None, passes: Sequence[Pass] = PASSES) -> Program:
+    """Compiles a tensorc program for `backend` ("numpy", "jax", "torch", or None to follow
+    the arguments); `passes=()` turns the optimising passes off."""
+    return compile_program(source, backend, passes)
+
+
+def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
+    """numpy.einsum semantics, on the operands' backend (or the one named)."""
+    program = compile_program(subscripts, backend, PASSES, einsum=True)
+    if len(operands) != len(program.inputs):
+        raise ShapeError(
+            f"einsum got {len(operands)} operands but the subscripts name {len(program.inputs)}"
+        )
+    return program(*operands)

@@ -1,0 +1,92 @@
+"""The pipeline in one place: source -> parse tree -> AST -> IR -> passes -> backend source -> function."""
+
+from __future__ import annotations
+
+import linecache
+from collections.abc import Callable, Sequence
+from itertools import count
+from typing import Any
+
+from tensorc.backends.jax import JaxGenerator
+from tensorc.backends.numpy import NumpyGenerator
+from tensorc.backends.torch import TorchGenerator
+from tensorc.codegen import FUNCTION_NAME, Generator
+from tensorc.errors import ShapeError, TensorcError
+from tensorc.frontend import parse_einsum, parse_program
+from tensorc.ir import nodes as ir
+from tensorc.ir.lower import lower_program
+from tensorc.ir.printer import format_program
+from tensorc.ir.shapes import KeywordSize, Sizes, size_sources
+from tensorc.passes import LOWERING, PASSES, Pass, run
+
+BACKENDS = ("numpy", "jax", "torch")
+GENERATORS: dict[str, type[Generator]] = {
+    "numpy": NumpyGenerator,
+    "jax": JaxGenerator,
+    "torch": TorchGenerator,
+}
+UNKNOWN_SIZES = Sizes({})  # planning before shapes are known uses nominal sizes
+_module_numbers = count(1)
+
+
+def front_end(source: str, einsum: bool = False) -> ir.Program:
+    """Parses and lowers program text (or einsum subscripts) to shape-checked IR."""
+    if not isinstance(source, str):
+        raise TensorcError(f"a program is a str, not {type(source).__name__}")
+    try:
+        tree = parse_einsum(source) if einsum else parse_program(source)
+        program = lower_program(tree)
+    except RecursionError:
+        raise TensorcError("the program is nested too deeply to compile") from None
+    keywords = [
+        ir.SizeParam(index)
+        for index, where in size_sources(program).items()
+        if isinstance(where, KeywordSize)
+    ]
+    return ir.Program(
+        program.inputs, program.lets, program.outputs, tuple(keywords), source,
+        program.tuple_output,
+    )
+
+
+def optimise(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES) -> ir.Program:
+    """The optimising passes, then the lowering that every program gets (products to matmuls)."""
+    return run(run(program, sizes, passes), sizes, LOWERING)
+
+
+def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES) -> str:
+    """The IR after the optimising passes, as text (`f.ir`)."""
+    return format_program(run(program, sizes, passes))
+
+
+def generate(program: ir.Program, backend: str, sizes: Sizes | None) -> str:
+    """Backend source for optimised IR: generic in the sizes when `sizes` is None."""
+    return GENERATORS[backend](program, sizes).generate()
+
+
+def load(source: str, backend: str) -> Callable[..., Any]:
+    """Executes generated source (tensorc's own text, never the user's) and returns `program`."""
+    filename = f"<tensorc-{backend}-{next(_module_numbers)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {"__name__": f"tensorc_generated_{backend}"}
+    exec(compile(source, filename, "exec"), namespace)
+    function: Callable[..., Any] = namespace[FUNCTION_NAME]
+    return function
+
+
+def check_backend(backend: str | None) -> None:
+    if backend is not None and backend not in BACKENDS:
+        raise TensorcError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+
+
+__all__ = [
+    "BACKENDS",
+    "UNKNOWN_SIZES",
+    "ShapeError",
+    "check_backend",
+    "describe",
+    "front_end",
+    "generate",
+    "load",
+    "optimise",
+]

@@ -1,0 +1,74 @@
+"""Errors that tensorc raises for bad programs and bad arguments, with a caret excerpt of the source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of program text: 1-based line and column of its start, and its length on that line."""
+
+    line: int
+    column: int
+    length: int = 1
+
+    def render(self, source: str) -> str:
+        """The source line under a gutter, with carets under the span."""
+        lines = source.splitlines() or [""]
+        text = lines[self.line - 1] if 0 < self.line <= len(lines) else ""
+        width = max(1, min(self.length, max(1, len(text) - self.column + 1)))
+        gutter = " " * len(str(self.line))
+        return (
+            f"  --> line {self.line}, column {self.column}\n"
+            f"{gutter} |\n"
+            f"{self.line} | {text}\n"
+            f"{gutter} | {' ' * (self.column - 1)}{'^' * width}"
+        )
+
+
+class TensorcError(Exception):
+    """Base class of every error tensorc raises for a bad program or bad arguments."""
+
+    def __init__(self, message: str, span: Span | None = None, source: str | None = None):
+        self.message = message
+        self.span = span
+        self.source = source
+        super().__init__(self._render())
+
+    @property
+    def line(self) -> int | None:
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        return self.span.column if self.span else None
+
+    def with_source(self, source: str) -> TensorcError:
+        """The same error, its message now carrying the excerpt of `source`."""
+        if self.source is None:
+            self.source = source
+            self.args = (self._render(),)
+        return self
+
+    def _render(self) -> str:
+        if self.span is None:
+            return self.message
+        if self.source is None:
+            return f"{self.message} (line {self.span.line}, column {self.span.column})"
+        return f"{self.message}\n{self.span.render(self.source)}"
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else self.message
+
+
+class ParseError(TensorcError):
+    """The program text does not follow the grammar."""
+
+
+class ShapeError(TensorcError, ValueError):
+    """Index sizes, ranks or broadcasts that do not agree."""
+
+
+class ProgramError(TensorcError):
+    """A well-formed program that means nothing: unknown functions, names used two ways, bad returns."""

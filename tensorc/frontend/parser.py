@@ -1,0 +1,232 @@
+"""Program text to AST: runs the Lark parser and turns its tree, or its errors, into tensorc terms."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from lark import Token, Transformer_NonRecursive, Tree, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+
+from tensorc.errors import ParseError, Span
+from tensorc.frontend import ast
+from tensorc.frontend.grammar import lark_parser
+
+# Friendly names for the grammar's terminals, for "expected ..." hints.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "ELLIPSIS": "'...'",
+    "NEWLINE": "a new line",
+    "SEMICOLON": "';'",
+    "MUL_OP": "'*' or '/'",
+    "ADD_OP": "'+' or '-'",
+    "MINUS": "'-'",
+    "PLUS": "'+'",
+    "COMPARE": "a comparison",
+    "RETURN": "'return'",
+    "$END": "the end of the program",
+    "ARROW": "'->'",
+    "LETTER": "an index letter",
+}
+
+# Known mistakes, recognised by the parser state they leave it in (lark's match_examples).
+_MISTAKES: dict[str, list[str]] = {
+    "missing ']' to close the index list": [
+        "C[i, k = A[i, k]",
+        "C[i, k] = A[i, k",
+        "C[i] = A[i, k\n",
+        "C[i] = A[i] + B[i",
+    ],
+    "indices must be separated by commas": ["C[i k] = A[i, k]", "C[i] = A[i k]"],
+    "missing ')'": ["x = exp(A[i]", "x = (a + b", "y[i] = sum[j](A[i, j]"],
+    "a statement must be an assignment `NAME[indices] = expression`": [
+        "C[i] A[i]",
+        "A[i] * 2",
+        "C[i] + 1",
+        "3 = x",
+    ],
+    "missing the expression after '='": ["C[i] = ", "C[i] =\n", "C[i] = ;"],
+    "an operator needs an operand on both sides": ["C[i] = A[i] *", "C[i] = A[i] + * B[i]"],
+}
+
+
+def _span_of(meta: Any) -> Span:
+    length = meta.end_column - meta.column if meta.end_line == meta.line else 1
+    return Span(meta.line, meta.column, max(1, length))
+
+
+def _token_span(token: Token) -> Span:
+    return Span(token.line or 1, token.column or 1, max(1, len(str(token))))
+
+
+@v_args(meta=True)
+class _ToAst(Transformer_NonRecursive):
+    """Lark tree to AST nodes, bottom-up and without recursion (deep programs stay safe)."""
+
+    def program(self, meta: Any, items: list[Any]) -> tuple[list[Any], None]:
+        return [item for item in items if not isinstance(item, Token)], None
+
+    def assign(self, meta: Any, items: list[Any]) -> ast.Assign:
+        (name, axes), value = items
+        return ast.Assign(_span_of(meta), str(name), axes, value)
+
+    def target(self, meta: Any, items: list[Any]) -> tuple[Token, tuple[ast.Axis, ...] | None]:
+        return items[0], (items[1] if len(items) > 1 else None)
+
+    def return_stmt(self, meta: Any, items: list[Token]) -> ast.Return:
+        return ast.Return(_span_of(meta), tuple(ast.Name(_token_span(t), str(t)) for t in items))
+
+    def axes(self, meta: Any, items: list[ast.Axis]) -> tuple[ast.Axis, ...]:
+        return tuple(items)
+
+    def index(self, meta: Any, items: list[Token]) -> ast.IndexAxis:
+        return ast.IndexAxis(_token_span(items[0]), str(items[0]))
+
+    def ellipsis(self, meta: Any, items: list[Token]) -> ast.EllipsisAxis:
+        return ast.EllipsisAxis(_token_span(items[0]))
+
+    def composed(self, meta: Any, items: list[Token]) -> ast.ComposedAxis:
+        return ast.ComposedAxis(_span_of(meta), tuple(str(t) for t in items))
+
+    def compare(self, meta: Any, items: list[Any]) -> ast.Binary:
+        left, op, right = items
+        return ast.Binary(_span_of(meta), str(op), left, right)
+
+    binary = compare
+
+    def negate(self, meta: Any, items: list[Any]) -> ast.Unary:
+        return ast.Unary(_span_of(meta), "-", items[0])
+
+    def power(self, meta: Any, items: list[Any]) -> ast.Binary:
+        return ast.Binary(_span_of(meta), "**", items[0], items[1])
+
+    def number(self, meta: Any, items: list[Token]) -> ast.Number:
+        text = str(items[0])
+        is_int = text.isdigit()
+        return ast.Number(_token_span(items[0]), int(text) if is_int else float(text), text)
+
+    def name(self, meta: Any, items: list[Token]) -> ast.Name:
+        return ast.Name(_token_span(items[0]), str(items[0]))
+
+    def access(self, meta: Any, items: list[Any]) -> ast.Access:
+        return ast.Access(_span_of(meta), str(items[0]), items[1])
+
+    def along(self, meta: Any, items: list[Any]) -> ast.Along:
+        func, axes, operand = items
+        indices = []
+        for axis in axes:
+            if not isinstance(axis, ast.IndexAxis):
+                raise ParseError(f"{func}[...] takes plain index names", axis.span)
+            indices.append(axis)
+        if not indices:
+            raise ParseError(f"{func}[...] needs at least one index", _span_of(meta))
+        return ast.Along(_span_of(meta), str(func), tuple(indices), operand)
+
+    def call(self, meta: Any, items: list[Any]) -> ast.Call:
+        return ast.Call(_span_of(meta), str(items[0]), tuple(items[1:]))
+
+
+def parse_program(source: str) -> ast.Program:
+    """Parse program text into an AST; a syntax error becomes a ParseError with a caret."""
+    try:
+        tree = lark_parser().parse(source, start="program")
+    except UnexpectedInput as error:
+        raise _parse_error(error, source) from None
+    try:
+        items, _ = _ToAst().transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, ParseError):
+            raise error.orig_exc.with_source(source) from None
+        raise
+    return _assemble(items, source)
+
+
+def _assemble(items: list[Any], source: str) -> ast.Program:
+    statements: list[ast.Assign] = []
+    returns: ast.Return | None = None
+    for position, item in enumerate(items):
+        if isinstance(item, ast.Return):
+            if position != len(items) - 1:
+                raise ParseError("`return` must be the last statement", item.span, source)
+            returns = item
+        else:
+            statements.append(item)
+    if not statements:
+        span = returns.span if returns else Span(1, 1)
+        raise ParseError("the program has no statements", span, source)
+    return ast.Program(tuple(statements), returns, source)
+
+
+def _parse_error(error: UnexpectedInput, source: str) -> ParseError:
+    """A ParseError in plain words for any of lark's syntax errors."""
+    line, column = _error_position(error, source)
+    label = _known_mistake(error, source)
+    if isinstance(error, UnexpectedCharacters):
+        char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
+        message = f"unexpected character {char!r}"
+    elif isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        message = "unexpected end of input"
+    elif isinstance(error, UnexpectedToken):
+        token = error.token
+        what = "end of line" if token.type == "NEWLINE" else repr(str(token))
+        message = f"unexpected {what}"
+    else:  # pragma: no cover - lark has no other kinds
+        message = "syntax error"
+    expected = _expected_words(error)
+    if label:
+        message = f"{message}: {label}"
+    elif expected:
+        message = f"{message}; expected {expected}"
+    length = 1
+    if isinstance(error, UnexpectedToken) and error.token.type not in ("$END", "NEWLINE"):
+        length = max(1, len(str(error.token)))
+    return ParseError(message, Span(line, column, length), source)
+
+
+def _error_position(error: UnexpectedInput, source: str) -> tuple[int, int]:
+    line = getattr(error, "line", -1)
+    column = getattr(error, "column", -1)
+    if isinstance(line, int) and line > 0 and isinstance(column, int) and column > 0:
+        return line, column
+    lines = source.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def _expected_words(error: UnexpectedInput) -> str:
+    expected = getattr(error, "expected", None) or getattr(error, "allowed", None) or set()
+    words = sorted({_TERMINAL_WORDS.get(name, name.lower()) for name in expected})
+    if not words or len(words) > 6:
+        return ""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _known_mistake(error: UnexpectedInput, source: str) -> str | None:
+    try:
+        return error.match_examples(_parse_for_examples, _MISTAKES, use_accepts=True)
+    except Exception:  # match_examples is best effort: a miss falls back to the plain message
+        return None
+
+
+@functools.cache
+def _parse_for_examples_cached() -> Any:
+    parser = lark_parser()
+    return functools.partial(parser.parse, start="program")
+
+
+def _parse_for_examples(text: str) -> Tree:
+    return _parse_for_examples_cached()(text)

@@ -1,0 +1,275 @@
+"""Shape inference: the size of every index from the arguments' shapes, checked at every use.
+
+Indices are global to a program, and so is the ellipsis: `...` stands for the broadcast
+(numpy rules) of the batch dimensions of every access that writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from math import prod
+
+from tensorc.errors import ShapeError, Span, TensorcError
+from tensorc.ir import nodes as ir
+from tensorc.ir.nodes import ELLIPSIS, display_name, label_parts
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Index sizes, and the ellipsis's batch shape (empty when the program has none)."""
+
+    of: Mapping[str, int]
+    ellipsis: tuple[int, ...] = ()
+
+    def axis(self, label: str) -> int:
+        """The size of one stored axis: an index, or the product of a composed axis."""
+        return prod(self.of[part] for part in label_parts(label))
+
+    def shape(self, labels: tuple[str, ...]) -> tuple[int, ...]:
+        out: list[int] = []
+        for label in labels:
+            if label == ELLIPSIS:
+                out.extend(self.ellipsis)
+            else:
+                out.append(self.axis(label))
+        return tuple(out)
+
+
+def reads(program: ir.Program) -> list[tuple[int, ir.Var]]:
+    """Every tensor read, with the number of the statement that makes it, in program order."""
+    found: list[tuple[int, ir.Var]] = []
+    for number, let in enumerate(program.lets):
+        found.extend((number, node) for node in ir.walk(let.value) if isinstance(node, ir.Var))
+    return found
+
+
+def infer_sizes(
+    program: ir.Program,
+    shapes: Mapping[str, tuple[int, ...]],
+    keywords: Mapping[str, int],
+) -> Sizes:
+    """Solves every index size from input shapes and keyword sizes; ShapeError on disagreement."""
+    try:
+        return _Inference(program, shapes, keywords).run()
+    except TensorcError as error:
+        raise error.with_source(program.source) from None
+
+
+@dataclass
+class _Inference:
+    program: ir.Program
+    shapes: Mapping[str, tuple[int, ...]]
+    keywords: Mapping[str, int]
+    sizes: dict[str, int] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    ellipsis: tuple[int, ...] | None = None
+    ellipsis_origin: str = ""
+    composed: list[tuple[str, int, str, Span | None]] = field(default_factory=list)
+
+    def run(self) -> Sizes:
+        indices = _all_indices(self.program)
+        for name, size in self.keywords.items():
+            if name not in indices:
+                raise ShapeError(f"unknown keyword argument '{name}': it is not an index")
+            self.sizes[name] = size
+            self.origin[name] = f"the keyword {name}={size}"
+        shapes = dict(self.shapes)
+        pending = reads(self.program)
+        while True:
+            progress = False
+            remaining = []
+            for number, var in pending:
+                shape = shapes.get(var.name)
+                if shape is None:
+                    remaining.append((number, var))
+                    continue
+                self._unify_read(var, shape)
+                progress = True
+            pending = remaining
+            progress |= self._solve_composed()
+            for let in self.program.lets:
+                if let.name not in shapes and self._known(let.value.indices):
+                    shapes[let.name] = self._sizes().shape(let.value.indices)
+                    progress = True
+            if not progress:
+                break
+        self._check_all_known(indices)
+        return self._sizes()
+
+    def _sizes(self) -> Sizes:
+        return Sizes(dict(self.sizes), self.ellipsis or ())
+
+    def _known(self, labels: tuple[str, ...]) -> bool:
+        for label in labels:
+            if label == ELLIPSIS:
+                continue
+            if any(part not in self.sizes for part in label_parts(label)):
+                return False
+        return True
+
+    def _unify_read(self, var: ir.Var, shape: tuple[int, ...]) -> None:
+        name = display_name(var.name)
+        labels = var.labels
+        has_ellipsis = ELLIPSIS in labels
+        named = len(labels) - has_ellipsis
+        if len(shape) != len(labels) and not (has_ellipsis and len(shape) >= named):
+            least = "at least " if has_ellipsis else ""
+            raise ShapeError(
+                f"{name} is indexed with {least}{named} axes but the argument has "
+                f"{len(shape)} dimensions",
+                var.span,
+            )
+        split = labels.index(ELLIPSIS) if has_ellipsis else len(labels)
+        after = len(labels) - split - 1
+        for position, label in enumerate(labels):
+            if label == ELLIPSIS:
+                self._unify_ellipsis(shape[split : len(shape) - after], name, var.span)
+                continue
+            size = shape[position] if position < split else shape[len(shape) - (len(labels) - position)]
+            if label.startswith("("):
+                self.composed.append((label, size, name, var.span))
+            else:
+                self._unify(label, size, f"{name}", var.span)
+
+    def _unify(self, index: str, size: int, where: str, span: Span | None) -> None:
+        known = self.sizes.get(index)
+        if known is None:
+            self.sizes[index] = size
+            self.origin[index] = where
+        elif known != size:
+            raise ShapeError(
+                f"index '{index}' has size {known} {_in(self.origin[index])} but size {size} "
+                f"{_in(where)}",
+                span,
+            )
+
+    def _unify_ellipsis(self, batch: tuple[int, ...], name: str, span: Span | None) -> None:
+        if self.ellipsis is None:
+            self.ellipsis, self.ellipsis_origin = batch, name
+            return
+        merged = _broadcast(self.ellipsis, batch)
+        if merged is None:
+            raise ShapeError(
+                f"the '...' dimensions {self.ellipsis} of {self.ellipsis_origin} and {batch} of "
+                f"{name} do not broadcast",
+                span,
+            )
+        self.ellipsis = merged
+
+    def _solve_composed(self) -> bool:
+        """Fills in one unknown factor of each composed axis whose other factors are known."""
+        progress = False
+        for label, size, name, span in self.composed:
+            parts = label_parts(label)
+            unknown = [part for part in parts if part not in self.sizes]
+            known = prod(self.sizes[part] for part in parts if part in self.sizes)
+            if len(unknown) == 1:
+                if known == 0 or size % known:
+                    given = "*".join(f"{p}={self.sizes[p]}" for p in parts if p in self.sizes)
+                    raise ShapeError(
+                        f"axis {label} of {name} has size {size}, which is not divisible by {given}",
+                        span,
+                    )
+                self._unify(unknown[0], size // known, name, span)
+                progress = True
+            elif not unknown and known != size:
+                given = " * ".join(f"{p}={self.sizes[p]}" for p in parts)
+                raise ShapeError(
+                    f"axis {label} of {name} has size {size} but {given} is {known}", span
+                )
+        return progress
+
+    def _check_all_known(self, indices: dict[str, Span | None]) -> None:
+        for index, span in indices.items():
+            if index not in self.sizes:
+                raise ShapeError(
+                    f"the size of index '{index}' cannot be inferred: pass it by keyword, "
+                    f"e.g. {index}=...",
+                    span,
+                )
+
+
+def _in(where: str) -> str:
+    return where if where.startswith("the keyword") else f"in {where}"
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """numpy's broadcast of two shapes, or None where they do not broadcast."""
+    width = max(len(a), len(b))
+    a = (1,) * (width - len(a)) + a
+    b = (1,) * (width - len(b)) + b
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def _all_indices(program: ir.Program) -> dict[str, Span | None]:
+    """Every index a program's nodes use, with a statement span to point at when one is unsized."""
+    found: dict[str, Span | None] = {}
+    for let in program.lets:
+        for node in ir.walk(let.value):
+            for label in node.indices:
+                for part in label_parts(label):
+                    if part != ELLIPSIS:
+                        found.setdefault(part, let.span)
+            if isinstance(node, ir.Reduce):
+                for label in node.operand.indices:
+                    found.setdefault(label, let.span)
+    return found
+
+
+@dataclass(frozen=True)
+class AxisSize:
+    """An index's size read off an input: `tensor.shape[axis]`, divided by other indices' sizes."""
+
+    tensor: str
+    axis: int
+    divide_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeywordSize:
+    """An index's size that the caller passes by keyword."""
+
+    index: str
+
+
+def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
+    """Where generated code finds each index's size: an input's axis, or a keyword argument."""
+    inputs = {spec.name for spec in program.inputs}
+    sources: dict[str, AxisSize | KeywordSize] = {}
+    composed: list[tuple[tuple[str, ...], str, int]] = []
+    for _, var in reads(program):
+        if var.name not in inputs:
+            continue
+        split = var.labels.index(ELLIPSIS) if ELLIPSIS in var.labels else len(var.labels)
+        for position, label in enumerate(var.labels):
+            if label == ELLIPSIS:
+                continue
+            axis = position if position < split else position - len(var.labels)
+            if label.startswith("("):
+                composed.append((label_parts(label), var.name, axis))
+            else:
+                sources.setdefault(label, AxisSize(var.name, axis))
+    while True:
+        progress = False
+        for parts, tensor, axis in composed:
+            unknown = [part for part in parts if part not in sources]
+            if len(unknown) == 1:
+                others = tuple(part for part in parts if part != unknown[0])
+                sources[unknown[0]] = AxisSize(tensor, axis, others)
+                progress = True
+        if progress:
+            continue
+        stuck = next(([p for p in parts if p not in sources] for parts, _, _ in composed
+                      if sum(p not in sources for p in parts) > 1), None)
+        if not stuck:
+            break
+        sources[stuck[0]] = KeywordSize(stuck[0])
+    for index in _all_indices(program):
+        sources.setdefault(index, KeywordSize(index))
+    return sources

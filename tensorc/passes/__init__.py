@@ -1,0 +1,38 @@
+"""Passes: pure functions from IR to IR. `PASSES` is the optimising pipeline, in order;
+`LOWERING` always runs after it, so that code generation sees only matmuls, never products."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from tensorc.ir.nodes import Program
+from tensorc.ir.shapes import Sizes
+from tensorc.passes.contractions_to_matmul import contractions_to_matmul
+from tensorc.passes.drop_dead_statements import drop_dead_statements
+from tensorc.passes.fold_constants import fold_constants
+from tensorc.passes.plan_contractions import plan_contractions
+from tensorc.passes.share_common_subexpressions import share_common_subexpressions
+from tensorc.passes.simplify_transposes import simplify_transposes
+from tensorc.passes.stable_rewrites import stable_rewrites
+
+Pass = Callable[[Program, Sizes], Program]
+
+PASSES: tuple[Pass, ...] = (
+    fold_constants,
+    stable_rewrites,
+    share_common_subexpressions,
+    drop_dead_statements,
+    plan_contractions,
+)
+
+LOWERING: tuple[Pass, ...] = (
+    contractions_to_matmul,
+    simplify_transposes,
+)
+
+
+def run(program: Program, sizes: Sizes, passes: Sequence[Pass] = PASSES) -> Program:
+    """Applies `passes` in order."""
+    for apply in passes:
+        program = apply(program, sizes)
+    return program

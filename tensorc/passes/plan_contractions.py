@@ -1,0 +1,72 @@
+"""Splits products of three or more tensors into pairwise contractions, in the cheapest order."""
+
+from __future__ import annotations
+
+from math import prod
+
+import opt_einsum
+
+from tensorc.ir import nodes as ir
+from tensorc.ir.nodes import ELLIPSIS
+from tensorc.ir.shapes import Sizes
+
+NOMINAL_SIZE = 64  # the size assumed for every index when planning before shapes are known
+
+
+def plan_contractions(program: ir.Program, sizes: Sizes) -> ir.Program:
+    """Each Contract of 3+ tensors becomes nested 2-tensor Contracts along opt_einsum's path
+    (optimal for few operands, its `auto` choices beyond), with the path's report attached."""
+    return ir.rewrite_program(program, lambda node: _plan(node, sizes))
+
+
+def _plan(node: ir.Node, sizes: Sizes) -> ir.Node | None:
+    if not isinstance(node, ir.Contract):
+        return None
+    tensors = [f for f in node.factors if f.indices]
+    scalars = [f for f in node.factors if not f.indices]
+    if len(tensors) < 3:
+        return None
+    labels = list(dict.fromkeys(label for f in tensors for label in f.indices))
+    symbol = {label: opt_einsum.get_symbol(k) for k, label in enumerate(labels)}
+    equation = ",".join("".join(symbol[i] for i in f.indices) for f in tensors)
+    equation += "->" + "".join(symbol[i] for i in node.labels)
+    shapes = [tuple(_size(label, sizes) for label in f.indices) for f in tensors]
+    path, info = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="auto-hq")
+    operands: list[ir.Node] = list(tensors)
+    steps = []
+    for step, contraction in zip(path, info.contraction_list, strict=True):
+        chosen = [operands[k] for k in step]
+        for k in sorted(step, reverse=True):
+            del operands[k]
+        later = {label for f in operands for label in f.indices} | set(node.labels)
+        present = [label for f in chosen for label in f.indices]
+        keep = _ordered([label for label in present if label in later], node.labels)
+        operands.append(ir.Contract(tuple(chosen), keep))
+        steps.append(contraction[2])
+    result = operands[0]
+    report = ir.PathReport(
+        equation=equation,
+        naive_flops=float(info.naive_cost),
+        optimized_flops=float(info.opt_cost),
+        largest_intermediate=float(info.largest_intermediate),
+        steps=tuple(steps),
+    )
+    assert isinstance(result, ir.Contract)
+    return ir.Contract(result.factors + tuple(scalars), node.labels, report)
+
+
+def _size(label: str, sizes: Sizes) -> int:
+    if label == ELLIPSIS:
+        return prod(sizes.ellipsis) if sizes.of else NOMINAL_SIZE
+    return sizes.of.get(label, NOMINAL_SIZE)
+
+
+def _ordered(labels: list[str], output: tuple[str, ...]) -> tuple[str, ...]:
+    """Distinct labels: the ellipsis, then the output's order, then the rest as they came."""
+    distinct = list(dict.fromkeys(labels))
+    head = [label for label in output if label in distinct]
+    rest = [label for label in distinct if label not in head]
+    if ELLIPSIS in rest:
+        rest.remove(ELLIPSIS)
+        head.insert(0, ELLIPSIS)
+    return tuple(head + rest)

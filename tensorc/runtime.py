@@ -1,0 +1,253 @@
+"""Compiled programs at call time: binding arguments, choosing the backend, caching plans.
+
+A plan is the generated function for one backend and one signature of argument shapes; it is
+made once (shape check, contraction planning for the real sizes, code generation) and then
+every call with the same signature goes straight to it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tensorc import compiler
+from tensorc.errors import ShapeError, TensorcError
+from tensorc.ir import nodes as ir
+from tensorc.ir.nodes import display_name
+from tensorc.ir.shapes import Sizes, infer_sizes
+from tensorc.passes import PASSES, Pass
+
+PLANS_PER_PROGRAM = 64
+PROGRAMS_CACHED = 512
+
+
+class Program:
+    """A compiled tensorc program: call it with arrays; read `source` and `ir`."""
+
+    def __init__(self, program: ir.Program, backend: str | None, passes: Sequence[Pass]):
+        self._program = program
+        self._backend = backend
+        self._passes = tuple(passes)
+        self._plans: dict[Any, Callable[..., Any]] = {}
+        self._inputs = tuple(spec.name for spec in program.inputs)
+        self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
+        self._source: str | None = None
+        self._ir: str | None = None
+
+    # --- what users read ------------------------------------------------------------------
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(display_name(name) for name in self._program.outputs)
+
+    @property
+    def backend(self) -> str | None:
+        return self._backend
+
+    @property
+    def source(self) -> str:
+        """The generated module for this backend (NumPy's when the backend is chosen per call)."""
+        if self._source is None:
+            optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
+            self._source = compiler.generate(optimised, self._backend or "numpy", None)
+        return self._source
+
+    @property
+    def ir(self) -> str:
+        """The optimised IR as text, planned for nominal sizes."""
+        if self._ir is None:
+            self._ir = compiler.describe(self._program, compiler.UNKNOWN_SIZES, self._passes)
+        return self._ir
+
+    def ir_for(self, *args: Any, **kwargs: Any) -> str:
+        """The optimised IR for these arguments' shapes (contraction paths with real FLOPs)."""
+        _, sizes, _ = self._bind(args, kwargs)
+        return compiler.describe(self._program, sizes, self._passes)
+
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The generated module specialised to these arguments' shapes."""
+        backend, sizes, _ = self._bind(args, kwargs)
+        optimised = compiler.optimise(self._program, sizes, self._passes)
+        return compiler.generate(optimised, backend, sizes)
+
+    def function_for(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """The generated function that a call with these arguments runs (tensors positionally)."""
+        return self._plan(args, kwargs)[0]
+
+    def __repr__(self) -> str:
+        backend = self._backend or "any backend"
+        return f"<tensorc.Program ({', '.join(self._inputs)}) -> {', '.join(self.outputs)} on {backend}>"
+
+    # --- calling ----------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs:
+            key = tuple([(type(a), getattr(a, "shape", None)) for a in args])
+            plan = self._plans.get(key)
+            if plan is not None:
+                return plan(*args)
+        function, positional, key = self._plan(args, kwargs)
+        return function(*positional)
+
+    def _plan(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Callable[..., Any], list[Any], Any]:
+        positional, sizes_given = self._arguments(args, kwargs)
+        key: Any = tuple([(type(a), getattr(a, "shape", None)) for a in positional])
+        if sizes_given:
+            key = (key, tuple(sorted(sizes_given.items())))
+        function = self._plans.get(key)
+        if function is None:
+            function = self._make_plan(positional, sizes_given)
+            if len(self._plans) >= PLANS_PER_PROGRAM:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = function
+        return function, positional, key
+
+    def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, int]]:
+        """Arguments in input order, and the index sizes passed by keyword."""
+        if len(args) > len(self._inputs):
+            raise TensorcError(
+                f"expected {len(self._inputs)} inputs ({', '.join(self._inputs)}) but got "
+                f"{len(args)} arguments"
+            )
+        values = dict(zip(self._inputs, args, strict=False))
+        sizes: dict[str, int] = {}
+        for name, value in kwargs.items():
+            if name in self._inputs:
+                if name in values:
+                    raise TensorcError(f"input '{name}' is given twice")
+                values[name] = value
+            else:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise TensorcError(f"the size {name}={value!r} must be a non-negative int")
+                sizes[name] = value
+        missing = [name for name in self._inputs if name not in values]
+        if missing:
+            raise TensorcError(f"missing argument for input '{missing[0]}'")
+        return [values[name] for name in self._inputs], sizes
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Sizes, list[Any]]:
+        positional, sizes_given = self._arguments(args, kwargs)
+        backend = choose_backend(self._backend, positional)
+        shapes = {}
+        for name, value in zip(self._inputs, positional, strict=True):
+            shape = shape_of(value)
+            if name in self._scalars and shape != ():
+                raise ShapeError(
+                    f"'{name}' is used as a scalar but the argument has shape {shape}"
+                )
+            shapes[name] = shape
+        sizes = infer_sizes(self._program, shapes, sizes_given)
+        return backend, sizes, positional
+
+    def _make_plan(self, positional: list[Any], sizes_given: dict[str, int]) -> Callable[..., Any]:
+        backend, sizes, _ = self._bind(tuple(positional), dict(sizes_given))
+        optimised = compiler.optimise(self._program, sizes, self._passes)
+        function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
+        convert = converter(backend, positional)
+        if convert is None:
+            return function
+        return lambda *args: function(*convert(args))
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    """The shape of an array or a Python number; TensorcError for anything else."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return tuple(int(n) for n in shape)
+    if isinstance(value, int | float | complex) and not isinstance(value, bool):
+        return ()
+    if isinstance(value, bool):
+        return ()
+    raise TensorcError(f"expected an array or a number, got {type(value).__name__}")
+
+
+def backend_of(value: Any) -> str | None:
+    """The backend an argument belongs to, from its type's module; None for plain numbers."""
+    module = type(value).__module__
+    if module.startswith("torch"):
+        return "torch"
+    if module.startswith(("jax", "jaxlib")):
+        return "jax"
+    if module.startswith("numpy"):
+        return "numpy"
+    return None
+
+
+def choose_backend(requested: str | None, args: list[Any]) -> str:
+    """The requested backend, or the one the arguments' types name (they must agree)."""
+    if requested is not None:
+        return requested
+    found = {b for b in map(backend_of, args) if b is not None}
+    if len(found) > 1:
+        raise TensorcError(
+            f"the arguments mix {' and '.join(sorted(found))} arrays: pass one kind, "
+            "or name the backend"
+        )
+    return found.pop() if found else "numpy"
+
+
+def converter(backend: str, args: list[Any]) -> Callable[[tuple[Any, ...]], list[Any]] | None:
+    """A function that turns foreign arrays into the backend's own, or None if none are foreign."""
+    foreign = [
+        k for k, value in enumerate(args)
+        if backend_of(value) not in (None, backend)
+    ]
+    if not foreign:
+        return None
+    if backend == "torch":
+        import torch
+
+        to_native: Callable[[Any], Any] = torch.as_tensor
+    elif backend == "jax":
+        import jax.numpy as jnp
+
+        to_native = jnp.asarray
+    else:
+        import numpy as np
+
+        to_native = np.asarray
+
+    def convert(values: tuple[Any, ...]) -> list[Any]:
+        return [to_native(v) if k in foreign else v for k, v in enumerate(values)]
+
+    return convert
+
+
+class ProgramCache:
+    """A bounded, thread-safe LRU of compiled programs by (source, backend, passes, kind)."""
+
+    def __init__(self, capacity: int = PROGRAMS_CACHED):
+        self.capacity = capacity
+        self.entries: OrderedDict[Any, Program] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any, make: Callable[[], Program]) -> Program:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found
+        program = make()
+        with self.lock:
+            self.entries[key] = program
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+        return program
+
+
+CACHE = ProgramCache()
+
+
+def compile_program(
+    source: str, backend: str | None = None, passes: Sequence[Pass] = PASSES, einsum: bool = False
+) -> Program:
+    """The compiled program for `source`, from the cache when it was compiled before."""
+    compiler.check_backend(backend)
+    key = (source, backend, tuple(passes), einsum)
+    return CACHE.get(key, lambda: Program(compiler.front_end(source, einsum), backend, passes))
