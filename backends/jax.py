@@ -33,7 +33,7 @@ class JaxGenerator(Generator):
     """Generates a jitted JAX module; sizes passed by keyword are static arguments."""
 
     module = "jnp"
-    imports = ("import jax", "import jax.numpy as jnp", "import functools")
+    imports = ("import jax", "import jax.numpy as jnp")
 
     @property
     def decorator(self) -> str:  # type: ignore[override]
@@ -41,7 +41,7 @@ class JaxGenerator(Generator):
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
 
-    def function(self, op: str, args: list[Code]) -> Code:
+    def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         return Code(f"{_FUNCTIONS[op]}({', '.join(arg.text for arg in args)})")
 
     def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:

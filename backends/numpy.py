@@ -48,7 +48,7 @@ class NumpyGenerator(Generator):
     imports = ("import numpy as np",)
     helpers = _HELPERS
 
-    def function(self, op: str, args: list[Code]) -> Code:
+    def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         joined = ", ".join(arg.text for arg in args)
         if op == "relu":
             return Code(f"np.maximum({joined}, 0)")

@@ -31,21 +31,24 @@ class TorchGenerator(Generator):
     module = "torch"
     imports = ("import torch",)
 
-    def function(self, op: str, args: list[Code]) -> Code:
+    def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
         if op in ("maximum", "minimum"):
-            return self._extremum(op, args)
+            return self._extremum(op, args, scalars)
         if op == "where":
             return Code(f"torch.where({', '.join(texts)})")
+        if scalars[0]:
+            # torch functions take tensors, and a scalar input may be a Python number
+            texts[0] = f"torch.as_tensor({texts[0]}, dtype=torch.float64)"
         return Code(f"{_FUNCTIONS[op]}({texts[0]})")
 
-    def _extremum(self, op: str, args: list[Code]) -> Code:
-        """torch.maximum takes only tensors: a bare number becomes a clamp bound instead."""
+    def _extremum(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
+        """torch.maximum takes only tensors: a scalar becomes a clamp bound instead."""
         bound = "min" if op == "maximum" else "max"
         a, b = args
-        if _is_number(b.text):
+        if scalars[1]:
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
-        if _is_number(a.text):
+        if scalars[0]:
             return Code(f"torch.clamp({b.text}, {bound}={a.text})")
         return Code(f"torch.{op}({a.text}, {b.text})")
 
@@ -85,11 +88,3 @@ class TorchGenerator(Generator):
             "torch.nn.functional.scaled_dot_product_attention("
             f"{query.text}, {key.text}, {value.text}, scale={scale.text}{causal})"
         )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace("math.", "").replace("inf", "1").replace("pi", "1"))
-    except ValueError:
-        return False
-    return True

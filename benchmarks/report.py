@@ -238,9 +238,6 @@ def _workload_section(
     header = ["variant"]
     for fw in fws:
         header += [f"{fw} median [IQR]", "tensorc ÷"]
-        workload = find_workload(merged, fw, name)
-        if workload and workload.get("tensorc_error"):
-            footnotes.append(f"tensorc compile ({fw}): {workload['tensorc_error']}")
     lines += ["", *table(header, rows)]
     if footnotes:
         lines += ["", *(f"- [{i}] {text}" for i, text in enumerate(footnotes, 1))]

@@ -103,7 +103,16 @@ def run_workload(
         except Exception as exc:
             record["tensorc_error"] = describe(exc)
             log(f"  tensorc compile failed: {describe(exc)}")
-    env = Env(fw=fw, tc=tc, program=program, spec=workload.spec, inputs=inputs, sizes=sizes)
+    env = Env(
+        fw=fw,
+        tc=tc,
+        program=program,
+        spec=workload.spec,
+        inputs=inputs,
+        sizes=sizes,
+        quick=quick,
+        program_error=record.get("tensorc_error"),
+    )
 
     reference: np.ndarray | None = None
     active: list[tuple[dict[str, Any], Timed]] = []

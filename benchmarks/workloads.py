@@ -27,8 +27,10 @@ Fn = Callable[..., Any]
 Sizes = Mapping[str, int]
 
 # np.einsum without path optimisation (and einx / einops on NumPy, which call it that way)
-# runs one nested C loop over every index. Above this many multiply-adds we skip it.
-NAIVE_EINSUM_LIMIT = 2e9
+# runs one nested C loop over every index: about 0.2 ns per multiply-add for two operands,
+# about 5 ns per multiply-add and operand for more. Calls estimated slower than this many
+# seconds are skipped.
+NAIVE_EINSUM_LIMIT_S = {"quick": 0.05, "full": 2.0}
 LAYER_NORM_EPS = 1e-5
 
 
@@ -46,6 +48,8 @@ class Env:
     spec: str | None  # the workload's einsum subscripts, if it has one
     inputs: tuple[Any, ...]  # framework arrays
     sizes: Sizes
+    quick: bool = False
+    program_error: str | None = None  # why tc.compile failed, if it did
 
 
 Builder = Callable[[Env], Fn]
@@ -108,9 +112,12 @@ def _einsum_inputs(
     return make
 
 
-def _naive_macs(spec: str, sizes: Sizes) -> float:
+def naive_einsum_seconds(spec: str, sizes: Sizes) -> float:
+    """Rough duration of np.einsum(spec, ..., optimize=False): one loop over all indices."""
     indices = set(spec.replace(",", "").replace("->", ""))
-    return float(math.prod(sizes[index] for index in indices))
+    macs = float(math.prod(sizes[index] for index in indices))
+    operands = spec.count(",") + 1
+    return macs * (0.2e-9 if operands <= 2 else 5e-9 * operands)
 
 
 # ---------------------------------------------------------------------------------------
@@ -162,9 +169,12 @@ def _spaced(spec: str) -> str:
 
 def _require_naive_ok(env: Env, what: str) -> None:
     if env.fw.name == "numpy" and env.spec is not None:
-        macs = _naive_macs(env.spec, env.sizes)
-        if macs > NAIVE_EINSUM_LIMIT:
-            raise Skip(f"{what} on NumPy is one unoptimised loop of {macs:.1e} multiply-adds")
+        seconds = naive_einsum_seconds(env.spec, env.sizes)
+        if seconds > NAIVE_EINSUM_LIMIT_S["quick" if env.quick else "full"]:
+            raise Skip(
+                f"{what} on NumPy runs one unoptimised loop over all indices "
+                f"(about {seconds:.2g} s per call)"
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -173,12 +183,12 @@ def _require_naive_ok(env: Env, what: str) -> None:
 
 def _build_tensorc(env: Env) -> Fn:
     if env.program is None:
-        raise Skip("no tensorc program")
+        raise RuntimeError(f"tc.compile failed: {env.program_error}")
     return env.program
 
 
 def _build_function_for(env: Env) -> Fn:
-    return env.program.function_for(*env.inputs)
+    return _build_tensorc(env).function_for(*env.inputs)
 
 
 def _build_tc_einsum(env: Env) -> Fn:

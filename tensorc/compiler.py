@@ -55,8 +55,13 @@ def optimise(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES)
 
 
 def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES) -> str:
-    """The IR after the optimising passes, as text (`f.ir`)."""
-    return format_program(run(program, sizes, passes))
+    """The IR that code is generated from, as text (`f.ir`), with each planned path's report."""
+    planned = run(program, sizes, passes)
+    reports = {
+        let.name: [n.path for n in ir.walk(let.value) if isinstance(n, ir.Contract) and n.path]
+        for let in planned.lets
+    }
+    return format_program(run(planned, sizes, LOWERING), reports)
 
 
 def generate(program: ir.Program, backend: str, sizes: Sizes | None) -> str:

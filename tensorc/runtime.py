@@ -16,7 +16,7 @@ from tensorc import compiler
 from tensorc.errors import ShapeError, TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import display_name
-from tensorc.ir.shapes import Sizes, infer_sizes
+from tensorc.ir.shapes import Sizes, infer_sizes, reads
 from tensorc.passes import PASSES, Pass
 
 PLANS_PER_PROGRAM = 64
@@ -75,6 +75,27 @@ class Program:
         backend, sizes, _ = self._bind(args, kwargs)
         optimised = compiler.optimise(self._program, sizes, self._passes)
         return compiler.generate(optimised, backend, sizes)
+
+    def sizes_for(self, *args: Any, **kwargs: Any) -> dict[str, int]:
+        """Every index's size for these arguments (ShapeError where they disagree)."""
+        return dict(self._bind(args, kwargs)[1].of)
+
+    def shapes_for(self, *args: Any, **kwargs: Any) -> dict[str, tuple[int, ...]]:
+        """The shape of every input and every statement's target for these arguments."""
+        _, sizes, positional = self._bind(args, kwargs)
+        shapes = {name: shape_of(value) for name, value in zip(self._inputs, positional, strict=True)}
+        for let in self._program.lets:
+            shapes[display_name(let.name)] = sizes.shape(let.value.indices)
+        return shapes
+
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """How each input and target is indexed where it first appears (for display)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for _, var in reads(self._program):
+            found.setdefault(display_name(var.name), var.labels)
+        for let in self._program.lets:
+            found[display_name(let.name)] = let.value.indices
+        return found
 
     def function_for(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         """The generated function that a call with these arguments runs (tensors positionally)."""

@@ -6,8 +6,10 @@ from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import display_name
 
 
-def format_program(program: ir.Program) -> str:
-    """Every statement as `name[labels] = expression`, with contraction paths reported below."""
+def format_program(
+    program: ir.Program, reports: dict[str, list[ir.PathReport | None]] | None = None
+) -> str:
+    """Every statement as `name[labels] = expression`, after any contraction paths' reports."""
     uses: dict[int, int] = {}
     for let in program.lets:
         for node in ir.walk(let.value):
@@ -23,20 +25,22 @@ def format_program(program: ir.Program) -> str:
     for let in program.lets:
         if let.source:
             lines.append(f"# {let.source}")
+        for report in (reports or {}).get(let.name, []):
+            if report is not None:
+                lines.extend(_path_lines(report))
         texts: dict[int, str] = {}
         for node in ir.walk(let.value):
             if id(node) in names:
                 texts[id(node)] = names[id(node)]
                 continue
             text = _node_text(node, [texts[id(c)] for c in node.children])
-            if node is not let.value and uses.get(id(node), 0) > 1 and node.children:
+            shared = uses.get(id(node), 0) > 1
+            if node is not let.value and node.children and (shared or len(text) > 72):
                 name = f"%{len(names) + 1}"
                 lines.append(f"{name} = {text}")
                 names[id(node)] = name
                 text = name
             texts[id(node)] = text
-            if isinstance(node, ir.Contract) and node.path is not None:
-                lines.extend(_path_lines(node.path))
         labels = ", ".join(let.value.indices)
         lines.append(f"{display_name(let.name)}[{labels}] = {texts[id(let.value)]}")
     lines.append("return " + ", ".join(display_name(name) for name in program.outputs))

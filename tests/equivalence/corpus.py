@@ -90,8 +90,9 @@ class Case:
         return {name: make_value(spec, rng) for name, spec in self.inputs.items()}
 
     def expected(self, values: Mapping[str, Any]) -> Any:
-        copies = [np.array(v, copy=True) if isinstance(v, np.ndarray) else v
-                  for v in values.values()]
+        copies = [
+            np.array(v, copy=True) if isinstance(v, np.ndarray) else v for v in values.values()
+        ]
         return self.reference(*copies, **self.sizes)
 
     @property
@@ -99,7 +100,7 @@ class Case:
         """Names of the inputs that gradients are taken with respect to."""
         names = []
         for name, spec in self.inputs.items():
-            if isinstance(spec, float) or (isinstance(spec, tuple)) or (
+            if isinstance(spec, (float, tuple)) or (
                 isinstance(spec, Arr) and spec.kind in {"normal", "positive", "unit"}
             ):
                 names.append(name)
@@ -122,8 +123,11 @@ def prog(
 
 # Letter sizes for einsum specifications (the sizes opt_einsum's own tests use).
 EINSUM_SIZES: dict[str, int] = dict(
-    zip("abcdefghijklmopqABC", [2, 3, 4, 5, 4, 3, 2, 6, 5, 4, 3, 2, 5, 7, 4, 3, 2, 3, 4],
-        strict=True)
+    zip(
+        "abcdefghijklmopqABC",
+        [2, 3, 4, 5, 4, 3, 2, 6, 5, 4, 3, 2, 5, 7, 4, 3, 2, 3, 4],
+        strict=True,
+    )
 )
 
 
@@ -146,8 +150,7 @@ def ein(
     inputs = {f"op{n}": shape for n, shape in enumerate(shapes)}
     ref = reference if reference is not None else (lambda *ops: np.einsum(spec, *ops))
     options.setdefault("grad", group == "users")
-    CASES.append(Case(id=case_id, src=spec, inputs=inputs, reference=ref, einsum=True,
-                      **options))
+    CASES.append(Case(id=case_id, src=spec, inputs=inputs, reference=ref, einsum=True, **options))
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,41 +185,77 @@ def causal(s: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Section 2 of the contract: every example form
 
-prog("matmul", "C[i, k] = A[i, j] * B[j, k]", {"A": (3, 4), "B": (4, 5)},
-     lambda A, B: A @ B)
+prog("matmul", "C[i, k] = A[i, j] * B[j, k]", {"A": (3, 4), "B": (4, 5)}, lambda A, B: A @ B)
 prog("matvec", "y[i] = A[i, j] * x[j]", {"A": (3, 4), "x": (4,)}, lambda A, x: A @ x)
 prog("dot-scalar", "s = x[i] * y[i]", {"x": (5,), "y": (5,)}, lambda x, y: np.dot(x, y))
-prog("batched-outer", "D[b, i, j] = x[b, i] * y[b, j]", {"x": (2, 3), "y": (2, 4)},
-     lambda x, y: x[:, :, None] * y[:, None, :])
+prog(
+    "batched-outer",
+    "D[b, i, j] = x[b, i] * y[b, j]",
+    {"x": (2, 3), "y": (2, 4)},
+    lambda x, y: x[:, :, None] * y[:, None, :],
+)
 prog("transpose", "T[j, i] = A[i, j]", {"A": (3, 4)}, lambda A: A.T)
 prog("diagonal", "d[i] = A[i, i]", {"A": (4, 4)}, lambda A: np.diagonal(A).copy())
-prog("ellipsis-bmm-broadcast", "C[..., i, k] = A[..., i, j] * B[..., j, k]",
-     {"A": (2, 1, 3, 4), "B": (5, 4, 2)}, lambda A, B: np.matmul(A, B))
-prog("ellipsis-bmm-same-batch", "C[..., i, k] = A[..., i, j] * B[..., j, k]",
-     {"A": (2, 3, 4), "B": (2, 4, 5)}, lambda A, B: np.matmul(A, B))
-prog("ellipsis-bmm-one-side", "C[..., i, k] = A[..., i, j] * B[..., j, k]",
-     {"A": (3, 4), "B": (2, 4, 5)}, lambda A, B: np.matmul(A, B))
-prog("ellipsis-bmm-size1-both", "C[..., i, k] = A[..., i, j] * B[..., j, k]",
-     {"A": (1, 2, 3, 4), "B": (3, 1, 4, 5)}, lambda A, B: np.matmul(A, B))
-prog("ellipsis-bmm-no-batch", "C[..., i, k] = A[..., i, j] * B[..., j, k]",
-     {"A": (3, 4), "B": (4, 5)}, lambda A, B: A @ B)
-prog("sum-broadcast", "P[i, j] = A[i, j] / sum[k](A[i, k])", {"A": Arr((3, 4), "positive")},
-     lambda A: A / A.sum(axis=1, keepdims=True))
+prog(
+    "ellipsis-bmm-broadcast",
+    "C[..., i, k] = A[..., i, j] * B[..., j, k]",
+    {"A": (2, 1, 3, 4), "B": (5, 4, 2)},
+    lambda A, B: np.matmul(A, B),
+)
+prog(
+    "ellipsis-bmm-same-batch",
+    "C[..., i, k] = A[..., i, j] * B[..., j, k]",
+    {"A": (2, 3, 4), "B": (2, 4, 5)},
+    lambda A, B: np.matmul(A, B),
+)
+prog(
+    "ellipsis-bmm-one-side",
+    "C[..., i, k] = A[..., i, j] * B[..., j, k]",
+    {"A": (3, 4), "B": (2, 4, 5)},
+    lambda A, B: np.matmul(A, B),
+)
+prog(
+    "ellipsis-bmm-size1-both",
+    "C[..., i, k] = A[..., i, j] * B[..., j, k]",
+    {"A": (1, 2, 3, 4), "B": (3, 1, 4, 5)},
+    lambda A, B: np.matmul(A, B),
+)
+prog(
+    "ellipsis-bmm-no-batch",
+    "C[..., i, k] = A[..., i, j] * B[..., j, k]",
+    {"A": (3, 4), "B": (4, 5)},
+    lambda A, B: A @ B,
+)
+prog(
+    "sum-broadcast",
+    "P[i, j] = A[i, j] / sum[k](A[i, k])",
+    {"A": Arr((3, 4), "positive")},
+    lambda A: A / A.sum(axis=1, keepdims=True),
+)
 prog("mean", "m[j] = mean[i](A[i, j])", {"A": (3, 4)}, lambda A: A.mean(axis=0))
-prog("sqrt-sum-squares", "n = sqrt(sum[i, j](A[i, j] ** 2))", {"A": (3, 4)},
-     lambda A: np.sqrt((A**2).sum()))
+prog(
+    "sqrt-sum-squares",
+    "n = sqrt(sum[i, j](A[i, j] ** 2))",
+    {"A": (3, 4)},
+    lambda A: np.sqrt((A**2).sum()),
+)
 prog("softmax", "Z[i, j] = softmax[j](S[i, j])", {"S": (3, 4)}, lambda S: softmax(S, 1))
-prog("softmax-first-axis", "Z[i, j] = softmax[i](S[i, j])", {"S": (3, 4)},
-     lambda S: softmax(S, 0))
-prog("log-softmax", "Z[i, j] = S[i, j] - logsumexp[j](S[i, j])", {"S": (3, 4)},
-     lambda S: S - logsumexp(S, 1, keepdims=True))
-prog("logsumexp-reduce", "L[i] = logsumexp[j](S[i, j])", {"S": (3, 4)},
-     lambda S: logsumexp(S, 1))
+prog("softmax-first-axis", "Z[i, j] = softmax[i](S[i, j])", {"S": (3, 4)}, lambda S: softmax(S, 0))
+prog(
+    "log-softmax",
+    "Z[i, j] = S[i, j] - logsumexp[j](S[i, j])",
+    {"S": (3, 4)},
+    lambda S: S - logsumexp(S, 1, keepdims=True),
+)
+prog("logsumexp-reduce", "L[i] = logsumexp[j](S[i, j])", {"S": (3, 4)}, lambda S: logsumexp(S, 1))
 prog("cumsum", "C[i, j] = cumsum[j](A[i, j])", {"A": (3, 4)}, lambda A: np.cumsum(A, 1))
-prog("cumsum-first-axis", "C[i, j] = cumsum[i](A[i, j])", {"A": (3, 4)},
-     lambda A: np.cumsum(A, 0))
-prog("relu-bias", "R[i, j] = relu(X[i, j] + b[j])", {"X": (3, 4), "b": (4,)},
-     lambda X, b: relu(X + b))
+prog("cumsum-first-axis", "C[i, j] = cumsum[i](A[i, j])", {"A": (3, 4)}, lambda A: np.cumsum(A, 0))
+prog(
+    "relu-bias",
+    "R[i, j] = relu(X[i, j] + b[j])",
+    {"X": (3, 4), "b": (4,)},
+    lambda X, b: relu(X + b),
+)
 prog("exp", "Y[i, j] = exp(X[i, j])", {"X": (3, 4)}, lambda X: np.exp(X))
 prog("log", "Y[i, j] = log(X[i, j])", {"X": Arr((3, 4), "positive")}, lambda X: np.log(X))
 prog("sqrt", "Y[i, j] = sqrt(X[i, j])", {"X": Arr((3, 4), "positive")}, lambda X: np.sqrt(X))
@@ -224,12 +263,19 @@ prog("abs", "Y[i, j] = abs(X[i, j])", {"X": (3, 4)}, lambda X: np.abs(X))
 prog("tanh", "Y[i, j] = tanh(X[i, j])", {"X": (3, 4)}, lambda X: np.tanh(X))
 prog("sigmoid", "Y[i, j] = sigmoid(X[i, j])", {"X": (3, 4)}, lambda X: sigmoid(X))
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
-prog("max-binary-broadcast", "M[i, j] = max(A[i, j], B[j])", {"A": (3, 4), "B": (4,)},
-     lambda A, B: np.maximum(A, B))
-prog("min-binary-const", "M[i, j] = min(A[i, j], 0)", {"A": (3, 4)},
-     lambda A: np.minimum(A, 0.0))
-prog("where-compare", "W[i, j] = where(A[i, j] > B[i, j], A[i, j], B[i, j])",
-     {"A": (3, 4), "B": (3, 4)}, lambda A, B: np.where(A > B, A, B))
+prog(
+    "max-binary-broadcast",
+    "M[i, j] = max(A[i, j], B[j])",
+    {"A": (3, 4), "B": (4,)},
+    lambda A, B: np.maximum(A, B),
+)
+prog("min-binary-const", "M[i, j] = min(A[i, j], 0)", {"A": (3, 4)}, lambda A: np.minimum(A, 0.0))
+prog(
+    "where-compare",
+    "W[i, j] = where(A[i, j] > B[i, j], A[i, j], B[i, j])",
+    {"A": (3, 4), "B": (3, 4)},
+    lambda A, B: np.where(A > B, A, B),
+)
 for _name, _op, _fn in [
     ("lt", "<", np.less),
     ("le", "<=", np.less_equal),
@@ -238,143 +284,257 @@ for _name, _op, _fn in [
     ("eq", "==", np.equal),
     ("ne", "!=", np.not_equal),
 ]:
-    prog(f"compare-{_name}", f"C[i, j] = A[i, j] {_op} B[j]",
-         {"A": Arr((3, 4), "small"), "B": Arr((4,), "small")},
-         lambda A, B, _fn=_fn: _fn(A, B), grad=False)
-prog("scalar-alpha", "Y[i] = alpha * X[i]", {"alpha": 1.5, "X": (5,)},
-     lambda alpha, X: alpha * X)
+    prog(
+        f"compare-{_name}",
+        f"C[i, j] = A[i, j] {_op} B[j]",
+        {"A": Arr((3, 4), "small"), "B": Arr((4,), "small")},
+        lambda A, B, _fn=_fn: _fn(A, B),
+        grad=False,
+    )
+prog("scalar-alpha", "Y[i] = alpha * X[i]", {"alpha": 1.5, "X": (5,)}, lambda alpha, X: alpha * X)
 prog("causal-mask", "M[i, j] = where(j <= i, S[i, j], -inf)", {"S": (4, 4)}, causal)
-prog("causal-mask-rectangular", "M[i, j] = where(j <= i, S[i, j], -inf)", {"S": (3, 5)},
-     causal)
-prog("causal-softmax",
-     "M[i, j] = where(j <= i, S[i, j], -inf)\nZ[i, j] = softmax[j](M[i, j])",
-     {"S": (4, 4)}, lambda S: softmax(causal(S), 1))
-prog("merge-axes", "Y[b, n, (h d)] = X[b, h, n, d]", {"X": (2, 3, 4, 5)},
-     lambda X: X.transpose(0, 2, 1, 3).reshape(2, 4, 15))
-prog("split-axes", "X[b, h, n, d] = Y[b, n, (h d)]", {"Y": (2, 4, 6)},
-     lambda Y, h: Y.reshape(2, 4, h, 6 // h).transpose(0, 2, 1, 3), sizes={"h": 3})
-prog("split-axes-other-keyword", "X[b, h, n, d] = Y[b, n, (h d)]", {"Y": (2, 4, 6)},
-     lambda Y, d: Y.reshape(2, 4, 6 // d, d).transpose(0, 2, 1, 3), sizes={"d": 3})
-prog("mlp-two-statements",
-     "H[n, o] = X[n, i] * W[i, o]\nY[n, o] = relu(H[n, o] + b[o])",
-     {"X": (4, 3), "W": (3, 5), "b": (5,)}, lambda X, W, b: relu(X @ W + b))
-prog("mlp-explicit-sum", "Y[n, o] = relu(sum[i](X[n, i] * W[i, o]) + b[o])",
-     {"X": (4, 3), "W": (3, 5), "b": (5,)}, lambda X, W, b: relu(X @ W + b))
-prog("return-tuple",
-     "S[i] = sum[j](A[i, j])\nM[i] = max[j](A[i, j])\nreturn S, M",
-     {"A": (3, 4)}, lambda A: (A.sum(1), A.max(1)))
-prog("return-tuple-reordered",
-     "S[i] = sum[j](A[i, j])\nT[j, i] = A[i, j]\nreturn T, S",
-     {"A": (3, 4)}, lambda A: (A.T, A.sum(1)))
-prog("semicolons", "T[j, i] = A[i, j]; U[j, i] = T[j, i] * 2", {"A": (3, 4)},
-     lambda A: A.T * 2)
-prog("comments-and-blank-lines",
-     "# matrix product\n\nC[i, k] = A[i, j] * B[j, k]  # j is summed\n\n# the end\n",
-     {"A": (3, 4), "B": (4, 2)}, lambda A, B: A @ B)
+prog("causal-mask-rectangular", "M[i, j] = where(j <= i, S[i, j], -inf)", {"S": (3, 5)}, causal)
+prog(
+    "causal-softmax",
+    "M[i, j] = where(j <= i, S[i, j], -inf)\nZ[i, j] = softmax[j](M[i, j])",
+    {"S": (4, 4)},
+    lambda S: softmax(causal(S), 1),
+)
+prog(
+    "merge-axes",
+    "Y[b, n, (h d)] = X[b, h, n, d]",
+    {"X": (2, 3, 4, 5)},
+    lambda X: X.transpose(0, 2, 1, 3).reshape(2, 4, 15),
+)
+prog(
+    "split-axes",
+    "X[b, h, n, d] = Y[b, n, (h d)]",
+    {"Y": (2, 4, 6)},
+    lambda Y, h: Y.reshape(2, 4, h, 6 // h).transpose(0, 2, 1, 3),
+    sizes={"h": 3},
+)
+prog(
+    "split-axes-other-keyword",
+    "X[b, h, n, d] = Y[b, n, (h d)]",
+    {"Y": (2, 4, 6)},
+    lambda Y, d: Y.reshape(2, 4, 6 // d, d).transpose(0, 2, 1, 3),
+    sizes={"d": 3},
+)
+prog(
+    "mlp-two-statements",
+    "H[n, o] = X[n, i] * W[i, o]\nY[n, o] = relu(H[n, o] + b[o])",
+    {"X": (4, 3), "W": (3, 5), "b": (5,)},
+    lambda X, W, b: relu(X @ W + b),
+)
+prog(
+    "mlp-explicit-sum",
+    "Y[n, o] = relu(sum[i](X[n, i] * W[i, o]) + b[o])",
+    {"X": (4, 3), "W": (3, 5), "b": (5,)},
+    lambda X, W, b: relu(X @ W + b),
+)
+prog(
+    "return-tuple",
+    "S[i] = sum[j](A[i, j])\nM[i] = max[j](A[i, j])\nreturn S, M",
+    {"A": (3, 4)},
+    lambda A: (A.sum(1), A.max(1)),
+)
+prog(
+    "return-tuple-reordered",
+    "S[i] = sum[j](A[i, j])\nT[j, i] = A[i, j]\nreturn T, S",
+    {"A": (3, 4)},
+    lambda A: (A.T, A.sum(1)),
+)
+prog("semicolons", "T[j, i] = A[i, j]; U[j, i] = T[j, i] * 2", {"A": (3, 4)}, lambda A: A.T * 2)
+prog(
+    "comments-and-blank-lines",
+    "# matrix product\n\nC[i, k] = A[i, j] * B[j, k]  # j is summed\n\n# the end\n",
+    {"A": (3, 4), "B": (4, 2)},
+    lambda A, B: A @ B,
+)
 prog("constant-pi", "Y[i] = X[i] * pi", {"X": (5,)}, lambda X: X * np.pi)
-prog("index-value", "Y[i, j] = A[i, j] * (i + 1) - j", {"A": (3, 4)},
-     lambda A: A * (np.arange(3)[:, None] + 1) - np.arange(4)[None, :])
-prog("index-equality", "Y[i, j] = where(i == j, 1.0, A[i, j])", {"A": (3, 3)},
-     lambda A: np.where(np.eye(3, dtype=bool), 1.0, A))
-prog("triu-by-index", "U[i, j] = where(i <= j, A[i, j], 0)", {"A": (4, 4)},
-     lambda A: np.triu(A))
+prog(
+    "index-value",
+    "Y[i, j] = A[i, j] * (i + 1) - j",
+    {"A": (3, 4)},
+    lambda A: A * (np.arange(3)[:, None] + 1) - np.arange(4)[None, :],
+)
+prog(
+    "index-equality",
+    "Y[i, j] = where(i == j, 1.0, A[i, j])",
+    {"A": (3, 3)},
+    lambda A: np.where(np.eye(3, dtype=bool), 1.0, A),
+)
+prog("triu-by-index", "U[i, j] = where(i <= j, A[i, j], 0)", {"A": (4, 4)}, lambda A: np.triu(A))
 
 # --------------------------------------------------------------------------------------------
 # Language details: input order, statements, reuse, traces, ellipsis, composed axes
 
-prog("input-order-first-appearance", "C[i, k] = B[j, k] * A[i, j]",
-     {"B": (4, 5), "A": (3, 4)}, lambda B, A: A @ B)
-prog("input-first-read-in-second-statement",
-     "T[i] = sum[j](A[i, j])\nY[i] = T[i] * w[i]", {"A": (3, 4), "w": (3,)},
-     lambda A, w: A.sum(1) * w)
-prog("gram-same-input-twice", "G[i, j] = X[n, i] * X[n, j]", {"X": (5, 3)},
-     lambda X: X.T @ X)
+prog(
+    "input-order-first-appearance",
+    "C[i, k] = B[j, k] * A[i, j]",
+    {"B": (4, 5), "A": (3, 4)},
+    lambda B, A: A @ B,
+)
+prog(
+    "input-first-read-in-second-statement",
+    "T[i] = sum[j](A[i, j])\nY[i] = T[i] * w[i]",
+    {"A": (3, 4), "w": (3,)},
+    lambda A, w: A.sum(1) * w,
+)
+prog("gram-same-input-twice", "G[i, j] = X[n, i] * X[n, j]", {"X": (5, 3)}, lambda X: X.T @ X)
 prog("trace-einstein", "t = A[i, i]", {"A": (4, 4)}, lambda A: np.trace(A))
 prog("trace-explicit-sum", "t = sum[i](A[i, i])", {"A": (4, 4)}, lambda A: np.trace(A))
-prog("batched-diagonal", "d[b, i] = A[b, i, i]", {"A": (2, 3, 3)},
-     lambda A: np.diagonal(A, axis1=1, axis2=2).copy())
-prog("batched-trace", "t[b] = A[b, i, i]", {"A": (2, 3, 3)},
-     lambda A: np.trace(A, axis1=1, axis2=2))
-prog("transpose-3d", "T[k, i, j] = A[i, j, k]", {"A": (2, 3, 4)},
-     lambda A: A.transpose(2, 0, 1))
-prog("ellipsis-transpose", "T[..., j, i] = A[..., i, j]", {"A": (2, 3, 4, 5)},
-     lambda A: np.swapaxes(A, -1, -2))
-prog("ellipsis-softmax", "Z[..., j] = softmax[j](S[..., j])", {"S": (2, 3, 4)},
-     lambda S: softmax(S, -1))
-prog("ellipsis-bias", "C[..., i] = A[..., i] + b[i]", {"A": (2, 3, 4), "b": (4,)},
-     lambda A, b: A + b)
-prog("ellipsis-sum-last", "s[...] = sum[i](A[..., i])", {"A": (2, 3, 4)},
-     lambda A: A.sum(-1))
-prog("ellipsis-middle", "Y[b, ..., i] = X[b, ..., i] * w[i]", {"X": (2, 3, 4, 5), "w": (5,)},
-     lambda X, w: X * w)
-prog("ellipsis-matvec-plain-vector", "y[..., i] = A[..., i, j] * x[j]",
-     {"A": (2, 3, 4), "x": (4,)}, lambda A, x: A @ x)
-prog("ellipsis-vecmat-plain-vector", "y[..., k] = x[j] * B[..., j, k]",
-     {"x": (4,), "B": (3, 4, 5)}, lambda x, B: x @ B)
-prog("ellipsis-three-operands-broadcast", "D[..., i] = A[..., i] * B[..., i] * C[..., i]",
-     {"A": (2, 1, 4), "B": (1, 3, 4), "C": (3, 4)}, lambda A, B, C: A * B * C)
-prog("merge-three-axes", "Y[(a b c)] = X[a, b, c]", {"X": (2, 3, 4)},
-     lambda X: X.reshape(24))
-prog("merge-with-transpose", "Y[(d h), n] = X[h, n, d]", {"X": (2, 3, 4)},
-     lambda X: X.transpose(2, 0, 1).reshape(8, 3))
-prog("split-two-keywords", "X[a, b, c] = Y[(a b c)]", {"Y": (24,)},
-     lambda Y, a, b: Y.reshape(a, b, 24 // (a * b)), sizes={"a": 2, "b": 3})
-prog("split-size-from-other-operand", "X[b, h, d] = Y[b, (h d)] * w[d]",
-     {"Y": (2, 6), "w": (3,)}, lambda Y, w: Y.reshape(2, 2, 3) * w)
-prog("split-and-merge", "Z[(d h), n] = Y[n, (h d)]", {"Y": (3, 6)},
-     lambda Y, h: Y.reshape(3, h, 6 // h).transpose(2, 1, 0).reshape(6, 3), sizes={"h": 2})
-prog("pixel-shuffle", "Y[b, c, (h p), (w q)] = X[b, (c p q), h, w]", {"X": (1, 8, 3, 2)},
-     lambda X, p, q: X.reshape(1, 2, p, q, 3, 2).transpose(0, 1, 4, 2, 5, 3)
-     .reshape(1, 2, 3 * p, 2 * q), sizes={"p": 2, "q": 2})
-prog("merge-heads-after-contraction",
-     "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]\nY[b, i, (h d)] = O[b, h, i, d]",
-     {"P": (2, 3, 4, 5), "V": (2, 3, 5, 2)},
-     lambda P, V: np.matmul(P, V).transpose(0, 2, 1, 3).reshape(2, 4, 6))
+prog(
+    "batched-diagonal",
+    "d[b, i] = A[b, i, i]",
+    {"A": (2, 3, 3)},
+    lambda A: np.diagonal(A, axis1=1, axis2=2).copy(),
+)
+prog(
+    "batched-trace", "t[b] = A[b, i, i]", {"A": (2, 3, 3)}, lambda A: np.trace(A, axis1=1, axis2=2)
+)
+prog("transpose-3d", "T[k, i, j] = A[i, j, k]", {"A": (2, 3, 4)}, lambda A: A.transpose(2, 0, 1))
+prog(
+    "ellipsis-transpose",
+    "T[..., j, i] = A[..., i, j]",
+    {"A": (2, 3, 4, 5)},
+    lambda A: np.swapaxes(A, -1, -2),
+)
+prog(
+    "ellipsis-softmax",
+    "Z[..., j] = softmax[j](S[..., j])",
+    {"S": (2, 3, 4)},
+    lambda S: softmax(S, -1),
+)
+prog(
+    "ellipsis-bias", "C[..., i] = A[..., i] + b[i]", {"A": (2, 3, 4), "b": (4,)}, lambda A, b: A + b
+)
+prog("ellipsis-sum-last", "s[...] = sum[i](A[..., i])", {"A": (2, 3, 4)}, lambda A: A.sum(-1))
+prog(
+    "ellipsis-middle",
+    "Y[b, ..., i] = X[b, ..., i] * w[i]",
+    {"X": (2, 3, 4, 5), "w": (5,)},
+    lambda X, w: X * w,
+)
+prog(
+    "ellipsis-matvec-plain-vector",
+    "y[..., i] = A[..., i, j] * x[j]",
+    {"A": (2, 3, 4), "x": (4,)},
+    lambda A, x: A @ x,
+)
+prog(
+    "ellipsis-vecmat-plain-vector",
+    "y[..., k] = x[j] * B[..., j, k]",
+    {"x": (4,), "B": (3, 4, 5)},
+    lambda x, B: x @ B,
+)
+prog(
+    "ellipsis-three-operands-broadcast",
+    "D[..., i] = A[..., i] * B[..., i] * C[..., i]",
+    {"A": (2, 1, 4), "B": (1, 3, 4), "C": (3, 4)},
+    lambda A, B, C: A * B * C,
+)
+prog("merge-three-axes", "Y[(a b c)] = X[a, b, c]", {"X": (2, 3, 4)}, lambda X: X.reshape(24))
+prog(
+    "merge-with-transpose",
+    "Y[(d h), n] = X[h, n, d]",
+    {"X": (2, 3, 4)},
+    lambda X: X.transpose(2, 0, 1).reshape(8, 3),
+)
+prog(
+    "split-two-keywords",
+    "X[a, b, c] = Y[(a b c)]",
+    {"Y": (24,)},
+    lambda Y, a, b: Y.reshape(a, b, 24 // (a * b)),
+    sizes={"a": 2, "b": 3},
+)
+prog(
+    "split-size-from-other-operand",
+    "X[b, h, d] = Y[b, (h d)] * w[d]",
+    {"Y": (2, 6), "w": (3,)},
+    lambda Y, w: Y.reshape(2, 2, 3) * w,
+)
+prog(
+    "split-and-merge",
+    "Z[(d h), n] = Y[n, (h d)]",
+    {"Y": (3, 6)},
+    lambda Y, h: Y.reshape(3, h, 6 // h).transpose(2, 1, 0).reshape(6, 3),
+    sizes={"h": 2},
+)
+prog(
+    "pixel-shuffle",
+    "Y[b, c, (h p), (w q)] = X[b, (c p q), h, w]",
+    {"X": (1, 8, 3, 2)},
+    lambda X, p, q: (
+        X.reshape(1, 2, p, q, 3, 2).transpose(0, 1, 4, 2, 5, 3).reshape(1, 2, 3 * p, 2 * q)
+    ),
+    sizes={"p": 2, "q": 2},
+)
+prog(
+    "merge-heads-after-contraction",
+    "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]\nY[b, i, (h d)] = O[b, h, i, d]",
+    {"P": (2, 3, 4, 5), "V": (2, 3, 5, 2)},
+    lambda P, V: np.matmul(P, V).transpose(0, 2, 1, 3).reshape(2, 4, 6),
+)
 
 # --------------------------------------------------------------------------------------------
 # What users write: attention, normalisation, MLPs, losses, norms
 
 
-def _attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: float,
-               mask: bool = False) -> np.ndarray:
+def _attention(
+    Q: np.ndarray, K: np.ndarray, V: np.ndarray, scale: float, mask: bool = False
+) -> np.ndarray:
     S = np.einsum("bhid,bhjd->bhij", Q, K) * scale
     if mask:
         S = causal(S)
     return np.einsum("bhij,bhjd->bhid", softmax(S, -1), V)
 
 
-prog("attention-scores",
-     "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] / sqrt(dk)",
-     {"Q": (2, 2, 3, 4), "K": (2, 2, 5, 4), "dk": 4.0},
-     lambda Q, K, dk: np.einsum("bhid,bhjd->bhij", Q, K) / np.sqrt(dk))
-prog("attention",
-     "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] / sqrt(dk)\n"
-     "P[b, h, i, j] = softmax[j](S[b, h, i, j])\n"
-     "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]",
-     {"Q": (2, 2, 3, 4), "K": (2, 2, 5, 4), "dk": 4.0, "V": (2, 2, 5, 4)},
-     lambda Q, K, dk, V: _attention(Q, K, V, 1 / np.sqrt(dk)))
-prog("causal-attention",
-     "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] * scale\n"
-     "M[b, h, i, j] = where(j <= i, S[b, h, i, j], -inf)\n"
-     "P[b, h, i, j] = softmax[j](M[b, h, i, j])\n"
-     "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]",
-     {"Q": (2, 2, 4, 3), "K": (2, 2, 4, 3), "scale": 0.5, "V": (2, 2, 4, 3)},
-     lambda Q, K, scale, V: _attention(Q, K, V, scale, mask=True))
-prog("multi-head-attention-composed",
-     "Q[b, h, i, d] = XQ[b, i, (h d)]\n"
-     "K[b, h, j, d] = XK[b, j, (h d)]\n"
-     "V[b, h, j, d] = XV[b, j, (h d)]\n"
-     "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] * scale\n"
-     "P[b, h, i, j] = softmax[j](S[b, h, i, j])\n"
-     "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]\n"
-     "Y[b, i, (h d)] = O[b, h, i, d]",
-     {"XQ": (2, 3, 6), "XK": (2, 4, 6), "XV": (2, 4, 6), "scale": 0.4},
-     lambda XQ, XK, XV, scale, h: _attention(
-         XQ.reshape(2, 3, h, 6 // h).transpose(0, 2, 1, 3),
-         XK.reshape(2, 4, h, 6 // h).transpose(0, 2, 1, 3),
-         XV.reshape(2, 4, h, 6 // h).transpose(0, 2, 1, 3), scale,
-     ).transpose(0, 2, 1, 3).reshape(2, 3, 6),
-     sizes={"h": 2})
+prog(
+    "attention-scores",
+    "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] / sqrt(dk)",
+    {"Q": (2, 2, 3, 4), "K": (2, 2, 5, 4), "dk": 4.0},
+    lambda Q, K, dk: np.einsum("bhid,bhjd->bhij", Q, K) / np.sqrt(dk),
+)
+prog(
+    "attention",
+    "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] / sqrt(dk)\n"
+    "P[b, h, i, j] = softmax[j](S[b, h, i, j])\n"
+    "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]",
+    {"Q": (2, 2, 3, 4), "K": (2, 2, 5, 4), "dk": 4.0, "V": (2, 2, 5, 4)},
+    lambda Q, K, dk, V: _attention(Q, K, V, 1 / np.sqrt(dk)),
+)
+prog(
+    "causal-attention",
+    "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] * scale\n"
+    "M[b, h, i, j] = where(j <= i, S[b, h, i, j], -inf)\n"
+    "P[b, h, i, j] = softmax[j](M[b, h, i, j])\n"
+    "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]",
+    {"Q": (2, 2, 4, 3), "K": (2, 2, 4, 3), "scale": 0.5, "V": (2, 2, 4, 3)},
+    lambda Q, K, scale, V: _attention(Q, K, V, scale, mask=True),
+)
+prog(
+    "multi-head-attention-composed",
+    "Q[b, h, i, d] = XQ[b, i, (h d)]\n"
+    "K[b, h, j, d] = XK[b, j, (h d)]\n"
+    "V[b, h, j, d] = XV[b, j, (h d)]\n"
+    "S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] * scale\n"
+    "P[b, h, i, j] = softmax[j](S[b, h, i, j])\n"
+    "O[b, h, i, d] = P[b, h, i, j] * V[b, h, j, d]\n"
+    "Y[b, i, (h d)] = O[b, h, i, d]",
+    {"XQ": (2, 3, 6), "XK": (2, 4, 6), "XV": (2, 4, 6), "scale": 0.4},
+    lambda XQ, XK, XV, scale, h: (
+        _attention(
+            XQ.reshape(2, 3, h, 6 // h).transpose(0, 2, 1, 3),
+            XK.reshape(2, 4, h, 6 // h).transpose(0, 2, 1, 3),
+            XV.reshape(2, 4, h, 6 // h).transpose(0, 2, 1, 3),
+            scale,
+        )
+        .transpose(0, 2, 1, 3)
+        .reshape(2, 3, 6)
+    ),
+    sizes={"h": 2},
+)
 
 
 def _layer_norm(X: np.ndarray, eps: float, g: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -383,188 +543,386 @@ def _layer_norm(X: np.ndarray, eps: float, g: np.ndarray, beta: np.ndarray) -> n
     return (X - mu) / np.sqrt(var + eps) * g + beta
 
 
-prog("layer-norm",
-     "mu[n] = mean[d](X[n, d])\n"
-     "var[n] = mean[d]((X[n, d] - mu[n]) ** 2)\n"
-     "Y[n, d] = (X[n, d] - mu[n]) / sqrt(var[n] + eps) * g[d] + beta[d]",
-     {"X": (4, 5), "eps": 1e-5, "g": (5,), "beta": (5,)}, _layer_norm)
-prog("rms-norm",
-     "r[n] = sqrt(mean[d](X[n, d] ** 2) + eps)\nY[n, d] = X[n, d] / r[n] * g[d]",
-     {"X": (4, 5), "eps": 1e-6, "g": (5,)},
-     lambda X, eps, g: X / np.sqrt((X**2).mean(-1, keepdims=True) + eps) * g)
-prog("softmax-by-hand",
-     "E[i, j] = exp(S[i, j] - max[k](S[i, k]))\nZ[i, j] = E[i, j] / sum[k](E[i, k])",
-     {"S": (3, 4)}, lambda S: softmax(S, 1))
-prog("keepdims-mean-center", "P[i, j] = A[i, j] - mean[j](A[i, j])", {"A": (3, 4)},
-     lambda A: A - A.mean(axis=1, keepdims=True))
-prog("keepdims-column-normalise", "P[i, j] = A[i, j] / sum[i](A[i, j])",
-     {"A": Arr((3, 4), "positive")}, lambda A: A / A.sum(axis=0, keepdims=True))
-prog("keepdims-max-shift", "P[i, j] = A[i, j] - max[j](A[i, j])", {"A": (3, 4)},
-     lambda A: A - A.max(axis=1, keepdims=True))
+prog(
+    "layer-norm",
+    "mu[n] = mean[d](X[n, d])\n"
+    "var[n] = mean[d]((X[n, d] - mu[n]) ** 2)\n"
+    "Y[n, d] = (X[n, d] - mu[n]) / sqrt(var[n] + eps) * g[d] + beta[d]",
+    {"X": (4, 5), "eps": 1e-5, "g": (5,), "beta": (5,)},
+    _layer_norm,
+)
+prog(
+    "rms-norm",
+    "r[n] = sqrt(mean[d](X[n, d] ** 2) + eps)\nY[n, d] = X[n, d] / r[n] * g[d]",
+    {"X": (4, 5), "eps": 1e-6, "g": (5,)},
+    lambda X, eps, g: X / np.sqrt((X**2).mean(-1, keepdims=True) + eps) * g,
+)
+prog(
+    "softmax-by-hand",
+    "E[i, j] = exp(S[i, j] - max[k](S[i, k]))\nZ[i, j] = E[i, j] / sum[k](E[i, k])",
+    {"S": (3, 4)},
+    lambda S: softmax(S, 1),
+)
+prog(
+    "keepdims-mean-center",
+    "P[i, j] = A[i, j] - mean[j](A[i, j])",
+    {"A": (3, 4)},
+    lambda A: A - A.mean(axis=1, keepdims=True),
+)
+prog(
+    "keepdims-column-normalise",
+    "P[i, j] = A[i, j] / sum[i](A[i, j])",
+    {"A": Arr((3, 4), "positive")},
+    lambda A: A / A.sum(axis=0, keepdims=True),
+)
+prog(
+    "keepdims-max-shift",
+    "P[i, j] = A[i, j] - max[j](A[i, j])",
+    {"A": (3, 4)},
+    lambda A: A - A.max(axis=1, keepdims=True),
+)
 prog("sum-all", "s = sum[i, j](A[i, j])", {"A": (3, 4)}, lambda A: A.sum())
 prog("sum-rows", "s[i] = sum[j](A[i, j])", {"A": (3, 4)}, lambda A: A.sum(1))
-prog("sum-middle-axis", "s[i, k] = sum[j](A[i, j, k])", {"A": (2, 3, 4)},
-     lambda A: A.sum(1))
-prog("sum-two-axes-transposed-output", "s[k, i] = sum[j, l](A[i, j, k, l])",
-     {"A": (2, 3, 4, 5)}, lambda A: A.sum(axis=(1, 3)).T)
+prog("sum-middle-axis", "s[i, k] = sum[j](A[i, j, k])", {"A": (2, 3, 4)}, lambda A: A.sum(1))
+prog(
+    "sum-two-axes-transposed-output",
+    "s[k, i] = sum[j, l](A[i, j, k, l])",
+    {"A": (2, 3, 4, 5)},
+    lambda A: A.sum(axis=(1, 3)).T,
+)
 prog("mean-all", "m = mean[i, j](A[i, j])", {"A": (3, 4)}, lambda A: A.mean())
 prog("prod", "p[i] = prod[j](A[i, j])", {"A": (3, 4)}, lambda A: A.prod(1))
 prog("max-reduce", "m[j] = max[i](A[i, j])", {"A": (3, 4)}, lambda A: A.max(0))
 prog("min-reduce", "m[j] = min[i](A[i, j])", {"A": (3, 4)}, lambda A: A.min(0))
-prog("max-masked", "m[i] = max[j](where(M[i, j], A[i, j], -inf))",
-     {"M": Arr((3, 4), "bool"), "A": (3, 4)},
-     lambda M, A: np.where(M, A, -np.inf).max(1))
+prog(
+    "max-masked",
+    "m[i] = max[j](where(M[i, j], A[i, j], -inf))",
+    {"M": Arr((3, 4), "bool"), "A": (3, 4)},
+    lambda M, A: np.where(M, A, -np.inf).max(1),
+)
 prog("norm-l1", "n = sum[i](abs(x[i]))", {"x": (6,)}, lambda x: np.abs(x).sum())
 prog("norm-l2", "n = sqrt(sum[i](x[i] ** 2))", {"x": (6,)}, lambda x: np.linalg.norm(x))
-prog("norm-frobenius", "n = sqrt(sum[i, j](A[i, j] * A[i, j]))", {"A": (3, 4)},
-     lambda A: np.linalg.norm(A, "fro"))
-prog("norm-rows", "n[i] = sqrt(sum[j](A[i, j] ** 2))", {"A": (3, 4)},
-     lambda A: np.linalg.norm(A, axis=1))
+prog(
+    "norm-frobenius",
+    "n = sqrt(sum[i, j](A[i, j] * A[i, j]))",
+    {"A": (3, 4)},
+    lambda A: np.linalg.norm(A, "fro"),
+)
+prog(
+    "norm-rows",
+    "n[i] = sqrt(sum[j](A[i, j] ** 2))",
+    {"A": (3, 4)},
+    lambda A: np.linalg.norm(A, axis=1),
+)
 prog("norm-max", "n = max[i](abs(x[i]))", {"x": (6,)}, lambda x: np.abs(x).max())
-prog("normalise-rows", "Y[i, j] = A[i, j] / sqrt(sum[k](A[i, k] ** 2))", {"A": (3, 4)},
-     lambda A: A / np.linalg.norm(A, axis=1, keepdims=True))
-prog("variance", "v[j] = mean[i]((A[i, j] - mean[k](A[k, j])) ** 2)", {"A": (5, 3)},
-     lambda A: A.var(axis=0))
-prog("squared-distances", "D[i, j] = sum[d]((X[i, d] - Y[j, d]) ** 2)",
-     {"X": (3, 4), "Y": (5, 4)}, lambda X, Y: ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1))
-prog("cosine-similarity",
-     "nx[i] = sqrt(sum[d](X[i, d] ** 2))\n"
-     "ny[j] = sqrt(sum[d](Y[j, d] ** 2))\n"
-     "C[i, j] = sum[d](X[i, d] * Y[j, d]) / (nx[i] * ny[j])",
-     {"X": (3, 4), "Y": (5, 4)},
-     lambda X, Y: (X @ Y.T) / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(Y, axis=1)))
-prog("polynomial", "y[i] = x[i] ** 3 - 2 * x[i] ** 2 + x[i] - 1", {"x": (6,)},
-     lambda x: x**3 - 2 * x**2 + x - 1)
-prog("unary-minus-binds-looser-than-power", "y[i] = -x[i] ** 2", {"x": (6,)},
-     lambda x: -(x**2))
+prog(
+    "normalise-rows",
+    "Y[i, j] = A[i, j] / sqrt(sum[k](A[i, k] ** 2))",
+    {"A": (3, 4)},
+    lambda A: A / np.linalg.norm(A, axis=1, keepdims=True),
+)
+prog(
+    "variance",
+    "v[j] = mean[i]((A[i, j] - mean[k](A[k, j])) ** 2)",
+    {"A": (5, 3)},
+    lambda A: A.var(axis=0),
+)
+prog(
+    "squared-distances",
+    "D[i, j] = sum[d]((X[i, d] - Y[j, d]) ** 2)",
+    {"X": (3, 4), "Y": (5, 4)},
+    lambda X, Y: ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1),
+)
+prog(
+    "cosine-similarity",
+    "nx[i] = sqrt(sum[d](X[i, d] ** 2))\n"
+    "ny[j] = sqrt(sum[d](Y[j, d] ** 2))\n"
+    "C[i, j] = sum[d](X[i, d] * Y[j, d]) / (nx[i] * ny[j])",
+    {"X": (3, 4), "Y": (5, 4)},
+    lambda X, Y: (X @ Y.T) / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(Y, axis=1)),
+)
+prog(
+    "polynomial",
+    "y[i] = x[i] ** 3 - 2 * x[i] ** 2 + x[i] - 1",
+    {"x": (6,)},
+    lambda x: x**3 - 2 * x**2 + x - 1,
+)
+prog("unary-minus-binds-looser-than-power", "y[i] = -x[i] ** 2", {"x": (6,)}, lambda x: -(x**2))
 prog("power-tensor-exponent", "y[i] = 2 ** x[i]", {"x": (6,)}, lambda x: 2.0**x)
-prog("power-fractional", "y[i] = x[i] ** 0.5", {"x": Arr((6,), "positive")},
-     lambda x: x**0.5)
+prog("power-fractional", "y[i] = x[i] ** 0.5", {"x": Arr((6,), "positive")}, lambda x: x**0.5)
 prog("divide-by-constant", "y[i] = x[i] / 2", {"x": (6,)}, lambda x: x / 2)
-prog("divide-by-scalar-input", "y[i] = x[i] / alpha", {"x": (6,), "alpha": 3.0},
-     lambda x, alpha: x / alpha)
-prog("sigmoid-bce",
-     "L = mean[n](relu(z[n]) - z[n] * y[n] + log(1 + exp(-abs(z[n]))))",
-     {"z": (6,), "y": Arr((6,), "unit")},
-     lambda z, y: (relu(z) - z * y + np.log1p(np.exp(-np.abs(z)))).mean())
-prog("cross-entropy",
-     "LP[n, c] = Z[n, c] - logsumexp[c](Z[n, c])\nL = -mean[n](sum[c](Y[n, c] * LP[n, c]))",
-     {"Z": (4, 3), "Y": Arr((4, 3), "unit")},
-     lambda Z, Y: -(Y * (Z - logsumexp(Z, 1, keepdims=True))).sum(1).mean())
-prog("bilinear", "y[n, o] = x1[n, i] * W[o, i, j] * x2[n, j]",
-     {"x1": (4, 3), "W": (2, 3, 5), "x2": (4, 5)},
-     lambda x1, W, x2: np.einsum("ni,oij,nj->no", x1, W, x2))
-prog("chain-of-three", "D[i, l] = A[i, j] * B[j, k] * C[k, l]",
-     {"A": (2, 3), "B": (3, 4), "C": (4, 5)}, lambda A, B, C: A @ B @ C)
-prog("hadamard", "C[i, j] = A[i, j] * B[i, j]", {"A": (3, 4), "B": (3, 4)},
-     lambda A, B: A * B)
+prog(
+    "divide-by-scalar-input",
+    "y[i] = x[i] / alpha",
+    {"x": (6,), "alpha": 3.0},
+    lambda x, alpha: x / alpha,
+)
+prog(
+    "sigmoid-bce",
+    "L = mean[n](relu(z[n]) - z[n] * y[n] + log(1 + exp(-abs(z[n]))))",
+    {"z": (6,), "y": Arr((6,), "unit")},
+    lambda z, y: (relu(z) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(),
+)
+prog(
+    "cross-entropy",
+    "LP[n, c] = Z[n, c] - logsumexp[c](Z[n, c])\nL = -mean[n](sum[c](Y[n, c] * LP[n, c]))",
+    {"Z": (4, 3), "Y": Arr((4, 3), "unit")},
+    lambda Z, Y: -(Y * (Z - logsumexp(Z, 1, keepdims=True))).sum(1).mean(),
+)
+prog(
+    "bilinear",
+    "y[n, o] = x1[n, i] * W[o, i, j] * x2[n, j]",
+    {"x1": (4, 3), "W": (2, 3, 5), "x2": (4, 5)},
+    lambda x1, W, x2: np.einsum("ni,oij,nj->no", x1, W, x2),
+)
+prog(
+    "chain-of-three",
+    "D[i, l] = A[i, j] * B[j, k] * C[k, l]",
+    {"A": (2, 3), "B": (3, 4), "C": (4, 5)},
+    lambda A, B, C: A @ B @ C,
+)
+prog("hadamard", "C[i, j] = A[i, j] * B[i, j]", {"A": (3, 4), "B": (3, 4)}, lambda A, B: A * B)
 prog("outer", "O[i, j] = x[i] * y[j]", {"x": (3,), "y": (4,)}, lambda x, y: np.outer(x, y))
 prog("vecmat", "y[k] = x[j] * B[j, k]", {"x": (4,), "B": (4, 5)}, lambda x, B: x @ B)
-prog("bmm", "C[b, i, k] = A[b, i, j] * B[b, j, k]", {"A": (2, 3, 4), "B": (2, 4, 5)},
-     lambda A, B: np.matmul(A, B))
-prog("baddbmm",
-     "C[b, i, k] = beta * M[b, i, k] + alpha * sum[j](A[b, i, j] * B[b, j, k])",
-     {"beta": 0.5, "M": (2, 3, 5), "alpha": 2.0, "A": (2, 3, 4), "B": (2, 4, 5)},
-     lambda beta, M, alpha, A, B: beta * M + alpha * np.matmul(A, B))
-prog("batched-dot", "z[b] = x[b, i] * y[b, i]", {"x": (3, 4), "y": (3, 4)},
-     lambda x, y: (x * y).sum(1))
-prog("keras-dot-nd", "Z[a, b, c, e] = X[a, b, d] * Y[c, d, e]",
-     {"X": (2, 3, 4), "Y": (5, 4, 2)}, lambda X, Y: np.tensordot(X, Y, axes=([2], [1])))
-prog("keras-batch-dot-axes-2-2", "Z[b, i, k] = X[b, i, j] * Y[b, k, j]",
-     {"X": (2, 3, 4), "Y": (2, 5, 4)}, lambda X, Y: np.matmul(X, np.swapaxes(Y, 1, 2)))
-prog("keras-batch-dot-3d-4d", "Z[b, i, k, l] = X[b, i, j] * Y[b, j, k, l]",
-     {"X": (2, 3, 4), "Y": (2, 4, 2, 3)},
-     lambda X, Y: np.stack([np.tensordot(X[n], Y[n], axes=([1], [0])) for n in range(2)]))
-prog("tensordot-two-axes", "Z[i, l] = A[i, j, k] * B[k, j, l]",
-     {"A": (2, 3, 4), "B": (4, 3, 5)},
-     lambda A, B: np.tensordot(A, B, axes=([1, 2], [1, 0])))
-prog("frobenius-inner", "s = A[i, j] * B[i, j]", {"A": (3, 4), "B": (3, 4)},
-     lambda A, B: (A * B).sum())
-prog("einstein-scalar-divisor", "Y[i, k] = A[i, j] * B[j, k] / n",
-     {"A": (3, 4), "B": (4, 2), "n": 4.0}, lambda A, B, n: A @ B / n)
-prog("einstein-constant-factor", "y[i] = 0.5 * A[i, j] * x[j]", {"A": (3, 4), "x": (4,)},
-     lambda A, x: 0.5 * (A @ x))
-prog("leaky-relu", "Y[i] = max(X[i], 0.1 * X[i])", {"X": (6,)},
-     lambda X: np.maximum(X, 0.1 * X))
+prog(
+    "bmm",
+    "C[b, i, k] = A[b, i, j] * B[b, j, k]",
+    {"A": (2, 3, 4), "B": (2, 4, 5)},
+    lambda A, B: np.matmul(A, B),
+)
+prog(
+    "baddbmm",
+    "C[b, i, k] = beta * M[b, i, k] + alpha * sum[j](A[b, i, j] * B[b, j, k])",
+    {"beta": 0.5, "M": (2, 3, 5), "alpha": 2.0, "A": (2, 3, 4), "B": (2, 4, 5)},
+    lambda beta, M, alpha, A, B: beta * M + alpha * np.matmul(A, B),
+)
+prog(
+    "batched-dot",
+    "z[b] = x[b, i] * y[b, i]",
+    {"x": (3, 4), "y": (3, 4)},
+    lambda x, y: (x * y).sum(1),
+)
+prog(
+    "keras-dot-nd",
+    "Z[a, b, c, e] = X[a, b, d] * Y[c, d, e]",
+    {"X": (2, 3, 4), "Y": (5, 4, 2)},
+    lambda X, Y: np.tensordot(X, Y, axes=([2], [1])),
+)
+prog(
+    "keras-batch-dot-axes-2-2",
+    "Z[b, i, k] = X[b, i, j] * Y[b, k, j]",
+    {"X": (2, 3, 4), "Y": (2, 5, 4)},
+    lambda X, Y: np.matmul(X, np.swapaxes(Y, 1, 2)),
+)
+prog(
+    "keras-batch-dot-3d-4d",
+    "Z[b, i, k, l] = X[b, i, j] * Y[b, j, k, l]",
+    {"X": (2, 3, 4), "Y": (2, 4, 2, 3)},
+    lambda X, Y: np.stack([np.tensordot(X[n], Y[n], axes=([1], [0])) for n in range(2)]),
+)
+prog(
+    "tensordot-two-axes",
+    "Z[i, l] = A[i, j, k] * B[k, j, l]",
+    {"A": (2, 3, 4), "B": (4, 3, 5)},
+    lambda A, B: np.tensordot(A, B, axes=([1, 2], [1, 0])),
+)
+prog(
+    "frobenius-inner",
+    "s = A[i, j] * B[i, j]",
+    {"A": (3, 4), "B": (3, 4)},
+    lambda A, B: (A * B).sum(),
+)
+prog(
+    "einstein-scalar-divisor",
+    "Y[i, k] = A[i, j] * B[j, k] / n",
+    {"A": (3, 4), "B": (4, 2), "n": 4.0},
+    lambda A, B, n: A @ B / n,
+)
+prog(
+    "einstein-constant-factor",
+    "y[i] = 0.5 * A[i, j] * x[j]",
+    {"A": (3, 4), "x": (4,)},
+    lambda A, x: 0.5 * (A @ x),
+)
+prog("leaky-relu", "Y[i] = max(X[i], 0.1 * X[i])", {"X": (6,)}, lambda X: np.maximum(X, 0.1 * X))
 prog("clip", "Y[i] = min(max(X[i], -0.5), 0.5)", {"X": (6,)}, lambda X: np.clip(X, -0.5, 0.5))
-prog("where-leaky", "Y[i, j] = where(A[i, j] > 0, A[i, j], 0.01 * A[i, j])", {"A": (3, 4)},
-     lambda A: np.where(A > 0, A, 0.01 * A))
-prog("gelu-tanh",
-     "Y[i] = 0.5 * X[i] * (1 + tanh(0.7978845608 * (X[i] + 0.044715 * X[i] ** 3)))",
-     {"X": (6,)},
-     lambda X: 0.5 * X * (1 + np.tanh(0.7978845608 * (X + 0.044715 * X**3))))
+prog(
+    "where-leaky",
+    "Y[i, j] = where(A[i, j] > 0, A[i, j], 0.01 * A[i, j])",
+    {"A": (3, 4)},
+    lambda A: np.where(A > 0, A, 0.01 * A),
+)
+prog(
+    "gelu-tanh",
+    "Y[i] = 0.5 * X[i] * (1 + tanh(0.7978845608 * (X[i] + 0.044715 * X[i] ** 3)))",
+    {"X": (6,)},
+    lambda X: 0.5 * X * (1 + np.tanh(0.7978845608 * (X + 0.044715 * X**3))),
+)
 prog("softplus", "Y[i] = log(1 + exp(X[i]))", {"X": (6,)}, lambda X: np.log(1 + np.exp(X)))
-prog("swiglu-gate",
-     "H[n, o] = X[n, i] * W[i, o]\nG[n, o] = X[n, i] * V[i, o]\n"
-     "Y[n, o] = H[n, o] * G[n, o] * sigmoid(G[n, o])",
-     {"X": (4, 3), "W": (3, 5), "V": (3, 5)},
-     lambda X, W, V: (X @ W) * (X @ V) * sigmoid(X @ V))
-prog("two-layer-mlp",
-     "H[n, h] = X[n, i] * W1[i, h]\n"
-     "A[n, h] = tanh(H[n, h] + b1[h])\n"
-     "O[n, o] = A[n, h] * W2[h, o]\n"
-     "Y[n, o] = O[n, o] + b2[o]",
-     {"X": (4, 3), "W1": (3, 5), "b1": (5,), "W2": (5, 2), "b2": (2,)},
-     lambda X, W1, b1, W2, b2: np.tanh(X @ W1 + b1) @ W2 + b2)
-prog("residual-same-size-indices",
-     "H[n, d] = X[n, e] * W[e, d]\nY[n, d] = X[n, d] + tanh(H[n, d])",
-     {"X": (3, 4), "W": (4, 4)}, lambda X, W: X + np.tanh(X @ W))
-prog("cumsum-normalised", "C[i, j] = cumsum[j](A[i, j]) / sum[k](A[i, k])",
-     {"A": Arr((3, 4), "positive")},
-     lambda A: np.cumsum(A, 1) / A.sum(1, keepdims=True))
-prog("cumsum-middle-axis", "C[i, j, k] = cumsum[j](A[i, j, k])", {"A": (2, 3, 4)},
-     lambda A: np.cumsum(A, 1))
-prog("softmax-middle-axis", "Z[i, j, k] = softmax[j](S[i, j, k])", {"S": (2, 3, 4)},
-     lambda S: softmax(S, 1))
-prog("softmax-transposed-output", "Z[j, i] = softmax[j](S[i, j])", {"S": (3, 4)},
-     lambda S: softmax(S, 1).T)
-prog("int-matmul", "C[i, k] = A[i, j] * B[j, k]",
-     {"A": Arr((3, 4), "int"), "B": Arr((4, 2), "int")}, lambda A, B: A @ B, grad=False)
-prog("int-sum", "s[i] = sum[j](A[i, j])", {"A": Arr((3, 4), "int")},
-     lambda A: A.sum(1), grad=False)
-prog("float32-matmul", "C[i, k] = A[i, j] * B[j, k]",
-     {"A": Arr((3, 4), "float32"), "B": Arr((4, 2), "float32")}, lambda A, B: A @ B,
-     grad=False, rtol=1e-5, atol=1e-6)
-prog("float32-python-scalar-keeps-float32", "Y[i] = alpha * X[i] + 1",
-     {"alpha": 1.5, "X": Arr((5,), "float32")}, lambda alpha, X: alpha * X + 1,
-     grad=False, rtol=1e-5, atol=1e-6)
-prog("float32-softmax", "Z[i, j] = softmax[j](S[i, j])", {"S": Arr((3, 4), "float32")},
-     lambda S: softmax(S, 1), grad=False, rtol=1e-5, atol=1e-6)
-prog("float32-mean-sqrt", "n[i] = sqrt(mean[j](A[i, j] ** 2))",
-     {"A": Arr((3, 4), "float32")}, lambda A: np.sqrt((A**2).mean(1)),
-     grad=False, rtol=1e-5, atol=1e-6)
-prog("bool-mask-input", "Y[i, j] = where(M[i, j], A[i, j], 0)",
-     {"M": Arr((3, 4), "bool"), "A": (3, 4)}, lambda M, A: np.where(M, A, 0.0))
-prog("bool-mask-and-scalar", "Y[i, j] = where(M[i, j], A[i, j] * alpha, -A[i, j])",
-     {"M": Arr((3, 4), "bool"), "A": (3, 4), "alpha": 2.5},
-     lambda M, A, alpha: np.where(M, A * alpha, -A))
-prog("two-reductions-reuse-index",
-     "C[i, k] = sum[j](A[i, j] * B[j, k]) + sum[j](P[i, j] * Q[j, k])",
-     {"A": (2, 3), "B": (3, 4), "P": (2, 5), "Q": (5, 4)},
-     lambda A, B, P, Q: A @ B + P @ Q)
-prog("nested-reductions", "m = max[i](sum[j](A[i, j]))", {"A": (3, 4)},
-     lambda A: A.sum(1).max())
-prog("reduce-contraction", "s[i] = sum[j, k](A[i, j] * B[j, k])",
-     {"A": (2, 3), "B": (3, 4)}, lambda A, B: (A @ B).sum(1))
-prog("mean-of-product", "m[i] = mean[j](A[i, j] * x[j])", {"A": (3, 4), "x": (4,)},
-     lambda A, x: (A * x).mean(1))
-prog("logsumexp-by-hand", "L[i] = log(sum[j](exp(S[i, j])))", {"S": (3, 4)},
-     lambda S: np.log(np.exp(S).sum(1)))
-prog("exp-of-contraction", "Y[i, k] = exp(sum[j](A[i, j] * B[j, k]))",
-     {"A": (2, 3), "B": (3, 4)}, lambda A, B: np.exp(A @ B))
-prog("broadcast-three-vectors", "Y[i, j, k] = a[i] + b[j] + c[k]",
-     {"a": (2,), "b": (3,), "c": (4,)},
-     lambda a, b, c: a[:, None, None] + b[None, :, None] + c[None, None, :])
-prog("broadcast-transposed-operand", "Y[i, j] = A[j, i] - x[i]", {"A": (4, 3), "x": (3,)},
-     lambda A, x: A.T - x[:, None])
-prog("broadcast-new-leading-axis", "Y[b, i, j] = A[i, j] * s[b]", {"A": (3, 4), "s": (2,)},
-     lambda A, s: s[:, None, None] * A[None])
-prog("sqrt-abs", "Y[i] = sqrt(abs(x[i]) + 1)", {"x": (6,)},
-     lambda x: np.sqrt(np.abs(x) + 1))
-prog("reduction-plus-broadcast", "Y[i, j] = sum[k](A[i, k]) + B[i, j]",
-     {"A": (3, 5), "B": (3, 4)}, lambda A, B: A.sum(1, keepdims=True) + B)
-prog("max-of-two-reductions", "Y[i] = max(max[j](A[i, j]), min[j](B[i, j]))",
-     {"A": (3, 4), "B": (3, 5)}, lambda A, B: np.maximum(A.max(1), B.min(1)))
+prog(
+    "swiglu-gate",
+    "H[n, o] = X[n, i] * W[i, o]\nG[n, o] = X[n, i] * V[i, o]\n"
+    "Y[n, o] = H[n, o] * G[n, o] * sigmoid(G[n, o])",
+    {"X": (4, 3), "W": (3, 5), "V": (3, 5)},
+    lambda X, W, V: (X @ W) * (X @ V) * sigmoid(X @ V),
+)
+prog(
+    "two-layer-mlp",
+    "H[n, h] = X[n, i] * W1[i, h]\n"
+    "A[n, h] = tanh(H[n, h] + b1[h])\n"
+    "O[n, o] = A[n, h] * W2[h, o]\n"
+    "Y[n, o] = O[n, o] + b2[o]",
+    {"X": (4, 3), "W1": (3, 5), "b1": (5,), "W2": (5, 2), "b2": (2,)},
+    lambda X, W1, b1, W2, b2: np.tanh(X @ W1 + b1) @ W2 + b2,
+)
+prog(
+    "residual-same-size-indices",
+    "H[n, d] = X[n, e] * W[e, d]\nY[n, d] = X[n, d] + tanh(H[n, d])",
+    {"X": (3, 4), "W": (4, 4)},
+    lambda X, W: X + np.tanh(X @ W),
+)
+prog(
+    "cumsum-normalised",
+    "C[i, j] = cumsum[j](A[i, j]) / sum[k](A[i, k])",
+    {"A": Arr((3, 4), "positive")},
+    lambda A: np.cumsum(A, 1) / A.sum(1, keepdims=True),
+)
+prog(
+    "cumsum-middle-axis",
+    "C[i, j, k] = cumsum[j](A[i, j, k])",
+    {"A": (2, 3, 4)},
+    lambda A: np.cumsum(A, 1),
+)
+prog(
+    "softmax-middle-axis",
+    "Z[i, j, k] = softmax[j](S[i, j, k])",
+    {"S": (2, 3, 4)},
+    lambda S: softmax(S, 1),
+)
+prog(
+    "softmax-transposed-output",
+    "Z[j, i] = softmax[j](S[i, j])",
+    {"S": (3, 4)},
+    lambda S: softmax(S, 1).T,
+)
+prog(
+    "int-matmul",
+    "C[i, k] = A[i, j] * B[j, k]",
+    {"A": Arr((3, 4), "int"), "B": Arr((4, 2), "int")},
+    lambda A, B: A @ B,
+    grad=False,
+)
+prog("int-sum", "s[i] = sum[j](A[i, j])", {"A": Arr((3, 4), "int")}, lambda A: A.sum(1), grad=False)
+prog(
+    "float32-matmul",
+    "C[i, k] = A[i, j] * B[j, k]",
+    {"A": Arr((3, 4), "float32"), "B": Arr((4, 2), "float32")},
+    lambda A, B: A @ B,
+    grad=False,
+    rtol=1e-5,
+    atol=1e-6,
+)
+prog(
+    "float32-python-scalar-keeps-float32",
+    "Y[i] = alpha * X[i] + 1",
+    {"alpha": 1.5, "X": Arr((5,), "float32")},
+    lambda alpha, X: alpha * X + 1,
+    grad=False,
+    rtol=1e-5,
+    atol=1e-6,
+)
+prog(
+    "float32-softmax",
+    "Z[i, j] = softmax[j](S[i, j])",
+    {"S": Arr((3, 4), "float32")},
+    lambda S: softmax(S, 1),
+    grad=False,
+    rtol=1e-5,
+    atol=1e-6,
+)
+prog(
+    "float32-mean-sqrt",
+    "n[i] = sqrt(mean[j](A[i, j] ** 2))",
+    {"A": Arr((3, 4), "float32")},
+    lambda A: np.sqrt((A**2).mean(1)),
+    grad=False,
+    rtol=1e-5,
+    atol=1e-6,
+)
+prog(
+    "bool-mask-input",
+    "Y[i, j] = where(M[i, j], A[i, j], 0)",
+    {"M": Arr((3, 4), "bool"), "A": (3, 4)},
+    lambda M, A: np.where(M, A, 0.0),
+)
+prog(
+    "bool-mask-and-scalar",
+    "Y[i, j] = where(M[i, j], A[i, j] * alpha, -A[i, j])",
+    {"M": Arr((3, 4), "bool"), "A": (3, 4), "alpha": 2.5},
+    lambda M, A, alpha: np.where(M, A * alpha, -A),
+)
+prog(
+    "two-reductions-reuse-index",
+    "C[i, k] = sum[j](A[i, j] * B[j, k]) + sum[j](P[i, j] * Q[j, k])",
+    {"A": (2, 3), "B": (3, 4), "P": (2, 5), "Q": (5, 4)},
+    lambda A, B, P, Q: A @ B + P @ Q,
+)
+prog("nested-reductions", "m = max[i](sum[j](A[i, j]))", {"A": (3, 4)}, lambda A: A.sum(1).max())
+prog(
+    "reduce-contraction",
+    "s[i] = sum[j, k](A[i, j] * B[j, k])",
+    {"A": (2, 3), "B": (3, 4)},
+    lambda A, B: (A @ B).sum(1),
+)
+prog(
+    "mean-of-product",
+    "m[i] = mean[j](A[i, j] * x[j])",
+    {"A": (3, 4), "x": (4,)},
+    lambda A, x: (A * x).mean(1),
+)
+prog(
+    "logsumexp-by-hand",
+    "L[i] = log(sum[j](exp(S[i, j])))",
+    {"S": (3, 4)},
+    lambda S: np.log(np.exp(S).sum(1)),
+)
+prog(
+    "exp-of-contraction",
+    "Y[i, k] = exp(sum[j](A[i, j] * B[j, k]))",
+    {"A": (2, 3), "B": (3, 4)},
+    lambda A, B: np.exp(A @ B),
+)
+prog(
+    "broadcast-three-vectors",
+    "Y[i, j, k] = a[i] + b[j] + c[k]",
+    {"a": (2,), "b": (3,), "c": (4,)},
+    lambda a, b, c: a[:, None, None] + b[None, :, None] + c[None, None, :],
+)
+prog(
+    "broadcast-transposed-operand",
+    "Y[i, j] = A[j, i] - x[i]",
+    {"A": (4, 3), "x": (3,)},
+    lambda A, x: A.T - x[:, None],
+)
+prog(
+    "broadcast-new-leading-axis",
+    "Y[b, i, j] = A[i, j] * s[b]",
+    {"A": (3, 4), "s": (2,)},
+    lambda A, s: s[:, None, None] * A[None],
+)
+prog("sqrt-abs", "Y[i] = sqrt(abs(x[i]) + 1)", {"x": (6,)}, lambda x: np.sqrt(np.abs(x) + 1))
+prog(
+    "reduction-plus-broadcast",
+    "Y[i, j] = sum[k](A[i, k]) + B[i, j]",
+    {"A": (3, 5), "B": (3, 4)},
+    lambda A, B: A.sum(1, keepdims=True) + B,
+)
+prog(
+    "max-of-two-reductions",
+    "Y[i] = max(max[j](A[i, j]), min[j](B[i, j]))",
+    {"A": (3, 4), "B": (3, 5)},
+    lambda A, B: np.maximum(A.max(1), B.min(1)),
+)
 
 # --------------------------------------------------------------------------------------------
 # einsum: numpy's own test suite (numpy/_core/tests/test_einsum.py)
@@ -627,29 +985,80 @@ ein("Ab,bC->AC", group="numpy")
 # einsum: opt_einsum's own test suite (opt_einsum/tests/test_contract.py and friends)
 
 for _spec in [
-    "a,->a", "ab,->ab", ",ab,->ab", ",,->",
-    "a,ab,abc->abc", "a,b,ab->ab",
-    "ea,fb,gc,hd,abcd->efgh", "ea,fb,abcd,gc,hd->efgh", "abcd,ea,fb,gc,hd->efgh",
-    "acdf,jbje,gihb,hfac,gfac,gifabc,hfac", "cd,bdhe,aidb,hgca,gc,hgibcd,hgac",
-    "abhe,hidj,jgba,hiab,gab", "bde,cdh,agdb,hica,ibd,hgicd,hiac",
-    "chd,bde,agbc,hiad,hgc,hgi,hiad", "chd,bde,agbc,hiad,bdi,cgh,agdb",
+    "a,->a",
+    "ab,->ab",
+    ",ab,->ab",
+    ",,->",
+    "a,ab,abc->abc",
+    "a,b,ab->ab",
+    "ea,fb,gc,hd,abcd->efgh",
+    "ea,fb,abcd,gc,hd->efgh",
+    "abcd,ea,fb,gc,hd->efgh",
+    "acdf,jbje,gihb,hfac,gfac,gifabc,hfac",
+    "cd,bdhe,aidb,hgca,gc,hgibcd,hgac",
+    "abhe,hidj,jgba,hiab,gab",
+    "bde,cdh,agdb,hica,ibd,hgicd,hiac",
+    "chd,bde,agbc,hiad,hgc,hgi,hiad",
+    "chd,bde,agbc,hiad,bdi,cgh,agdb",
     "bdhe,acad,hiab,agac,hibd",
-    "ab,ab,c->", "ab,ab,c->c", "ab,ab,cd,cd->", "ab,ab,cd,cd->ac", "ab,ab,cd,cd->cd",
+    "ab,ab,c->",
+    "ab,ab,c->c",
+    "ab,ab,cd,cd->",
+    "ab,ab,cd,cd->ac",
+    "ab,ab,cd,cd->cd",
     "ab,ab,cd,cd,ef,ef->",
-    "ab,cd,ef->abcdef", "ab,cd,ef->acdf", "ab,cd,de->abcde", "ab,cd,de->be",
-    "ab,bcd,cd->abcd", "ab,bcd,cd->abd",
-    "eb,cb,fb->cef", "dd,fb,be,cdb->cef", "bca,cdb,dbf,afc->", "dcc,fce,ea,dbf->ab",
-    "fdf,cdd,ccd,afe->ae", "abcd,ad", "ed,fcd,ff,bcf->be", "baa,dcf,af,cde->be",
-    "bd,db,eac->ace", "fff,fae,bef,def->abd", "efc,dbc,acf,fd->abe",
-    "ab,ab", "ab,ba", "abc,abc", "abc,bac", "abc,cba",
-    "ab,bc", "ab,cb", "ba,bc", "ba,cb", "abcd,cd", "abcd,ab", "abcd,cdef",
-    "abcd,cdef->feba", "abcd,efdc",
-    "aab,bc->ac", "ab,bcc->ac", "aab,bcc->ac", "baa,bcc->ac", "aab,ccb->ac",
-    "aab,fa,df,ecc->bde", "ecb,fef,bad,ed->ac", "bcf,bbb,fbf,fc->", "bb,ff,be->e",
-    "bcb,bb,fc,fff->", "fbb,dfd,fc,fc->", "afd,ba,cc,dc->bf", "adb,bc,fa,cfc->d",
-    "bbd,bda,fc,db->acf", "dba,ead,cad->bce", "aef,fbc,dca->bde",
+    "ab,cd,ef->abcdef",
+    "ab,cd,ef->acdf",
+    "ab,cd,de->abcde",
+    "ab,cd,de->be",
+    "ab,bcd,cd->abcd",
+    "ab,bcd,cd->abd",
+    "eb,cb,fb->cef",
+    "dd,fb,be,cdb->cef",
+    "bca,cdb,dbf,afc->",
+    "dcc,fce,ea,dbf->ab",
+    "fdf,cdd,ccd,afe->ae",
+    "abcd,ad",
+    "ed,fcd,ff,bcf->be",
+    "baa,dcf,af,cde->be",
+    "bd,db,eac->ace",
+    "fff,fae,bef,def->abd",
+    "efc,dbc,acf,fd->abe",
+    "ab,ab",
+    "ab,ba",
+    "abc,abc",
+    "abc,bac",
+    "abc,cba",
+    "ab,bc",
+    "ab,cb",
+    "ba,bc",
+    "ba,cb",
+    "abcd,cd",
+    "abcd,ab",
+    "abcd,cdef",
+    "abcd,cdef->feba",
+    "abcd,efdc",
+    "aab,bc->ac",
+    "ab,bcc->ac",
+    "aab,bcc->ac",
+    "baa,bcc->ac",
+    "aab,ccb->ac",
+    "aab,fa,df,ecc->bde",
+    "ecb,fef,bad,ed->ac",
+    "bcf,bbb,fbf,fc->",
+    "bb,ff,be->e",
+    "bcb,bb,fc,fff->",
+    "fbb,dfd,fc,fc->",
+    "afd,ba,cc,dc->bf",
+    "adb,bc,fa,cfc->d",
+    "bbd,bda,fc,db->acf",
+    "dba,ead,cad->bce",
+    "aef,fbc,dca->bde",
     "abc,bdef,fghj,cem,mhk,ljk->adgl",
-    "ijk,kl,jl,i->i", "abjk,kl,jl,ab->ab", "ajk,kbl,jl,ab->ab", "ij,ij->j",
+    "ijk,kl,jl,i->i",
+    "abjk,kl,jl,ab->ab",
+    "ajk,kbl,jl,ab->ab",
+    "ij,ij->j",
 ]:
     ein(_spec, group="opt_einsum")
 ein("obk,ijk->ioj", (3, 3, 3), (3, 3, 3), group="opt_einsum")
@@ -662,49 +1071,107 @@ ein("...b,...a->...", (2, 3), (2, 4), group="opt_einsum")
 # --------------------------------------------------------------------------------------------
 # einsum: what users reach for (torch.bmm, torch.matmul broadcasting, attention, ...)
 
-ein("bij,bjk->bik", (2, 3, 4), (2, 4, 5), group="users",
-    reference=lambda a, b: np.matmul(a, b))
-ein("bi,bj->bij", (2, 3), (2, 4), group="users",
-    reference=lambda a, b: a[:, :, None] * b[:, None, :])
+ein("bij,bjk->bik", (2, 3, 4), (2, 4, 5), group="users", reference=lambda a, b: np.matmul(a, b))
+ein(
+    "bi,bj->bij",
+    (2, 3),
+    (2, 4),
+    group="users",
+    reference=lambda a, b: a[:, :, None] * b[:, None, :],
+)
 ein("bi,bi->b", (3, 4), (3, 4), group="users", reference=lambda a, b: (a * b).sum(1))
 ein("ij,j->i", (3, 4), (4,), group="users", reference=lambda a, b: a @ b)
 ein("i,j->ij", (3,), (4,), group="users", reference=lambda a, b: np.outer(a, b))
 ein("i,i->", (5,), (5,), group="users", reference=lambda a, b: np.dot(a, b))
 ein("ii->", (4, 4), group="users", reference=lambda a: np.trace(a))
 ein("bii->b", (2, 3, 3), group="users", reference=lambda a: np.trace(a, axis1=1, axis2=2))
-ein("bii->bi", (2, 3, 3), group="users",
-    reference=lambda a: np.diagonal(a, axis1=1, axis2=2).copy())
+ein(
+    "bii->bi", (2, 3, 3), group="users", reference=lambda a: np.diagonal(a, axis1=1, axis2=2).copy()
+)
 ein("ij->", (3, 4), group="users", reference=lambda a: a.sum())
 ein("ij->j", (3, 4), group="users", reference=lambda a: a.sum(0))
 ein("ij->i", (3, 4), group="users", reference=lambda a: a.sum(1))
 ein("...ij->...ji", (2, 3, 4), group="users", reference=lambda a: np.swapaxes(a, -1, -2))
-ein("bhid,bhjd->bhij", (2, 2, 3, 4), (2, 2, 5, 4), group="users",
-    reference=lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)))
-ein("bhij,bhjd->bhid", (2, 2, 3, 5), (2, 2, 5, 4), group="users",
-    reference=lambda p, v: np.matmul(p, v))
-ein("nchw,oc->nohw", (2, 3, 4, 5), (6, 3), group="users",
-    reference=lambda x, w: np.tensordot(w, x, axes=([1], [1])).transpose(1, 0, 2, 3))
-ein("bn,anm,bm->ba", (4, 3), (2, 3, 5), (4, 5), group="users",
-    reference=lambda x1, w, x2: np.stack([((x1 @ w[a]) * x2).sum(1) for a in range(2)], 1))
-ein("...ij,...jk->...ik", (4, 1, 3, 4), (5, 4, 2), group="users",
-    reference=lambda a, b: np.matmul(a, b))
+ein(
+    "bhid,bhjd->bhij",
+    (2, 2, 3, 4),
+    (2, 2, 5, 4),
+    group="users",
+    reference=lambda q, k: np.matmul(q, np.swapaxes(k, -1, -2)),
+)
+ein(
+    "bhij,bhjd->bhid",
+    (2, 2, 3, 5),
+    (2, 2, 5, 4),
+    group="users",
+    reference=lambda p, v: np.matmul(p, v),
+)
+ein(
+    "nchw,oc->nohw",
+    (2, 3, 4, 5),
+    (6, 3),
+    group="users",
+    reference=lambda x, w: np.tensordot(w, x, axes=([1], [1])).transpose(1, 0, 2, 3),
+)
+ein(
+    "bn,anm,bm->ba",
+    (4, 3),
+    (2, 3, 5),
+    (4, 5),
+    group="users",
+    reference=lambda x1, w, x2: np.stack([((x1 @ w[a]) * x2).sum(1) for a in range(2)], 1),
+)
+ein(
+    "...ij,...jk->...ik",
+    (4, 1, 3, 4),
+    (5, 4, 2),
+    group="users",
+    reference=lambda a, b: np.matmul(a, b),
+)
 ein("...ij,...j->...i", (2, 3, 4), (4,), group="users", reference=lambda a, b: a @ b)
-ein("ij,jk,kl->il", (2, 3), (3, 4), (4, 5), group="users",
-    reference=lambda a, b, c: a @ b @ c)
-ein("bij,bkj->bik", (2, 3, 4), (2, 5, 4), group="users",
-    reference=lambda a, b: np.matmul(a, np.swapaxes(b, 1, 2)))
+ein("ij,jk,kl->il", (2, 3), (3, 4), (4, 5), group="users", reference=lambda a, b, c: a @ b @ c)
+ein(
+    "bij,bkj->bik",
+    (2, 3, 4),
+    (2, 5, 4),
+    group="users",
+    reference=lambda a, b: np.matmul(a, np.swapaxes(b, 1, 2)),
+)
 ein("ij,ij->ij", (3, 4), (3, 4), group="users", reference=lambda a, b: a * b)
 ein("ij,ij->", (3, 4), (3, 4), group="users", reference=lambda a, b: (a * b).sum())
 ein("i,i,i->", (5,), (5,), (5,), group="users", reference=lambda a, b, c: (a * b * c).sum())
 ein("ijk->kji", (2, 3, 4), group="users", reference=lambda a: a.transpose(2, 1, 0))
-ein("ij,kl->ijkl", (2, 3), (4, 2), group="users",
-    reference=lambda a, b: a[:, :, None, None] * b[None, None, :, :])
-ein("bij,bjk", (2, 3, 4), (2, 4, 5), group="users",
-    reference=lambda a, b: np.einsum("bij,bjk->bik", a, b))
-ein("ij,jk->ik", Arr((3, 4), "int"), Arr((4, 2), "int"), group="users",
-    reference=lambda a, b: a @ b, grad=False)
-ein("ij,jk->ik", Arr((3, 4), "float32"), Arr((4, 2), "float32"), group="users-float32",
-    reference=lambda a, b: a @ b, rtol=1e-5, atol=1e-6)
+ein(
+    "ij,kl->ijkl",
+    (2, 3),
+    (4, 2),
+    group="users",
+    reference=lambda a, b: a[:, :, None, None] * b[None, None, :, :],
+)
+ein(
+    "bij,bjk",
+    (2, 3, 4),
+    (2, 4, 5),
+    group="users",
+    reference=lambda a, b: np.einsum("bij,bjk->bik", a, b),
+)
+ein(
+    "ij,jk->ik",
+    Arr((3, 4), "int"),
+    Arr((4, 2), "int"),
+    group="users",
+    reference=lambda a, b: a @ b,
+    grad=False,
+)
+ein(
+    "ij,jk->ik",
+    Arr((3, 4), "float32"),
+    Arr((4, 2), "float32"),
+    group="users-float32",
+    reference=lambda a, b: a @ b,
+    rtol=1e-5,
+    atol=1e-6,
+)
 
 CASE_IDS: list[str] = [case.id for case in CASES]
 CASES_BY_ID: dict[str, Case] = {case.id: case for case in CASES}

@@ -50,8 +50,9 @@ def test_named_backend_matches_reference(case: Case, backend: str) -> None:
     values = case.make_inputs()
     expected = case.expected(values)
     actual = run_case(case, convert_all(list(values.values()), backend), backend)
-    assert_matches(actual, expected, backend=backend, rtol=case.rtol, atol=case.atol,
-                   context=case.id)
+    assert_matches(
+        actual, expected, backend=backend, rtol=case.rtol, atol=case.atol, context=case.id
+    )
 
 
 @pytest.mark.parametrize(("case", "backend"), ALL_PARAMS)
@@ -59,8 +60,14 @@ def test_backend_chosen_from_argument_types(case: Case, backend: str) -> None:
     values = case.make_inputs()
     expected = case.expected(values)
     actual = run_case(case, convert_all(list(values.values()), backend), None)
-    assert_matches(actual, expected, backend=backend, rtol=case.rtol, atol=case.atol,
-                   context=f"{case.id} (backend=None)")
+    assert_matches(
+        actual,
+        expected,
+        backend=backend,
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (backend=None)",
+    )
 
 
 @pytest.mark.parametrize(("case", "backend"), PROGRAM_PARAMS)
@@ -75,8 +82,14 @@ def test_generated_source_runs_standalone(case: Case, backend: str) -> None:
     expected = case.expected(values)
     program = exec_program(source)
     actual = program(*convert_all(list(values.values()), backend), **case.sizes)
-    assert_matches(actual, expected, backend=backend, rtol=case.rtol, atol=case.atol,
-                   context=f"{case.id} (f.source)")
+    assert_matches(
+        actual,
+        expected,
+        backend=backend,
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (f.source)",
+    )
 
 
 @pytest.mark.parametrize(("case", "backend"), PROGRAM_PARAMS)
@@ -89,13 +102,25 @@ def test_specialised_source_and_function(case: Case, backend: str) -> None:
     source = compiled.source_for(*args, **case.sizes)
     check_standalone_text(source, backend)
     actual = exec_program(source)(*args, **case.sizes)
-    assert_matches(actual, expected, backend=backend, rtol=case.rtol, atol=case.atol,
-                   context=f"{case.id} (f.source_for)")
+    assert_matches(
+        actual,
+        expected,
+        backend=backend,
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (f.source_for)",
+    )
 
     function = compiled.function_for(*args, **case.sizes)
     actual = function(*args, **case.sizes)
-    assert_matches(actual, expected, backend=backend, rtol=case.rtol, atol=case.atol,
-                   context=f"{case.id} (f.function_for)")
+    assert_matches(
+        actual,
+        expected,
+        backend=backend,
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (f.function_for)",
+    )
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PROGRAM_CASES])
@@ -108,12 +133,24 @@ def test_inputs_by_keyword_and_positional_order(case: Case) -> None:
     n_outputs = len(expected) if isinstance(expected, tuple) else 1
     assert len(compiled.outputs) == n_outputs
     actual = compiled(**values, **case.sizes)
-    assert_matches(actual, expected, backend="numpy", rtol=case.rtol, atol=case.atol,
-                   context=f"{case.id} (keywords)")
+    assert_matches(
+        actual,
+        expected,
+        backend="numpy",
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (keywords)",
+    )
     # keywords in reverse order change nothing
     actual = compiled(**dict(reversed(list(values.items()))), **case.sizes)
-    assert_matches(actual, expected, backend="numpy", rtol=case.rtol, atol=case.atol,
-                   context=f"{case.id} (keywords reversed)")
+    assert_matches(
+        actual,
+        expected,
+        backend="numpy",
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (keywords reversed)",
+    )
 
 
 def test_compile_cache_returns_equivalent_program() -> None:
@@ -196,9 +233,17 @@ def test_generated_sources_run_without_tensorc(backend: str, tmp_path: Path) -> 
     (tmp_path / "jobs.pkl").write_bytes(pickle.dumps(jobs))
     (tmp_path / "runner.py").write_text(_RUNNER)
     proc = subprocess.run(
-        [sys.executable, str(tmp_path / "runner.py"), backend, str(tmp_path / "jobs.pkl"),
-         str(tmp_path / "out.pkl")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(tmp_path / "runner.py"),
+            backend,
+            str(tmp_path / "jobs.pkl"),
+            str(tmp_path / "out.pkl"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = pickle.loads((tmp_path / "out.pkl").read_bytes())
@@ -211,9 +256,15 @@ def test_generated_sources_run_without_tensorc(backend: str, tmp_path: Path) -> 
             failures.append(f"{case.id}: {value}")
             continue
         try:
-            assert_matches(value, expected[case.id], backend="numpy", rtol=case.rtol,
-                           atol=case.atol, check_type=False, context=case.id)
+            assert_matches(
+                value,
+                expected[case.id],
+                backend="numpy",
+                rtol=case.rtol,
+                atol=case.atol,
+                check_type=False,
+                context=case.id,
+            )
         except AssertionError as exc:
             failures.append(f"{case.id}: {str(exc).splitlines()[0]}")
     assert not failures, "\n".join(failures)
-

@@ -37,26 +37,32 @@ def call(case: Case, backend: str | None, args: list[Any]) -> Any:
     return tc.compile(case.src, backend=backend)(*args, **case.sizes)
 
 
-def jax_gradients(case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...]
-                  ) -> list[np.ndarray]:
+def jax_gradients(
+    case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
     names = case.float_inputs
-    base = {name: to_backend(np.asarray(value) if name in names else value, "jax")
-            for name, value in values.items()}
+    base = {
+        name: to_backend(np.asarray(value) if name in names else value, "jax")
+        for name, value in values.items()
+    }
     jcots = [jnp.asarray(c) for c in cots]
 
     def loss(*diff: jax.Array) -> jax.Array:
         current = dict(base)
         current.update(zip(names, diff, strict=True))
         out = call(case, "jax", list(current.values()))
-        return sum((jnp.sum(o * c) for o, c in zip(as_tuple(out), jcots, strict=True)),
-                   start=jnp.asarray(0.0))
+        return sum(
+            (jnp.sum(o * c) for o, c in zip(as_tuple(out), jcots, strict=True)),
+            start=jnp.asarray(0.0),
+        )
 
     grads = jax.grad(loss, argnums=tuple(range(len(names))))(*(base[n] for n in names))
     return [np.asarray(g) for g in grads]
 
 
-def torch_gradients(case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...]
-                    ) -> list[np.ndarray]:
+def torch_gradients(
+    case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
     names = case.float_inputs
     args: dict[str, Any] = {}
     for name, value in values.items():
@@ -68,19 +74,22 @@ def torch_gradients(case: Case, values: dict[str, Any], cots: tuple[np.ndarray, 
     loss = sum((o * torch.from_numpy(c)).sum() for o, c in zip(as_tuple(out), cots, strict=True))
     assert isinstance(loss, torch.Tensor)
     grads = torch.autograd.grad(loss, [args[n] for n in names], allow_unused=True)
-    return [np.zeros(np.shape(values[n])) if g is None else to_numpy(g)
-            for n, g in zip(names, grads, strict=True)]
+    return [
+        np.zeros(np.shape(values[n])) if g is None else to_numpy(g)
+        for n, g in zip(names, grads, strict=True)
+    ]
 
 
-def finite_difference_gradients(case: Case, values: dict[str, Any],
-                                cots: tuple[np.ndarray, ...], h: float = 1e-6
-                                ) -> list[np.ndarray]:
+def finite_difference_gradients(
+    case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...], h: float = 1e-6
+) -> list[np.ndarray]:
     """Central differences of the NumPy reference loss, in float64."""
 
     def loss(current: dict[str, Any]) -> float:
         out = case.expected(current)
-        return float(sum(np.sum(np.asarray(o) * c) for o, c in zip(as_tuple(out), cots,
-                                                                    strict=True)))
+        return float(
+            sum(np.sum(np.asarray(o) * c) for o, c in zip(as_tuple(out), cots, strict=True))
+        )
 
     grads = []
     for name in case.float_inputs:
@@ -107,14 +116,25 @@ def test_jax_and_torch_gradients_agree(case: Case) -> None:
         assert gj.shape == np.shape(values[name]), f"jax gradient of {name} has wrong shape"
         assert gt.shape == np.shape(values[name]), f"torch gradient of {name} has wrong shape"
         assert np.all(np.isfinite(gj)), f"jax gradient of {name} is not finite"
-        np.testing.assert_allclose(gj, gt, rtol=GRAD_RTOL, atol=GRAD_ATOL,
-                                   err_msg=f"{case.id}: d/d{name} jax vs torch")
+        np.testing.assert_allclose(
+            gj, gt, rtol=GRAD_RTOL, atol=GRAD_ATOL, err_msg=f"{case.id}: d/d{name} jax vs torch"
+        )
 
 
 FD_CASES = [
-    "matmul", "softmax", "log-softmax", "layer-norm", "attention", "causal-softmax",
-    "cosine-similarity", "split-axes", "sigmoid-bce", "return-tuple", "scalar-alpha",
-    "prod", "einsum-users:bn,anm,bm->ba",
+    "matmul",
+    "softmax",
+    "log-softmax",
+    "layer-norm",
+    "attention",
+    "causal-softmax",
+    "cosine-similarity",
+    "split-axes",
+    "sigmoid-bce",
+    "return-tuple",
+    "scalar-alpha",
+    "prod",
+    "einsum-users:bn,anm,bm->ba",
 ]
 
 
@@ -124,20 +144,34 @@ def test_gradients_match_finite_differences(case_id: str) -> None:
     values = case.make_inputs()
     cots = cotangents(case, case.expected(values))
     numeric = finite_difference_gradients(case, values, cots)
-    for backend, analytic in (("jax", jax_gradients(case, values, cots)),
-                              ("torch", torch_gradients(case, values, cots))):
+    for backend, analytic in (
+        ("jax", jax_gradients(case, values, cots)),
+        ("torch", torch_gradients(case, values, cots)),
+    ):
         for name, ga, gn in zip(case.float_inputs, analytic, numeric, strict=True):
-            np.testing.assert_allclose(ga, gn, rtol=1e-6, atol=1e-7,
-                                       err_msg=f"{case_id}: d/d{name} {backend} vs FD")
+            np.testing.assert_allclose(
+                ga, gn, rtol=1e-6, atol=1e-7, err_msg=f"{case_id}: d/d{name} {backend} vs FD"
+            )
 
 
 # --------------------------------------------------------------------------------------------
 # jax.jit and jax.vmap
 
 JAX_TRANSFORM_CASES = [
-    "matmul", "scalar-alpha", "attention", "layer-norm", "causal-softmax", "split-axes",
-    "return-tuple", "multi-head-attention-composed", "ellipsis-bmm-broadcast", "cumsum",
-    "max-masked", "index-value", "pixel-shuffle", "einsum-users:bij,bjk->bik",
+    "matmul",
+    "scalar-alpha",
+    "attention",
+    "layer-norm",
+    "causal-softmax",
+    "split-axes",
+    "return-tuple",
+    "multi-head-attention-composed",
+    "ellipsis-bmm-broadcast",
+    "cumsum",
+    "max-masked",
+    "index-value",
+    "pixel-shuffle",
+    "einsum-users:bij,bjk->bik",
 ]
 
 
@@ -157,8 +191,14 @@ def test_jax_jit(case_id: str, backend: str | None) -> None:
     # Python scalars become traced 0-d arrays under jit, like any other argument.
     args = [jnp.asarray(v) for v in values.values()]
     actual = jax.jit(_jax_fn(case, backend))(*args)
-    assert_matches(actual, expected, backend="jax", rtol=case.rtol, atol=case.atol,
-                   context=f"{case_id} under jax.jit")
+    assert_matches(
+        actual,
+        expected,
+        backend="jax",
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case_id} under jax.jit",
+    )
 
 
 @pytest.mark.parametrize("case_id", JAX_TRANSFORM_CASES)
@@ -169,7 +209,8 @@ def test_jax_vmap_over_first_array_input(case_id: str) -> None:
     first = next(n for n in names if isinstance(values[n], np.ndarray))
     other = dict(values)
     other[first] = (
-        values[first][::-1].copy() if values[first].dtype == bool
+        values[first][::-1].copy()
+        if values[first].dtype == bool
         else values[first] * 0.5 + 0.25 * np.abs(values[first])
     )
     expected = [case.expected(values), case.expected(other)]
@@ -177,10 +218,15 @@ def test_jax_vmap_over_first_array_input(case_id: str) -> None:
     in_axes = tuple(0 if n == first else None for n in names)
     args = [stacked if n == first else jnp.asarray(values[n]) for n in names]
     actual = jax.vmap(_jax_fn(case, "jax"), in_axes=in_axes)(*args)
-    want = tuple(np.stack(parts) for parts in zip(*(as_tuple(e) for e in expected),
-                                                   strict=True))
-    assert_matches(actual, want if isinstance(expected[0], tuple) else want[0], backend="jax",
-                   rtol=case.rtol, atol=case.atol, context=f"{case_id} under jax.vmap")
+    want = tuple(np.stack(parts) for parts in zip(*(as_tuple(e) for e in expected), strict=True))
+    assert_matches(
+        actual,
+        want if isinstance(expected[0], tuple) else want[0],
+        backend="jax",
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case_id} under jax.vmap",
+    )
 
 
 def test_jit_of_grad_attention() -> None:
@@ -197,5 +243,10 @@ def test_jit_of_grad_attention() -> None:
     eager = torch_gradients(case, values, cots)
     names = case.float_inputs  # Q, K, dk, V
     for name, g in zip(("Q", "K", "V"), jitted, strict=True):
-        np.testing.assert_allclose(np.asarray(g), eager[names.index(name)], rtol=GRAD_RTOL,
-                                   atol=GRAD_ATOL, err_msg=f"d/d{name}")
+        np.testing.assert_allclose(
+            np.asarray(g),
+            eager[names.index(name)],
+            rtol=GRAD_RTOL,
+            atol=GRAD_ATOL,
+            err_msg=f"d/d{name}",
+        )

@@ -104,8 +104,11 @@ def no_side_effects() -> Iterator[None]:
         yield
     finally:
         os.system, os.popen, subprocess.Popen = saved
+        pwned = hasattr(builtins, "TENSORC_PWNED")
+        if pwned:
+            del builtins.TENSORC_PWNED  # keep the other tests clean
     assert not calls, calls
-    assert not hasattr(builtins, "TENSORC_PWNED")
+    assert not pwned, "the program text was executed as Python"
 
 
 def plausible_args(f: Any, src: str, draw: Callable[..., Any]) -> tuple[list, dict]:

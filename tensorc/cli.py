@@ -1,0 +1,160 @@
+"""`tensorc compile`: print the generated module, the optimised IR, or every shape."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from tensorc.compiler import BACKENDS
+from tensorc.errors import TensorcError
+from tensorc.passes import PASSES
+from tensorc.runtime import Program, compile_program
+
+DESCRIPTION = """\
+Compile a tensorc program (index notation such as `C[i, k] = A[i, j] * B[j, k]`)
+and print the generated Python module, the optimised IR, or the shape of every tensor.
+
+examples:
+  tensorc compile model.tc --backend torch
+  tensorc compile -e "C[i,k] = A[i,j]*B[j,k]" --backend jax
+  tensorc compile model.tc --emit ir
+  tensorc compile model.tc --emit shapes --shape A=2x3 --shape B=3x4
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (1 for a bad program, 2 for bad usage)."""
+    parser = _parser()
+    options = parser.parse_args(argv)
+    shapes = {}
+    for text in options.shape:
+        name, shape = _parse_shape(parser, text)
+        shapes[name] = shape
+    sizes = dict(_parse_size(parser, text) for text in options.size)
+    if options.file is None and options.expression is None:
+        parser.error("give a program FILE or -e PROGRAM")
+    if options.file is not None and options.expression is not None:
+        parser.error("give either a FILE or -e PROGRAM, not both")
+    if options.emit == "shapes" and not shapes and not sizes:
+        parser.error("--emit shapes needs the input shapes: --shape NAME=2x3 ...")
+    try:
+        source = options.expression if options.file is None else _read(options.file)
+        passes = () if options.passes == "none" else PASSES
+        program = compile_program(source, options.backend, passes)
+        print(_emit(program, options.emit, shapes, sizes, options.backend or "numpy"), end="")
+    except TensorcError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot read {options.file}: {error.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tensorc",
+        description="tensorc: tensor index notation compiled to NumPy, JAX and PyTorch code.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compile_ = commands.add_parser(
+        "compile",
+        help="compile a program and print the generated code, the IR or the shapes",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compile_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
+    compile_.add_argument("-e", dest="expression", metavar="PROGRAM", help="the program text itself")
+    compile_.add_argument("--backend", choices=BACKENDS, default=None, help="default: numpy")
+    compile_.add_argument(
+        "--emit", choices=("code", "ir", "shapes"), default="code",
+        help="what to print: the generated module (default), the optimised IR, or every shape",
+    )
+    compile_.add_argument(
+        "--shape", action="append", default=[], metavar="NAME=2x3",
+        help="an input's shape (repeatable); specialises code and IR to these sizes",
+    )
+    compile_.add_argument(
+        "--size", action="append", default=[], metavar="INDEX=8",
+        help="an index size that the inputs do not determine (repeatable)",
+    )
+    compile_.add_argument(
+        "--passes", choices=("all", "none"), default="all",
+        help="'none' shows the program before the optimising passes",
+    )
+    return parser
+
+
+def _parse_shape(parser: argparse.ArgumentParser, text: str) -> tuple[str, tuple[int, ...]]:
+    name, sep, dims = text.partition("=")
+    if not sep or not name.isidentifier():
+        parser.error(f"--shape takes NAME=2x3, not {text!r}")
+    if dims.strip() in ("", "()"):
+        return name, ()
+    try:
+        shape = tuple(int(d) for d in dims.lower().split("x"))
+    except ValueError:
+        parser.error(f"--shape {text!r}: sizes are whole numbers separated by 'x'")
+    if any(d < 0 for d in shape):
+        parser.error(f"--shape {text!r}: sizes cannot be negative")
+    return name, shape
+
+
+def _parse_size(parser: argparse.ArgumentParser, text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier() or not value.strip().isdigit():
+        parser.error(f"--size takes INDEX=8, not {text!r}")
+    return name, int(value)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _emit(
+    program: Program,
+    emit: str,
+    shapes: dict[str, tuple[int, ...]],
+    sizes: dict[str, int],
+    backend: str,
+) -> str:
+    if not shapes and not sizes:
+        return program.source if emit == "code" else program.ir + "\n"
+    unknown = [name for name in shapes if name not in program.inputs]
+    if unknown:
+        raise TensorcError(f"--shape names '{unknown[0]}', which is not an input of the program")
+    args = [_placeholder(shapes.get(name, ()), backend) for name in program.inputs]
+    if emit == "code":
+        return program.source_for(*args, **sizes)
+    if emit == "ir":
+        return program.ir_for(*args, **sizes) + "\n"
+    labels = program.labels()
+    lines = []
+    for name, shape in program.shapes_for(*args, **sizes).items():
+        axes = ", ".join(labels.get(name, ()))
+        written = "x".join(map(str, shape)) if shape else "scalar"
+        lines.append(f"{name}[{axes}]: {written}" if axes else f"{name}: {written}")
+    lines += [f"{index} = {size}" for index, size in program.sizes_for(*args, **sizes).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _placeholder(shape: tuple[int, ...], backend: str) -> object:
+    """An array of this shape that costs no memory, of the backend's own type."""
+    array = np.broadcast_to(np.zeros((), dtype=np.float32), shape)
+    if backend == "torch":
+        import torch
+
+        return torch.zeros((), dtype=torch.float32).expand(shape)
+    if backend == "jax":
+        import jax
+
+        return jax.ShapeDtypeStruct(shape, np.float32)
+    return array
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
