@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
-from tensorc.ir import nodes as ir
 
 _FUNCTIONS = {
     "exp": "jnp.exp",
@@ -51,11 +50,3 @@ class JaxGenerator(Generator):
     def along(self, op: str, operand: Code, axis: int) -> Code:
         func = "jax.nn.softmax" if op == "softmax" else "jnp.cumsum"
         return Code(f"{func}({operand.text}, axis={axis})")
-
-    def attention(self, node: ir.Attention, *args: Code) -> Code:
-        query, key, value, scale = args
-        causal = ", is_causal=True" if node.causal else ""
-        return Code(
-            f"jax.nn.dot_product_attention({query.text}, {key.text}, {value.text}, "
-            f"scale={scale.text}{causal})"
-        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
-from tensorc.ir import nodes as ir
 
 _FUNCTIONS = {
     "exp": "np.exp",
@@ -66,6 +65,3 @@ class NumpyGenerator(Generator):
         if op == "softmax":
             return Code(f"{self.use_helper('_softmax')}({operand.text}, {axis})")
         return Code(f"np.cumsum({operand.text}, axis={axis})")
-
-    def attention(self, node: ir.Attention, *args: Code) -> Code:
-        raise NotImplementedError("numpy has no fused attention")  # the pass skips numpy

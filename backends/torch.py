@@ -82,9 +82,19 @@ class TorchGenerator(Generator):
         return Code(f"torch.{op}({operand.text}, dim={axis})")
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
+        """PyTorch's fused kernel. Its `scale` must be a Python float, so a scale computed
+        from the inputs multiplies the queries instead (which keeps its gradient too)."""
         query, key, value, scale = args
         causal = ", is_causal=True" if node.causal else ""
+        if isinstance(node.scale, ir.Const):
+            factor = f"scale={node.scale.value!r}"
+        else:
+            query = self.map("mul", [query, scale], [False, True])
+            factor = "scale=1.0"
         return Code(
             "torch.nn.functional.scaled_dot_product_attention("
-            f"{query.text}, {key.text}, {value.text}, scale={scale.text}{causal})"
+            f"{query.text}, {key.text}, {value.text}, {factor}{causal})"
         )
+
+    def swap_last(self, operand: Code) -> Code:
+        return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")

@@ -73,8 +73,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=os.cpu_count() or 1,
-        help="threads per framework (default: all cores)",
+        default=1,
+        help="threads per framework (default 1: multi-threaded BLAS / OpenMP / XLA timings "
+        "swing by 100x when other work competes for the cores)",
     )
     parser.add_argument(
         "--timeout",

@@ -17,6 +17,7 @@ import numpy as np
 FRAMEWORKS: tuple[str, ...] = ("numpy", "torch", "jax")
 
 # Environment variables that fix the native thread pools; set before the framework loads.
+XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 THREAD_ENV_VARS: tuple[str, ...] = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -35,6 +36,9 @@ def thread_env(framework: str, threads: int) -> dict[str, str]:
     if framework != "numpy":
         env["OPENBLAS_NUM_THREADS"] = "1"
         env["MKL_NUM_THREADS"] = "1"
+    if framework == "jax" and threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = f"{flags} {XLA_SINGLE_THREAD}".strip()
     return env
 
 
@@ -64,7 +68,7 @@ def load(name: str, threads: int) -> Framework:
             to_numpy=np.asarray,
             jit=_identity,
             sync=None,
-            threads_note=f"OPENBLAS/OMP/MKL_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
+            threads_note=f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}",
         )
     if name == "torch":
         torch = importlib.import_module("torch")
@@ -94,7 +98,11 @@ def load(name: str, threads: int) -> Framework:
             jit=jax.jit,
             sync=jax.block_until_ready,
             modules={"jax": jax},
-            threads_note=f"XLA CPU default thread pool ({jax.devices()[0].platform})",
+            threads_note=(
+                f"XLA_FLAGS={os.environ['XLA_FLAGS']!r}"
+                if XLA_SINGLE_THREAD in os.environ.get("XLA_FLAGS", "")
+                else "XLA's default CPU thread pool"
+            ),
         )
     raise ValueError(f"unknown framework {name!r}; choose from {', '.join(FRAMEWORKS)}")
 

@@ -276,7 +276,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--framework", required=True, choices=frameworks.FRAMEWORKS)
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     return parser.parse_args(argv)
 
 

@@ -653,21 +653,41 @@ def _layer_norm_inputs(rng: np.random.Generator, s: Sizes) -> tuple[np.ndarray, 
 
 
 def _layer_norm_hand(env: Env) -> Fn:
+    """The program's math by hand: two-pass mean of squared deviations."""
+    sqrt = env.fw.xp.sqrt
     if env.fw.name == "torch":
-        torch = env.fw.xp
+
+        def layer_norm_torch(x: Any, g: Any, b: Any) -> Any:
+            xc = x - x.mean(dim=-1, keepdim=True)
+            var = (xc * xc).mean(dim=-1, keepdim=True)
+            return xc / sqrt(var + LAYER_NORM_EPS) * g + b
+
+        return layer_norm_torch
+
+    def layer_norm(x: Any, g: Any, b: Any) -> Any:
+        xc = x - x.mean(axis=-1, keepdims=True)
+        var = (xc * xc).mean(axis=-1, keepdims=True)
+        return xc / sqrt(var + LAYER_NORM_EPS) * g + b
+
+    return layer_norm
+
+
+def _layer_norm_var(env: Env) -> Fn:
+    """The same with the framework's var() (torch.var is a slow Welford reduction on CPU)."""
+    sqrt = env.fw.xp.sqrt
+    if env.fw.name == "torch":
 
         def layer_norm_torch(x: Any, g: Any, b: Any) -> Any:
             mu = x.mean(dim=-1, keepdim=True)
             var = x.var(dim=-1, unbiased=False, keepdim=True)
-            return (x - mu) * torch.rsqrt(var + LAYER_NORM_EPS) * g + b
+            return (x - mu) / sqrt(var + LAYER_NORM_EPS) * g + b
 
         return layer_norm_torch
-    xp = env.fw.xp
 
     def layer_norm(x: Any, g: Any, b: Any) -> Any:
         mu = x.mean(axis=-1, keepdims=True)
         var = x.var(axis=-1, keepdims=True)
-        return (x - mu) / xp.sqrt(var + LAYER_NORM_EPS) * g + b
+        return (x - mu) / sqrt(var + LAYER_NORM_EPS) * g + b
 
     return layer_norm
 
@@ -708,8 +728,9 @@ LAYER_NORM = Workload(
     quick_sizes={"n": 128, "c": 256},
     make_inputs=_layer_norm_inputs,
     variants=(
-        _hand(_layer_norm_hand, "mean, var, (x - mu) / sqrt(var + eps) * g + b"),
+        _hand(_layer_norm_hand, "xc = x - mean(x); xc / sqrt(mean(xc * xc) + eps) * g + b"),
         TENSORC,
+        _anchor("with .var()", _layer_norm_var, "(x - x.mean()) / sqrt(x.var() + eps) * g + b"),
         _anchor(
             "library kernel",
             ln_build,

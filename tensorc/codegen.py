@@ -395,7 +395,23 @@ class Generator:
         raise NotImplementedError
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
-        raise NotImplementedError
+        """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""
+        query, key, value, scale = args
+        scores = Code(f"{query.at(PRODUCT)} @ {self.swap_last(key).at(PRODUCT + 1)}", PRODUCT)
+        if node.scale != ir.Const(1.0, "1"):
+            scores = self.map("mul", [scores, scale], [False, True])
+        if node.causal:
+            rows = self.arange(self.size(node.query.indices[-2]))
+            columns = self.arange(self.size(node.key.indices[-2]))
+            mask = self.map("le", [columns, Code(f"{rows.text}[:, None]")], [False, False])
+            minus_inf = self.constant(ir.Const(float("-inf"), "-inf"))
+            scores = self.function("where", [mask, scores, minus_inf], [False, False, True])
+        weights = self.along("softmax", scores, -1)
+        return Code(f"{weights.at(PRODUCT)} @ {value.at(PRODUCT + 1)}", PRODUCT)
+
+    def swap_last(self, operand: Code) -> Code:
+        """The operand with its last two axes swapped."""
+        return Code(f"{operand.at(ATOM)}.swapaxes(-1, -2)")
 
 
 def _axis(labels: tuple[str, ...], position: int) -> int:

@@ -146,7 +146,7 @@ class _Lowering:
                 names.append(name.name)
             else:
                 raise ProgramError(f"cannot return '{name.name}': it is never assigned", name.span)
-        return tuple(names), True
+        return tuple(names), len(names) > 1
 
     # --- expressions ------------------------------------------------------------------------
 
