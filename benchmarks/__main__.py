@@ -85,8 +85,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.only = [name for item in args.only for name in comma_list(item)]
-    args.frameworks = comma_list(args.frameworks)
-    unknown = sorted(set(args.frameworks) - set(FRAMEWORKS))
+    requested = comma_list(args.frameworks)
+    unknown = sorted(set(requested) - set(FRAMEWORKS))
+    args.frameworks = [fw for fw in FRAMEWORKS if fw in requested]
     if unknown or not args.frameworks:
         parser.error(
             f"unknown framework(s) {', '.join(unknown)}; choose from " + ", ".join(FRAMEWORKS)
@@ -186,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": {},
     }
     for framework in args.frameworks:
+        load_before = load_average()
         merged["runs"][framework] = run_framework(framework, args)
+        merged["runs"][framework]["load"] = [load_before, load_average()]
     merged["meta"]["load_after"] = load_average()
     text = report.write(merged, args.out, chart_path)
     print(text)

@@ -119,7 +119,8 @@ def markdown(merged: Result) -> str:
         "",
         f"`{meta['command']}` — {meta['date']} — {'QUICK (smoke test: small sizes, few repeats)' if meta['quick'] else 'full run'}",
         "",
-        f"Machine: {meta['cpu']} ({meta['cpu_count']} cores), {meta['platform']}, "
+        f"Machine: {meta['cpu']} ({meta['cpu_count']} cores, {meta['threads']} thread(s) "
+        f"per framework), {meta['platform']}, "
         f"Python {meta['python']}; load average {meta['load_before']} before, "
         f"{meta.get('load_after', '?')} after.",
         "",
@@ -130,7 +131,8 @@ def markdown(merged: Result) -> str:
         lines.append(
             f"- **{fw}** {m.get('framework_version', '?')}: {m.get('threads_note', '')}; "
             f"tensorc {m.get('tensorc', '?')}, opt_einsum {m.get('opt_einsum', '?')}, "
-            f"einx {m.get('einx', '?')}, einops {m.get('einops', '?')}"
+            f"einx {m.get('einx', '?')}, einops {m.get('einops', '?')}; load average "
+            f"{' → '.join(run.get('load', ['?']))}"
             + (f" — **run failed: {run['error']}**" if run.get("error") else "")
         )
     lines += [
@@ -140,7 +142,9 @@ def markdown(merged: Result) -> str:
         "block by block, after warm-up; [brackets] give the interquartile range. float32 "
         "inputs. On JAX every variant is `jax.jit`-ed (unless marked eager) and synchronised "
         "with `jax.block_until_ready`. Every result is checked against the hand-written one "
-        "before it is timed; a wrong result is reported, never timed.",
+        "(`allclose`, atol scaled by the largest magnitude) before it is timed; a wrong "
+        "result is reported, never timed. In the tables, *tensorc ÷* is tensorc's median "
+        "time divided by that row's: below 1, tensorc is faster.",
         "",
         "## Summary: tensorc time ÷ hand-written time (below 1: tensorc is faster)",
         "",

@@ -41,7 +41,7 @@ class TimingConfig:
     @classmethod
     def full(cls) -> TimingConfig:
         return cls(
-            warmup_s=0.1, warmup_calls=3, block_s=0.02, budget_s=1.0, min_blocks=5, max_blocks=41
+            warmup_s=0.1, warmup_calls=3, block_s=0.01, budget_s=1.0, min_blocks=7, max_blocks=61
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -181,23 +181,33 @@ def _require_naive_ok(env: Env, what: str) -> None:
 # Variants shared by many workloads
 
 
-def _build_tensorc(env: Env) -> Fn:
+def _program(env: Env) -> Any:
     if env.program is None:
         raise RuntimeError(f"tc.compile failed: {env.program_error}")
     return env.program
 
 
+def _spec(env: Env) -> str:
+    if env.spec is None:
+        raise Skip("the workload is not a single einsum")
+    return env.spec
+
+
+def _build_tensorc(env: Env) -> Fn:
+    return cast(Fn, _program(env))
+
+
 def _build_function_for(env: Env) -> Fn:
-    return _build_tensorc(env).function_for(*env.inputs)
+    return cast(Fn, _program(env).function_for(*env.inputs))
 
 
 def _build_tc_einsum(env: Env) -> Fn:
-    tc, spec = env.tc, env.spec
+    tc, spec = env.tc, _spec(env)
     return lambda *ops: tc.einsum(spec, *ops)
 
 
 def _build_einsum(env: Env) -> Fn:
-    spec = env.spec
+    spec = _spec(env)
     if env.fw.name == "numpy":
         _require_naive_ok(env, "np.einsum(optimize=False)")
         return lambda *ops: np.einsum(spec, *ops)
@@ -206,30 +216,29 @@ def _build_einsum(env: Env) -> Fn:
 
 
 def _build_np_einsum_opt(env: Env) -> Fn:
-    spec = env.spec
+    spec = _spec(env)
     return lambda *ops: np.einsum(spec, *ops, optimize=True)
 
 
 def _build_oe_contract(env: Env) -> Fn:
     import opt_einsum
 
-    spec = env.spec
+    spec = _spec(env)
     return lambda *ops: opt_einsum.contract(spec, *ops)
 
 
 def _build_oe_expression(env: Env) -> Fn:
     import opt_einsum
 
-    assert env.spec is not None
-    return opt_einsum.contract_expression(env.spec, *_einsum_shapes(env.spec, env.sizes))
+    spec = _spec(env)
+    return opt_einsum.contract_expression(spec, *_einsum_shapes(spec, env.sizes))
 
 
 def _build_einx_dot(env: Env) -> Fn:
     import einx
 
     _require_naive_ok(env, "einx.dot (np.einsum underneath)")
-    assert env.spec is not None
-    pattern = _spaced(env.spec)
+    pattern = _spaced(_spec(env))
     return lambda *ops: einx.dot(pattern, *ops)
 
 
@@ -237,9 +246,9 @@ def _build_einops_einsum(env: Env) -> Fn:
     import einops
 
     _require_naive_ok(env, "einops.einsum (np.einsum underneath)")
-    assert env.spec is not None
-    pattern = _spaced(env.spec)
-    return lambda *ops: einops.einsum(*ops, pattern)
+    pattern = _spaced(_spec(env))
+    einsum: Fn = einops.einsum  # typed for up to four operands; takes any number
+    return lambda *ops: einsum(*ops, pattern)
 
 
 TENSORC = Variant(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import linecache
+import sys
 from collections.abc import Callable, Sequence
 from itertools import count
 from typing import Any
@@ -13,6 +14,7 @@ from tensorc.backends.torch import TorchGenerator
 from tensorc.codegen import FUNCTION_NAME, Generator
 from tensorc.errors import ShapeError, TensorcError
 from tensorc.frontend import parse_einsum, parse_program
+from tensorc.frontend.parser import ast_depth
 from tensorc.ir import nodes as ir
 from tensorc.ir.lower import lower_program
 from tensorc.ir.printer import format_program
@@ -33,8 +35,9 @@ def front_end(source: str, einsum: bool = False) -> ir.Program:
     """Parses and lowers program text (or einsum subscripts) to shape-checked IR."""
     if not isinstance(source, str):
         raise TensorcError(f"a program is a str, not {type(source).__name__}")
+    tree = parse_einsum(source) if einsum else parse_program(source)
+    allow_recursion(ast_depth(tree))
     try:
-        tree = parse_einsum(source) if einsum else parse_program(source)
         program = lower_program(tree)
     except RecursionError:
         raise TensorcError("the program is nested too deeply to compile") from None
@@ -47,6 +50,15 @@ def front_end(source: str, einsum: bool = False) -> ir.Program:
         program.inputs, program.lets, program.outputs, tuple(keywords), source,
         program.tuple_output,
     )
+
+
+def allow_recursion(depth: int) -> None:
+    """Lets the recursive tree walks of lowering, hashing and printing go `depth` deep.
+
+    The limit is only ever raised (it is per process, and other threads may be deep too)."""
+    needed = 1000 + 8 * depth
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def optimise(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES) -> ir.Program:

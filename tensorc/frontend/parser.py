@@ -154,6 +154,25 @@ def parse_program(source: str) -> ast.Program:
     return _assemble(items, source)
 
 
+MAX_DEPTH = 10_000
+
+
+def ast_depth(program: ast.Program) -> int:
+    """How deep the program's expressions nest, measured without recursion."""
+    deepest = 0
+    stack: list[tuple[ast.Expr, int]] = [(s.value, 1) for s in program.statements]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, ast.Unary | ast.Along):
+            stack.append((node.operand, depth + 1))
+        elif isinstance(node, ast.Binary):
+            stack.extend(((node.left, depth + 1), (node.right, depth + 1)))
+        elif isinstance(node, ast.Call):
+            stack.extend((arg, depth + 1) for arg in node.args)
+    return deepest
+
+
 def _assemble(items: list[Any], source: str) -> ast.Program:
     statements: list[ast.Assign] = []
     returns: ast.Return | None = None
@@ -167,7 +186,10 @@ def _assemble(items: list[Any], source: str) -> ast.Program:
     if not statements:
         span = returns.span if returns else Span(1, 1)
         raise ParseError("the program has no statements", span, source)
-    return ast.Program(tuple(statements), returns, source)
+    program = ast.Program(tuple(statements), returns, source)
+    if ast_depth(program) > MAX_DEPTH:
+        raise ParseError(f"expressions nest more than {MAX_DEPTH} deep", Span(1, 1), source)
+    return program
 
 
 def _parse_error(error: UnexpectedInput, source: str) -> ParseError:

@@ -60,9 +60,11 @@ class _Lowering:
     input_ranks: dict[str, tuple[int, bool, Span]] = field(default_factory=dict)
     order: tuple[str, ...] = ()
     redefinitions: int = 0
+    source_lines: list[str] = field(default_factory=list)
 
     def run(self) -> ir.Program:
         self.index_names = _collect_indices(self.program)
+        self.source_lines = self.program.source.splitlines()
         lets = [self._statement(statement) for statement in self.program.statements]
         outputs, as_tuple = self._outputs()
         return ir.Program(
@@ -98,7 +100,7 @@ class _Lowering:
             let_name = f"{name}#{self.redefinitions}"
 
         self.targets[name] = _Target(let_name, value.indices)
-        text = _statement_text(self.program.source, statement.span)
+        text = _statement_text(self.source_lines, statement.span)
         return ir.Let(let_name, value, text, statement.span)
 
     def _einstein(self, expr: ast.Expr, wanted: tuple[str, ...]) -> ir.Node:
@@ -468,8 +470,7 @@ def _find_index_span(expr: ast.Expr, index: str) -> Span | None:
     return None
 
 
-def _statement_text(source: str, span: Span) -> str:
-    lines = source.splitlines()
+def _statement_text(lines: list[str], span: Span) -> str:
     if not 0 < span.line <= len(lines):
         return ""
     line = lines[span.line - 1]

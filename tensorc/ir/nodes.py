@@ -269,6 +269,28 @@ class Attention(Node):
         return (self.query, self.key, self.value, self.scale)
 
 
+def _remember_hash(cls: type) -> None:
+    """Caches a node class's structural hash: trees are hashed by CSE at every level, and
+    recomputing a deep tree's hash each time would make that quadratic."""
+    structural = cls.__hash__
+
+    def cached(self: Node) -> int:
+        found: int | None = self.__dict__.get("_hash")
+        if found is None:
+            found = structural(self)  # type: ignore[misc]
+            object.__setattr__(self, "_hash", found)
+        return found
+
+    cls.__hash__ = cached  # type: ignore[assignment,method-assign]
+
+
+for _node_class in (
+    Var, Const, IndexValue, Diagonal, Permute, Reshape, Expand, Map, Reduce, Along, Contract,
+    MatMul, Attention,
+):
+    _remember_hash(_node_class)
+
+
 def walk(root: Node) -> list[Node]:
     """Every node under `root` (root included), each once, children before parents."""
     order: list[Node] = []

@@ -42,7 +42,7 @@ def to_backend(value: Any, backend: str) -> Any:
     if backend == "jax":
         return jnp.asarray(array)
     if backend == "torch":
-        return torch.from_numpy(np.ascontiguousarray(array).copy())
+        return torch.from_numpy(np.array(array, copy=True, order="C"))
     raise ValueError(f"unknown backend {backend!r}")
 
 
