@@ -25,11 +25,23 @@ _REDUCTIONS = {
 }
 
 
+_HELPERS = {
+    "_scalar": '''
+def _scalar(x):
+    """A Python number as a 0-d tensor (floats in double precision); tensors pass through."""
+    if isinstance(x, torch.Tensor):
+        return x
+    return torch.tensor(x, dtype=torch.float64 if isinstance(x, float) else None)
+''',
+}
+
+
 class TorchGenerator(Generator):
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
     module = "torch"
     imports = ("import torch",)
+    helpers = _HELPERS
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
@@ -37,20 +49,24 @@ class TorchGenerator(Generator):
             return self._extremum(op, args, scalars)
         if op == "where":
             return Code(f"torch.where({', '.join(texts)})")
-        if scalars[0]:
-            # torch functions take tensors, and a scalar input may be a Python number
-            texts[0] = f"torch.as_tensor({texts[0]}, dtype=torch.float64)"
         return Code(f"{_FUNCTIONS[op]}({texts[0]})")
 
     def _extremum(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        """torch.maximum takes only tensors: a scalar becomes a clamp bound instead."""
+        """torch.maximum takes only tensors: a number becomes a clamp bound instead."""
         bound = "min" if op == "maximum" else "max"
         a, b = args
-        if scalars[1]:
+        if _is_number(b.text):
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
-        if scalars[0]:
+        if _is_number(a.text):
             return Code(f"torch.clamp({b.text}, {bound}={a.text})")
         return Code(f"torch.{op}({a.text}, {b.text})")
+
+    def entry_lines(self) -> list[str]:
+        """Scalar inputs become 0-d tensors, so that torch functions accept them; a Python
+        float keeps its double precision (a 0-d tensor does not promote the others)."""
+        scalars = [self.params[spec.name] for spec in self.program.inputs if spec.is_scalar]
+        helper = self.use_helper("_scalar") if scalars else ""
+        return [f"{name} = {helper}({name})" for name in scalars]
 
     def arange(self, size: str) -> Code:
         device = f", device={self.first_tensor}.device" if self.first_tensor else ""
@@ -98,3 +114,15 @@ class TorchGenerator(Generator):
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
+
+
+def _is_number(text: str) -> bool:
+    """Whether generated text is a numeric literal (math.inf and math.pi included)."""
+    bare = text.lstrip("-").removeprefix("math.")
+    if bare in ("inf", "pi"):
+        return True
+    try:
+        float(bare)
+    except ValueError:
+        return False
+    return True

@@ -100,7 +100,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run_framework(framework: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run ``benchmarks.run_framework`` in a fresh interpreter and parse its JSON."""
+    """Run ``benchmarks.run_framework`` in a fresh interpreter and collect its JSON lines.
+
+    The child prints each workload's results as soon as they are measured, so a run that
+    times out or crashes still reports what it finished.
+    """
     command = [
         sys.executable,
         "-m",
@@ -118,6 +122,7 @@ def run_framework(framework: str, args: argparse.Namespace) -> dict[str, Any]:
     timeout = args.timeout or (300.0 if args.quick else 3600.0)
     log(f"== {framework}: {' '.join(command[1:])}")
     start = time.perf_counter()
+    failure = None
     try:
         proc = subprocess.run(
             command,
@@ -128,24 +133,42 @@ def run_framework(framework: str, args: argparse.Namespace) -> dict[str, Any]:
             timeout=timeout,
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        return {
-            "framework": framework,
-            "error": f"timed out after {timeout:.0f} s",
-            "workloads": [],
-        }
-    log(f"== {framework}: done in {time.perf_counter() - start:.1f} s (exit {proc.returncode})")
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    try:
-        result: dict[str, Any] = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        return {
-            "framework": framework,
-            "workloads": [],
-            "error": f"exit status {proc.returncode}, no JSON on stdout",
-        }
-    if proc.returncode != 0:
-        result.setdefault("error", f"exit status {proc.returncode}")
+        stdout = proc.stdout
+        if proc.returncode != 0:
+            failure = f"exit status {proc.returncode}"
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout or ""
+        stdout = output.decode(errors="replace") if isinstance(output, bytes) else output
+        failure = f"timed out after {timeout:.0f} s"
+    log(f"== {framework}: done in {time.perf_counter() - start:.1f} s ({failure or 'ok'})")
+    result = assemble(framework, stdout)
+    if failure is not None:
+        result["error"] = failure + (f"; {result['error']}" if "error" in result else "")
+    return result
+
+
+def assemble(framework: str, stdout: str) -> dict[str, Any]:
+    """Build one framework's result from the child's JSON lines."""
+    result: dict[str, Any] = {"framework": framework, "meta": {}, "workloads": [], "compile": None}
+    done = False
+    for line in stdout.splitlines():
+        try:
+            message = json.loads(line)
+            part, data = message["part"], message["data"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a partial last line after a kill
+        if part == "meta":
+            result["meta"] = data
+        elif part == "workload":
+            result["workloads"].append(data)
+        elif part == "compile":
+            result["compile"] = data
+        elif part == "error":
+            result["error"] = data
+        elif part == "done":
+            done = True
+    if not done and "error" not in result:
+        result["error"] = "incomplete output"
     return result
 
 
@@ -187,9 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": {},
     }
     for framework in args.frameworks:
-        load_before = load_average()
+        load_before = load_average().split(",")[0]
         merged["runs"][framework] = run_framework(framework, args)
-        merged["runs"][framework]["load"] = [load_before, load_average()]
+        merged["runs"][framework]["load"] = [load_before, load_average().split(",")[0]]
     merged["meta"]["load_after"] = load_average()
     text = report.write(merged, args.out, chart_path)
     print(text)

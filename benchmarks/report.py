@@ -53,6 +53,12 @@ def median(variant: Result | None) -> float | None:
     return float(variant["median_ns"])
 
 
+def cpu_median(variant: Result | None) -> float | None:
+    if median(variant) is None or variant is None or variant.get("cpu_median_ns") is None:
+        return None
+    return float(variant["cpu_median_ns"])
+
+
 def ratio(
     merged: Result, framework: str, name: str, numerator: str, denominator: str
 ) -> float | None:
@@ -117,7 +123,8 @@ def markdown(merged: Result) -> str:
     lines = [
         "# tensorc benchmarks",
         "",
-        f"`{meta['command']}` — {meta['date']} — {'QUICK (smoke test: small sizes, few repeats)' if meta['quick'] else 'full run'}",
+        f"`{meta['command']}` — {meta['date']} — "
+        + ("QUICK (smoke test: small sizes, few repeats)" if meta["quick"] else "full run"),
         "",
         f"Machine: {meta['cpu']} ({meta['cpu_count']} cores, {meta['threads']} thread(s) "
         f"per framework), {meta['platform']}, "
@@ -131,7 +138,7 @@ def markdown(merged: Result) -> str:
         lines.append(
             f"- **{fw}** {m.get('framework_version', '?')}: {m.get('threads_note', '')}; "
             f"tensorc {m.get('tensorc', '?')}, opt_einsum {m.get('opt_einsum', '?')}, "
-            f"einx {m.get('einx', '?')}, einops {m.get('einops', '?')}; load average "
+            f"einx {m.get('einx', '?')}, einops {m.get('einops', '?')}; 1-min load "
             f"{' → '.join(run.get('load', ['?']))}"
             + (f" — **run failed: {run['error']}**" if run.get("error") else "")
         )
@@ -140,8 +147,9 @@ def markdown(merged: Result) -> str:
         "Each framework runs in its own process. Times are the median per-call wall time "
         "(`time.perf_counter_ns`) over blocks of back-to-back calls, variants interleaved "
         "block by block, after warm-up; [brackets] give the interquartile range. float32 "
-        "inputs. On JAX every variant is `jax.jit`-ed (unless marked eager) and synchronised "
-        "with `jax.block_until_ready`. Every result is checked against the hand-written one "
+        "inputs. On JAX every variant is `jax.jit`-ed (unless marked *no jax.jit*) and "
+        "synchronised with `jax.block_until_ready`. Every result is checked against the "
+        "hand-written one "
         "(`allclose`, atol scaled by the largest magnitude) before it is timed; a wrong "
         "result is reported, never timed. In the tables, *tensorc ÷* is tensorc's median "
         "time divided by that row's: below 1, tensorc is faster.",
@@ -166,15 +174,38 @@ def markdown(merged: Result) -> str:
                 )
         rows.append(row)
     lines += table(["workload", *fws], rows)
+    lines += [
+        "",
+        "The same ratio by process CPU time (median per call; unaffected by waiting for a "
+        "core when other work loads the machine; comparable to wall time only with one "
+        "thread per framework):",
+        "",
+    ]
+    rows = []
+    for name in names:
+        row = [name]
+        for fw in fws:
+            workload = find_workload(merged, fw, name)
+            top = cpu_median(find_variant(workload, TENSORC))
+            bottom = cpu_median(find_variant(workload, HAND))
+            row.append(
+                "—"
+                if top is None or bottom is None or bottom <= 0
+                else f"{fmt_ratio(top / bottom)} ({fmt_time(top)} vs {fmt_time(bottom)})"
+            )
+        rows.append(row)
+    lines += table(["workload", *fws], rows)
     lines += ["", "Best competitor other than hand-written code, tensorc time ÷ its time:", ""]
     rows = []
     for name in names:
         row = [name]
         for fw in fws:
             best = _best_anchor(merged, fw, name)
-            row.append(
-                "—" if best is None else f"{fmt_ratio(best[1])} vs {best[0]} ({fmt_time(best[2])})"
-            )
+            if best is None:
+                row.append("—")
+            else:
+                key, value, best_ns = best
+                row.append(f"{fmt_ratio(value)} vs {key} ({fmt_time(best_ns)})")
         rows.append(row)
     lines += table(["workload", *fws], rows)
     lines += _flops_section(merged, names, fws)

@@ -1,4 +1,4 @@
-"""Measure every selected workload on ONE framework and print the results as JSON on stdout.
+"""Measure every selected workload on ONE framework; print the results as JSON lines on stdout.
 
 Run by the driver (``python -m benchmarks``) once per framework, each in its own process,
 so that one framework's thread pools cannot slow another's. Progress goes to stderr.
@@ -16,7 +16,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -219,7 +219,7 @@ def measure_compile(fw: Framework, tc: Any, config: TimingConfig, quick: bool) -
         ]
         add(
             "tc.compile + first call",
-            "tc.compile(new_source, ...)(*small_inputs), eager",
+            "tc.compile(new_source, ...)(*small_inputs), no outer jax.jit",
             timing.summarize(first),
         )
         source = fresh()
@@ -236,41 +236,41 @@ def measure_compile(fw: Framework, tc: Any, config: TimingConfig, quick: bool) -
     return record
 
 
-def run(framework: str, names: Sequence[str] | None, quick: bool, threads: int) -> dict[str, Any]:
+Emit = Callable[[str, Any], None]
+
+
+def run(framework: str, names: Sequence[str] | None, quick: bool, threads: int, emit: Emit) -> None:
+    """Measure and ``emit(part, data)`` as each part completes: meta, workload..., compile."""
     fw = frameworks.load(framework, threads)
     chosen, with_compile = select(names)
     config = TimingConfig.quick() if quick else TimingConfig.full()
-    out: dict[str, Any] = {
-        "framework": framework,
-        "meta": {
-            "framework_version": fw.version,
-            "threads": threads,
-            "threads_note": fw.threads_note,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "opt_einsum": package_version("opt_einsum"),
-            "einx": package_version("einx"),
-            "einops": package_version("einops"),
-            "quick": quick,
-            "timing": vars(config),
-        },
-        "workloads": [],
-        "compile": None,
+    meta: dict[str, Any] = {
+        "framework_version": fw.version,
+        "threads": threads,
+        "threads_note": fw.threads_note,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opt_einsum": package_version("opt_einsum"),
+        "einx": package_version("einx"),
+        "einops": package_version("einops"),
+        "quick": quick,
+        "timing": vars(config),
     }
     try:
         import tensorc as tc
     except Exception as exc:
-        out["error"] = f"import tensorc failed: {describe(exc)}"
-        log(out["error"])
-        return out
-    out["meta"]["tensorc"] = str(getattr(tc, "__version__", package_version("tensorc")))
+        emit("meta", meta)
+        emit("error", f"import tensorc failed: {describe(exc)}")
+        log(f"import tensorc failed: {describe(exc)}")
+        return
+    meta["tensorc"] = str(getattr(tc, "__version__", package_version("tensorc")))
+    emit("meta", meta)
     for workload in chosen:
         log(f"[{framework}] {workload.name}")
-        out["workloads"].append(run_workload(workload, fw, tc, config, quick))
+        emit("workload", run_workload(workload, fw, tc, config, quick))
     if with_compile:
         log(f"[{framework}] {COMPILE_NAME}")
-        out["compile"] = measure_compile(fw, tc, config, quick)
-    return out
+        emit("compile", measure_compile(fw, tc, config, quick))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -285,21 +285,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Print one JSON object per line: ``{"part": ..., "data": ...}``, then a "done" part."""
     args = parse_args(argv)
     names = [n for n in args.only.split(",") if n] or None
-    # Keep stray output (Python prints and native logs alike) out of the JSON on stdout.
+    # Keep stray output (Python prints and native logs alike) out of the JSON on stdout:
+    # fd 1 goes to stderr while we run, and the JSON lines go to a saved copy of stdout.
     sys.stdout.flush()
-    json_fd = os.dup(1)
+    json_out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            result = run(args.framework, names, args.quick, args.threads)
-    finally:
-        sys.stdout.flush()
-        os.dup2(json_fd, 1)
-        os.close(json_fd)
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+
+    def emit(part: str, data: Any) -> None:
+        json_out.write(json.dumps({"part": part, "data": data}) + "\n")
+        json_out.flush()
+
+    with json_out, contextlib.redirect_stdout(sys.stderr):
+        run(args.framework, names, args.quick, args.threads, emit)
+        emit("done", None)
     return 0
 
 

@@ -15,7 +15,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Sync = Callable[[Any], Any]
@@ -55,8 +55,9 @@ class Stats:
     min_ns: float
     number: int
     blocks: int
+    cpu_median_ns: float | None = None  # median per-call CPU time of the process
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | None]:
         return {
             "median_ns": self.median_ns,
             "q1_ns": self.q1_ns,
@@ -64,6 +65,7 @@ class Stats:
             "min_ns": self.min_ns,
             "number": self.number,
             "blocks": self.blocks,
+            "cpu_median_ns": self.cpu_median_ns,
         }
 
 
@@ -80,8 +82,17 @@ class Timed:
         return self.sync(out) if self.sync is not None else out
 
     def block(self, number: int) -> int:
-        """Run ``number`` calls back to back; return the elapsed nanoseconds."""
+        """Run ``number`` calls back to back; return the elapsed wall nanoseconds."""
+        return self.block_with_cpu(number)[0]
+
+    def block_with_cpu(self, number: int) -> tuple[int, int]:
+        """Run ``number`` calls back to back; return elapsed wall and process-CPU nanoseconds.
+
+        CPU time does not count the time the process waits for a core while other work runs
+        on the machine, so it is the steadier figure on a loaded machine (single-threaded).
+        """
         fn, args, sync = self.fn, self.args, self.sync
+        cpu_start = time.process_time_ns()
         start = time.perf_counter_ns()
         if sync is None:
             for _ in range(number):
@@ -89,7 +100,8 @@ class Timed:
         else:
             for _ in range(number):
                 sync(fn(*args))
-        return time.perf_counter_ns() - start
+        wall = time.perf_counter_ns() - start
+        return wall, time.process_time_ns() - cpu_start
 
 
 def warm_up(item: Timed, config: TimingConfig) -> float:
@@ -119,17 +131,23 @@ def measure_interleaved(
     if max(block_ns) > 2e9:  # calls slower than 2 s: keep the run bounded
         blocks = 3
     per_call: list[list[float]] = [[] for _ in items]
+    cpu_per_call: list[list[float]] = [[] for _ in items]
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
         for _ in range(blocks):
             for i, item in enumerate(items):
-                per_call[i].append(item.block(numbers[i]) / numbers[i])
+                wall, cpu = item.block_with_cpu(numbers[i])
+                per_call[i].append(wall / numbers[i])
+                cpu_per_call[i].append(cpu / numbers[i])
     finally:
         if gc_was_enabled:
             gc.enable()
-    return [summarize(samples, n) for samples, n in zip(per_call, numbers, strict=True)]
+    return [
+        replace(summarize(samples, n), cpu_median_ns=statistics.median(cpu))
+        for samples, cpu, n in zip(per_call, cpu_per_call, numbers, strict=True)
+    ]
 
 
 def summarize(samples: Sequence[float], number: int = 1) -> Stats:

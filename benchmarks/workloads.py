@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -81,7 +81,6 @@ class Workload:
     broadcast_bytes: Callable[[Sizes], int] | None = None  # size of a naive temporary
     # (numerator, denominator) variant keys whose ratio and difference are reported
     pairs: tuple[tuple[str, str], ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,33 +336,33 @@ TINY = Workload(
         FUNCTION_FOR,
         *EINSUM_FAMILY,
         Variant(
-            "hand-written (eager)",
+            "hand-written (no jax.jit)",
             "anchor",
             _matmul,
-            "a @ b without jax.jit",
+            "a @ b, not wrapped in jax.jit (op-by-op dispatch)",
             frameworks=("jax",),
             jit=False,
         ),
         Variant(
-            "tensorc (eager)",
+            "tensorc (no jax.jit)",
             "tensorc-extra",
             _build_tensorc,
-            "f(a, b) without jax.jit",
+            "f(a, b), not wrapped in jax.jit (the generated function may jit itself)",
             frameworks=("jax",),
             jit=False,
         ),
         Variant(
-            "tensorc: function_for (eager)",
+            "tensorc: function_for (no jax.jit)",
             "tensorc-extra",
             _build_function_for,
-            "f.function_for(a, b) without jax.jit",
+            "f.function_for(a, b), not wrapped in jax.jit",
             frameworks=("jax",),
             jit=False,
         ),
     ),
     pairs=(
         ("tensorc", "tensorc: function_for"),
-        ("tensorc (eager)", "tensorc: function_for (eager)"),
+        ("tensorc (no jax.jit)", "tensorc: function_for (no jax.jit)"),
         ("tensorc", "hand-written"),
         ("tc.einsum", "einsum"),
         ("tc.einsum", "np.einsum(optimize=True)"),

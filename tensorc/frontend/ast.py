@@ -104,6 +104,7 @@ class Assign(Node):
     target: str
     axes: tuple[Axis, ...] | None
     value: Expr
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

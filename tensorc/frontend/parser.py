@@ -79,9 +79,14 @@ class _ToAst(Transformer_NonRecursive):
     def program(self, meta: Any, items: list[Any]) -> tuple[list[Any], None]:
         return [item for item in items if not isinstance(item, Token)], None
 
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
     def assign(self, meta: Any, items: list[Any]) -> ast.Assign:
         (name, axes), value = items
-        return ast.Assign(_span_of(meta), str(name), axes, value)
+        text = self.source[meta.start_pos : meta.end_pos]
+        return ast.Assign(_span_of(meta), str(name), axes, value, text)
 
     def target(self, meta: Any, items: list[Any]) -> tuple[Token, tuple[ast.Axis, ...] | None]:
         return items[0], (items[1] if len(items) > 1 else None)
@@ -146,7 +151,7 @@ def parse_program(source: str) -> ast.Program:
     except UnexpectedInput as error:
         raise _parse_error(error, source) from None
     try:
-        items, _ = _ToAst().transform(tree)
+        items, _ = _ToAst(source).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, ParseError):
             raise error.orig_exc.with_source(source) from None

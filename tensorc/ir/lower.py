@@ -60,11 +60,10 @@ class _Lowering:
     input_ranks: dict[str, tuple[int, bool, Span]] = field(default_factory=dict)
     order: tuple[str, ...] = ()
     redefinitions: int = 0
-    source_lines: list[str] = field(default_factory=list)
 
     def run(self) -> ir.Program:
         self.index_names = _collect_indices(self.program)
-        self.source_lines = self.program.source.splitlines()
+        self._declare_inputs_in_source_order()
         lets = [self._statement(statement) for statement in self.program.statements]
         outputs, as_tuple = self._outputs()
         return ir.Program(
@@ -75,6 +74,24 @@ class _Lowering:
             source=self.program.source,
             tuple_output=as_tuple,
         )
+
+    def _declare_inputs_in_source_order(self) -> None:
+        """Inputs are the names read before they are assigned, in order of first appearance."""
+        assigned: set[str] = set()
+        for statement in self.program.statements:
+            found = sorted(_names_read(statement.value), key=lambda n: (n.span.line, n.span.column))
+            for node in found:
+                name = node.tensor if isinstance(node, ast.Access) else node.name
+                if name in assigned or name in self.index_names or name in self.inputs:
+                    continue
+                if isinstance(node, ast.Name) and name in CONSTANTS:
+                    continue
+                if isinstance(node, ast.Access):
+                    labels = _expanded(node.axes)
+                    self._declare_input(name, len(node.axes), ELLIPSIS in labels, node.span, False)
+                else:
+                    self._declare_input(name, 0, False, node.span, scalar=True)
+            assigned.add(statement.target)
 
     # --- statements -------------------------------------------------------------------------
 
@@ -100,8 +117,7 @@ class _Lowering:
             let_name = f"{name}#{self.redefinitions}"
 
         self.targets[name] = _Target(let_name, value.indices)
-        text = _statement_text(self.source_lines, statement.span)
-        return ir.Let(let_name, value, text, statement.span)
+        return ir.Let(let_name, value, statement.text, statement.span)
 
     def _einstein(self, expr: ast.Expr, wanted: tuple[str, ...]) -> ir.Node:
         """Lowers a right-hand side, summing the indices the target lacks where it is a product."""
@@ -272,16 +288,19 @@ class _Lowering:
             return ir.Along(func, operand, names[0])
         kept = tuple(i for i in operand.indices if i not in names)
         if func == "sum":
-            product = self._product(expr.operand, kept)
+            product = self._product(expr.operand, kept, explicit=True)
             if product is not None:
                 return product
         return ir.Reduce(func, operand, kept)
 
-    def _product(self, expr: ast.Expr, wanted: tuple[str, ...] | None) -> ir.Node | None:
+    def _product(
+        self, expr: ast.Expr, wanted: tuple[str, ...] | None, explicit: bool = False
+    ) -> ir.Node | None:
         """A product of factors as one Contract summing what `wanted` lacks; None if not a product.
 
         Scalar divisors join the product as reciprocals; an indexed divisor divides the result,
-        so it may not use a summed index.
+        so it may not use a summed index: an error under the Einstein rule, and under an
+        explicit `sum[...]` a plain sum of the quotient instead.
         """
         factors, divisors, negate = _flatten_product(expr)
         if len(factors) + len(divisors) < 2 and not (
@@ -302,6 +321,8 @@ class _Lowering:
         for node, divisor in indexed_divisors:
             for index in node.indices:
                 if index in summed:
+                    if explicit:
+                        return None
                     raise ShapeError(
                         f"index '{index}' is summed but also used in a divisor; "
                         f"write sum[{index}](...) around the whole quotient",
@@ -345,6 +366,21 @@ def _indices_in(expr: ast.Expr) -> Iterator[str]:
             stack.extend((node.right, node.left))
         elif isinstance(node, ast.Call):
             stack.extend(reversed(node.args))
+
+
+def _names_read(expr: ast.Expr) -> Iterator[ast.Access | ast.Name]:
+    """Every tensor access and bare name in an expression."""
+    stack: list[ast.Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Access | ast.Name):
+            yield node
+        elif isinstance(node, ast.Unary | ast.Along):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Binary):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, ast.Call):
+            stack.extend(node.args)
 
 
 def _has_indices(expr: ast.Expr) -> bool:
@@ -468,13 +504,6 @@ def _find_index_span(expr: ast.Expr, index: str) -> Span | None:
         elif isinstance(node, ast.Along):
             stack.append(node.operand)
     return None
-
-
-def _statement_text(lines: list[str], span: Span) -> str:
-    if not 0 < span.line <= len(lines):
-        return ""
-    line = lines[span.line - 1]
-    return line[span.column - 1 : span.column - 1 + span.length].strip()
 
 
 __all__ = ["lower_program", "label_parts"]

@@ -217,8 +217,9 @@ def _all_indices(program: ir.Program) -> dict[str, Span | None]:
                     if part != ELLIPSIS:
                         found.setdefault(part, let.span)
             if isinstance(node, ir.Reduce):
-                for label in node.operand.indices:
-                    found.setdefault(label, let.span)
+                for label in node.reduced:
+                    for part in label_parts(label):
+                        found.setdefault(part, let.span)
     return found
 
 
@@ -233,9 +234,11 @@ class AxisSize:
 
 @dataclass(frozen=True)
 class KeywordSize:
-    """An index's size that the caller passes by keyword."""
+    """An index's size that the caller passes by keyword. Where several indices share one
+    composed axis, each is optional (`fallback`): the caller gives all but one."""
 
     index: str
+    fallback: AxisSize | None = None
 
 
 def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
@@ -265,11 +268,15 @@ def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
                 progress = True
         if progress:
             continue
-        stuck = next(([p for p in parts if p not in sources] for parts, _, _ in composed
-                      if sum(p not in sources for p in parts) > 1), None)
-        if not stuck:
+        for parts, tensor, axis in composed:
+            unknown = [part for part in parts if part not in sources]
+            if len(unknown) > 1:
+                for part in unknown:
+                    others = tuple(p for p in parts if p != part)
+                    sources[part] = KeywordSize(part, AxisSize(tensor, axis, others))
+                break
+        else:
             break
-        sources[stuck[0]] = KeywordSize(stuck[0])
     for index in _all_indices(program):
         sources.setdefault(index, KeywordSize(index))
     return sources

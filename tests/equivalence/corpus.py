@@ -412,6 +412,24 @@ prog(
 )
 prog("ellipsis-sum-last", "s[...] = sum[i](A[..., i])", {"A": (2, 3, 4)}, lambda A: A.sum(-1))
 prog(
+    "ellipsis-max-reduce",
+    "m[..., j] = max[i](A[..., i, j])",
+    {"A": (2, 3, 4)},
+    lambda A: A.max(axis=-2),
+)
+prog(
+    "ellipsis-mean-of-map",
+    "m[..., j] = mean[i](exp(A[..., i, j]))",
+    {"A": (2, 3, 4)},
+    lambda A: np.exp(A).mean(axis=-2),
+)
+prog(
+    "ellipsis-outer-with-plain-vector",
+    "O[..., i, k] = A[..., k, j] * B[i]",
+    {"A": (2, 3, 4), "B": (5,)},
+    lambda A, B: A.sum(-1)[:, None, :] * B[None, :, None],
+)
+prog(
     "ellipsis-middle",
     "Y[b, ..., i] = X[b, ..., i] * w[i]",
     {"X": (2, 3, 4, 5), "w": (5,)},
@@ -851,6 +869,13 @@ prog(
     atol=1e-6,
 )
 prog(
+    "where-two-scalar-branches",
+    "O[i] = where(A[i] > 0, alpha, beta)",
+    {"A": (5,), "alpha": 1.455, "beta": 0.905},
+    lambda A, alpha, beta: np.where(A > 0, alpha, beta),
+    grad=False,
+)
+prog(
     "bool-mask-input",
     "Y[i, j] = where(M[i, j], A[i, j], 0)",
     {"M": Arr((3, 4), "bool"), "A": (3, 4)},
@@ -867,6 +892,18 @@ prog(
     "C[i, k] = sum[j](A[i, j] * B[j, k]) + sum[j](P[i, j] * Q[j, k])",
     {"A": (2, 3), "B": (3, 4), "P": (2, 3), "Q": (3, 4)},
     lambda A, B, P, Q: A @ B + P @ Q,
+)
+prog(
+    "sum-of-quotient",
+    "y[i] = sum[j](A[i, j] / w[j])",
+    {"A": (3, 4), "w": Arr((4,), "positive")},
+    lambda A, w: (A / w).sum(1),
+)
+prog(
+    "mean-of-quotient-with-map",
+    "y[i] = mean[j](exp(A[i, j]) / (1 + w[j] ** 2))",
+    {"A": (3, 4), "w": (4,)},
+    lambda A, w: (np.exp(A) / (1 + w**2)).mean(1),
 )
 prog("nested-reductions", "m = max[i](sum[j](A[i, j]))", {"A": (3, 4)}, lambda A: A.sum(1).max())
 prog(
@@ -1202,4 +1239,7 @@ JAX_SUBSET_IDS: frozenset[str] = frozenset(
     case.id for position, case in enumerate(CASES) if _jax_representative(position, case)
 )
 EINSUM_CASES: list[Case] = [case for case in CASES if case.einsum]
-GRAD_CASES: list[Case] = [case for case in CASES if case.grad and case.float_inputs]
+# Gradients: every differentiable program, and every third differentiable einsum case.
+GRAD_CASES: list[Case] = [case for case in PROGRAM_CASES if case.grad and case.float_inputs] + [
+    case for case in EINSUM_CASES if case.grad and case.float_inputs
+][::3]

@@ -38,8 +38,9 @@ def call(case: Case, backend: str | None, args: list[Any]) -> Any:
 
 
 def jax_gradients(
-    case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...]
+    case: Case, values: dict[str, Any], cots: tuple[np.ndarray, ...], jit: bool = False
 ) -> list[np.ndarray]:
+    """``jax.grad`` of the loss, eagerly or (one XLA compile, so faster) under ``jax.jit``."""
     names = case.float_inputs
     base = {
         name: to_backend(np.asarray(value) if name in names else value, "jax")
@@ -56,7 +57,8 @@ def jax_gradients(
             start=jnp.asarray(0.0),
         )
 
-    grads = jax.grad(loss, argnums=tuple(range(len(names))))(*(base[n] for n in names))
+    grad = jax.grad(loss, argnums=tuple(range(len(names))))
+    grads = (jax.jit(grad) if jit else grad)(*(base[n] for n in names))
     return [np.asarray(g) for g in grads]
 
 
@@ -110,7 +112,7 @@ def finite_difference_gradients(
 def test_jax_and_torch_gradients_agree(case: Case) -> None:
     values = case.make_inputs()
     cots = cotangents(case, case.expected(values))
-    from_jax = jax_gradients(case, values, cots)
+    from_jax = jax_gradients(case, values, cots, jit=True)
     from_torch = torch_gradients(case, values, cots)
     for name, gj, gt in zip(case.float_inputs, from_jax, from_torch, strict=True):
         assert gj.shape == np.shape(values[name]), f"jax gradient of {name} has wrong shape"

@@ -25,7 +25,7 @@ RTOL = 1e-9
 ATOL = 1e-10
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -330,8 +330,10 @@ def elementwise_statement(
         else:
             leaves.append(b.new_input(b.subset(out, 1, len(out))))
     leaves = [b.mapped(leaf) for leaf in b.draw(st.permutations(leaves))]
-    if all(leaf.idx == () for leaf in leaves):
-        leaves.append(b.new_input(out))  # at least one tensor
+    # every letter on the left must be read from some tensor, so that its size is known
+    missing = tuple(t for t in out if all(t not in leaf.idx for leaf in leaves))
+    if missing:
+        leaves.append(b.new_input(missing))
     tree = b.mapped(b.combine(leaves, out))
     value = np.broadcast_to(tree.value, [b.sizes[t] for t in out]).copy()
     return f"{b.lhs(target, out)} = {tree.text}", Term(target, out, value)

@@ -301,6 +301,17 @@ def test_einstein_products_are_not_errors(src):
     tc.compile(src)
 
 
+@pytest.mark.parametrize(
+    ("src", "index"),
+    [("C[i] = A[i, j] / x[j]", "j"), ("s = 1 / x[i]", "i"), ("s = 0 / A[i, j]", "i|j")],
+)
+def test_index_only_in_a_divisor_must_be_reduced(src, index):
+    err = compile_error(src)
+    assert re.search(rf"index '({index})'", err.message), err.message
+    assert "sum[" in err.message
+    check_rendering(err, src)
+
+
 def test_unreduced_index_on_a_later_line():
     src = "T[i, j] = A[i, j]\nC[i] = T[i, j] + 1\n"
     err = compile_error(src)
