@@ -49,12 +49,16 @@ class TorchGenerator(Generator):
             return self._extremum(op, args, scalars)
         if op == "where":
             return Code(f"torch.where({', '.join(texts)})")
+        if _is_number(texts[0]):
+            texts[0] = f"torch.tensor({texts[0]})"  # when constant folding is off
         return Code(f"{_FUNCTIONS[op]}({texts[0]})")
 
     def _extremum(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         """torch.maximum takes only tensors: a number becomes a clamp bound instead."""
         bound = "min" if op == "maximum" else "max"
         a, b = args
+        if _is_number(a.text) and _is_number(b.text):
+            a = Code(f"torch.tensor({a.text})")
         if _is_number(b.text):
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
         if _is_number(a.text):

@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"error: cannot read {options.file}: {error.strerror}", file=sys.stderr)
         return 1
+    except UnicodeDecodeError:
+        print(f"error: {options.file} is not UTF-8 text", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -48,14 +48,16 @@ class Names:
 
     def __init__(self, reserved: set[str]):
         self.taken = set(reserved) | set(keyword.kwlist) | set(dir(builtins))
+        self.counters: dict[str, int] = {}
 
     def claim(self, wanted: str) -> str:
         base = wanted if wanted.isidentifier() else "v"
         name = base
-        counter = 1
+        counter = self.counters.get(base, 1)
         while name in self.taken or keyword.issoftkeyword(name):
             counter += 1
             name = f"{base}_{counter}"
+        self.counters[base] = counter
         self.taken.add(name)
         return name
 
@@ -355,7 +357,7 @@ class Generator:
     # --- what each backend supplies ---------------------------------------------------------
 
     def constant(self, node: ir.Const) -> Code:
-        if node.text in ("inf", "-inf", "pi"):
+        if node.text in ("inf", "-inf", "pi", "nan"):
             self.uses_math = True
             text = "math." + node.text.lstrip("-")
             return Code("-" + text, UNARY) if node.text.startswith("-") else Code(text)

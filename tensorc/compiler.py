@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import linecache
+from dataclasses import replace
 import sys
 from collections.abc import Callable, Sequence
 from itertools import count
@@ -46,10 +47,8 @@ def front_end(source: str, einsum: bool = False) -> ir.Program:
         for index, where in size_sources(program).items()
         if isinstance(where, KeywordSize)
     ]
-    return ir.Program(
-        program.inputs, program.lets, program.outputs, tuple(keywords), source,
-        program.tuple_output,
-    )
+    subscripts = tuple(source.split("->")[0].replace(" ", "").split(",")) if einsum else None
+    return replace(program, size_params=tuple(keywords), subscripts=subscripts)
 
 
 def allow_recursion(depth: int) -> None:

@@ -15,7 +15,8 @@ class Span:
 
     def render(self, source: str) -> str:
         """The source line under a gutter, with carets under the span."""
-        lines = source.splitlines() or [""]
+        # Only line feeds end a line of a program (as for the parser and for Python).
+        lines = [line.removesuffix("\r") for line in source.split("\n")]
         text = lines[self.line - 1] if 0 < self.line <= len(lines) else ""
         width = max(1, min(self.length, max(1, len(text) - self.column + 1)))
         gutter = " " * len(str(self.line))

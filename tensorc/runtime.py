@@ -108,15 +108,26 @@ class Program:
     # --- calling ----------------------------------------------------------------------------
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs:
-            key = tuple([(type(a), getattr(a, "shape", None)) for a in args])
-            plan = self._plans.get(key)
-            if plan is not None:
-                return plan(*args)
-        function, positional, key = self._plan(args, kwargs)
-        return function(*positional)
+        function = None
+        if not kwargs:  # the fast path: a plan for these types and shapes exists
+            function = self._plans.get(tuple([(type(a), getattr(a, "shape", None)) for a in args]))
+        if function is None:
+            function, args, _ = self._plan(args, kwargs)
+        try:
+            return function(*args)
+        except Exception as error:
+            # Shapes were checked; what fails now is the backend itself (1/0 on Python
+            # numbers, mixed dtypes that torch's matmul refuses, out of memory, ...).
+            raise TensorcError(
+                f"the generated {self._backend or 'backend'} code failed on these arguments: "
+                f"{type(error).__name__}: {error}"
+            ) from error
 
-    def _plan(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Callable[..., Any], list[Any], Any]:
+    def _plan(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Callable[..., Any], tuple[Any, ...], Any]:
+        """The plan for these arguments (made on first use), the tensors in input order, and
+        the plan's cache key."""
         positional, sizes_given = self._arguments(args, kwargs)
         key: Any = tuple([(type(a), getattr(a, "shape", None)) for a in positional])
         if sizes_given:
@@ -127,7 +138,7 @@ class Program:
             if len(self._plans) >= PLANS_PER_PROGRAM:
                 self._plans.pop(next(iter(self._plans)))
             self._plans[key] = function
-        return function, positional, key
+        return function, tuple(positional), key
 
     def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, int]]:
         """Arguments in input order, and the index sizes passed by keyword."""

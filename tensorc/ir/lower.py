@@ -20,6 +20,7 @@ UNARY_FUNCTIONS = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin"
 BINARY_FUNCTIONS = {"max": "maximum", "min": "minimum"}
 REDUCTIONS = {"sum", "prod", "max", "min", "mean", "logsumexp"}
 NORMALISERS = {"softmax", "cumsum"}
+COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 OPERATORS = {
     "+": "add",
     "-": "sub",
@@ -54,7 +55,7 @@ class _Target:
 @dataclass
 class _Lowering:
     program: ast.Program
-    index_names: set[str] = field(default_factory=set)
+    index_names: dict[str, Span] = field(default_factory=dict)
     targets: dict[str, _Target] = field(default_factory=dict)
     inputs: dict[str, ir.Input] = field(default_factory=dict)
     input_ranks: dict[str, tuple[int, bool, Span]] = field(default_factory=dict)
@@ -98,7 +99,7 @@ class _Lowering:
     def _statement(self, statement: ast.Assign) -> ir.Let:
         name = statement.target
         if name in self.index_names:
-            raise ProgramError(f"'{name}' is used both as an index and as a tensor", statement.span)
+            raise self._both_ways(name, statement.span)
         if name in CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
         target_axes = statement.axes or ()
@@ -176,10 +177,10 @@ class _Lowering:
         if isinstance(expr, ast.Access):
             return self._access(expr)
         if isinstance(expr, ast.Unary):
-            operand = self._expr(expr.operand)
+            operand = _numeric(self._expr(expr.operand))
             return ir.Map("neg", (operand,), operand.indices)
         if isinstance(expr, ast.Binary):
-            if expr.op == "*" or (expr.op == "/" and not _has_indices(expr.right)):
+            if expr.op in ("*", "/"):
                 product = self._product(expr, None)
                 if product is not None:
                     return product
@@ -209,7 +210,7 @@ class _Lowering:
     def _access(self, expr: ast.Access) -> ir.Node:
         name = expr.tensor
         if name in self.index_names:
-            raise ProgramError(f"'{name}' is used both as an index and as a tensor", expr.span)
+            raise self._both_ways(name, expr.span)
         if name in CONSTANTS or name in REDUCTIONS | NORMALISERS:
             raise ProgramError(f"'{name}' is not a tensor", expr.span)
         labels = tuple(_axis_label(axis) for axis in expr.axes)
@@ -233,6 +234,13 @@ class _Lowering:
         node = _take_diagonals(node)
         return _permute_to(node, self.order)
 
+    def _both_ways(self, name: str, span: Span) -> ProgramError:
+        """The error for a name used as a tensor at `span` and as an index elsewhere: it points
+        at whichever use comes later in the program."""
+        index_span = self.index_names[name]
+        later = max(span, index_span, key=lambda s: (s.line, s.column))
+        return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
+
     def _declare_input(self, name: str, rank: int, ellipsis: bool, span: Span, scalar: bool) -> None:
         if name not in self.inputs:
             self.inputs[name] = ir.Input(name, scalar, span)
@@ -248,6 +256,10 @@ class _Lowering:
 
     def _map(self, op: str, operands: tuple[ast.Expr, ...]) -> ir.Node:
         args = tuple(self._expr(operand) for operand in operands)
+        if op == "where":
+            args = (_condition(args[0]), *args[1:])
+        elif op not in COMPARISONS:
+            args = tuple(_numeric(arg) for arg in args)
         labels = _union(args, self.order)
         return ir.Map(op, args, labels)
 
@@ -276,7 +288,7 @@ class _Lowering:
             raise ProgramError(f"unknown reduction '{func}'", expr.span)
         if len(set(names)) != len(names):
             raise ShapeError(f"{func}[...] names an index twice", expr.span)
-        operand = self._expr(expr.operand)
+        operand = _numeric(self._expr(expr.operand))
         for axis in expr.indices:
             if axis.name not in operand.indices:
                 raise ShapeError(
@@ -307,18 +319,12 @@ class _Lowering:
             len(factors) == 1 and isinstance(factors[0], ast.Access)
         ):
             return None
-        lowered = [self._expr(factor) for factor in factors]
-        indexed_divisors: list[tuple[ir.Node, ast.Expr]] = []
-        for divisor in divisors:
-            node = self._expr(divisor)
-            if node.indices:
-                indexed_divisors.append((node, divisor))
-            else:
-                lowered.append(ir.Map("div", (ir.Const(1.0, "1"), node), ()))
-        every = _union(tuple(lowered), self.order)
+        lowered = tuple(_numeric(self._expr(factor)) for factor in factors)
+        quotients = [(_numeric(self._expr(divisor)), divisor) for divisor in divisors]
+        every = _union(lowered + tuple(node for node, _ in quotients), self.order)
         keep = every if wanted is None else tuple(i for i in every if i in wanted)
         summed = set(every) - set(keep)
-        for node, divisor in indexed_divisors:
+        for node, divisor in quotients:
             for index in node.indices:
                 if index in summed:
                     if explicit:
@@ -328,10 +334,11 @@ class _Lowering:
                         f"write sum[{index}](...) around the whole quotient",
                         divisor.span,
                     )
-        result: ir.Node = lowered[0] if len(lowered) == 1 and not summed else ir.Contract(
-            tuple(lowered), keep
-        )
-        for node, _ in indexed_divisors:
+        kept = tuple(i for i in _union(lowered, self.order) if i in keep)
+        result: ir.Node = ir.Contract(lowered, kept)
+        if len(lowered) == 1 and kept == lowered[0].indices:
+            result = lowered[0]
+        for node, _ in quotients:
             result = ir.Map("div", (result, node), _union((result, node), self.order))
         if negate:
             result = ir.Map("neg", (result,), result.indices)
@@ -341,12 +348,29 @@ class _Lowering:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _collect_indices(program: ast.Program) -> set[str]:
-    """Every name that is used as an index anywhere: between brackets or as a reduction index."""
-    names: set[str] = set()
+def _numeric(node: ir.Node) -> ir.Node:
+    """A comparison used as a number becomes 1 or 0: backends disagree on arithmetic with
+    booleans (numpy refuses `-b`, and adds them as logical or)."""
+    if isinstance(node, ir.Map) and node.op in COMPARISONS:
+        return ir.Map("where", (node, ir.Const(1.0, "1"), ir.Const(0.0, "0")), node.labels)
+    return node
+
+
+def _condition(node: ir.Node) -> ir.Node:
+    """A `where` condition as a boolean: anything but a comparison is tested against zero."""
+    if isinstance(node, ir.Map) and node.op in COMPARISONS:
+        return node
+    return ir.Map("ne", (node, ir.Const(0.0, "0")), node.indices)
+
+
+def _collect_indices(program: ast.Program) -> dict[str, Span]:
+    """Every name used as an index anywhere (between brackets or as a reduction index), with
+    the statement of its first use."""
+    names: dict[str, Span] = {}
     for statement in program.statements:
-        names.update(i for i in _expanded(statement.axes or ()) if i != ELLIPSIS)
-        names.update(i for i in _indices_in(statement.value) if i != ELLIPSIS)
+        for index in (*_expanded(statement.axes or ()), *_indices_in(statement.value)):
+            if index != ELLIPSIS:
+                names.setdefault(index, statement.span)
     return names
 
 
@@ -381,28 +405,6 @@ def _names_read(expr: ast.Expr) -> Iterator[ast.Access | ast.Name]:
             stack.extend((node.left, node.right))
         elif isinstance(node, ast.Call):
             stack.extend(node.args)
-
-
-def _has_indices(expr: ast.Expr) -> bool:
-    return any(True for _ in _indices_in(expr)) or _mentions_name(expr)
-
-
-def _mentions_name(expr: ast.Expr) -> bool:
-    """Whether a bare name appears (it may be an index value or an indexed target)."""
-    stack: list[ast.Expr] = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Name):
-            return True
-        if isinstance(node, ast.Unary):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Binary):
-            stack.extend((node.left, node.right))
-        elif isinstance(node, ast.Call):
-            stack.extend(node.args)
-        elif isinstance(node, ast.Along):
-            stack.append(node.operand)
-    return False
 
 
 def _flatten_product(expr: ast.Expr) -> tuple[list[ast.Expr], list[ast.Expr], bool]:

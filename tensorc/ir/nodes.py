@@ -399,3 +399,4 @@ class Program:
     size_params: tuple[SizeParam, ...]
     source: str = field(compare=False, repr=False)
     tuple_output: bool = False
+    subscripts: tuple[str, ...] | None = None  # an einsum's operand subscripts, for messages

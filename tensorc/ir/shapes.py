@@ -108,13 +108,27 @@ class _Inference:
                 return False
         return True
 
+    def _name(self, var: ir.Var) -> str:
+        """How messages name a tensor: its own name, or an einsum's "operand 0"."""
+        subscripts = self.program.subscripts
+        if subscripts is not None and var.name.startswith("x"):
+            return f"operand {var.name[1:]}"
+        return display_name(var.name)
+
     def _unify_read(self, var: ir.Var, shape: tuple[int, ...]) -> None:
-        name = display_name(var.name)
+        name = self._name(var)
         labels = var.labels
         has_ellipsis = ELLIPSIS in labels
         named = len(labels) - has_ellipsis
         if len(shape) != len(labels) and not (has_ellipsis and len(shape) >= named):
             least = "at least " if has_ellipsis else ""
+            if self.program.subscripts is not None:
+                text = self.program.subscripts[int(var.name[1:])]
+                raise ShapeError(
+                    f"{name} has {len(shape)} dimensions but the subscripts '{text}' name "
+                    f"{least}{named}",
+                    var.span,
+                )
             raise ShapeError(
                 f"{name} is indexed with {least}{named} axes but the argument has "
                 f"{len(shape)} dimensions",
@@ -191,7 +205,7 @@ class _Inference:
 
 
 def _in(where: str) -> str:
-    return where if where.startswith("the keyword") else f"in {where}"
+    return f"from {where}" if where.startswith("the keyword") else f"in {where}"
 
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -28,6 +28,7 @@ PASSES: tuple[Pass, ...] = (
 )
 
 LOWERING: tuple[Pass, ...] = (
+    fold_constants,  # also here, so that no program leaves Python to divide 1 by 0
     contractions_to_matmul,
     simplify_transposes,
 )

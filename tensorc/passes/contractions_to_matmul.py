@@ -50,9 +50,12 @@ def _pair(x: ir.Node, y: ir.Node, keep: set[str], output: tuple[str, ...]) -> ir
     shared = [label for label in x.indices if label in y.indices]
     contracted = [label for label in shared if label not in keep]
     order = _order(x, y, output)
-    if not contracted:
+    if not contracted or _has_index_values(x) or _has_index_values(y):
+        # A broadcasting product: nothing is summed (an outer or elementwise product), or an
+        # operand holds index values, integers that matmul (unlike `*`) will not promote.
         labels = tuple(label for label in order if label in x.indices or label in y.indices)
-        return ir.Map("mul", (_permute(x, _sub(labels, x)), _permute(y, _sub(labels, y))), labels)
+        both = ir.Map("mul", (_permute(x, _sub(labels, x)), _permute(y, _sub(labels, y))), labels)
+        return _sum_except(both, keep)
     batch = [label for label in order if label in shared and label not in contracted]
     if ELLIPSIS in x.indices or ELLIPSIS in y.indices:
         batch = [ELLIPSIS, *(label for label in batch if label != ELLIPSIS)]
@@ -73,6 +76,10 @@ def _pair(x: ir.Node, y: ir.Node, keep: set[str], output: tuple[str, ...]) -> ir
     if unmerged != product_labels:
         result = ir.Reshape(result, unmerged)
     return result
+
+
+def _has_index_values(node: ir.Node) -> bool:
+    return any(isinstance(n, ir.IndexValue) for n in ir.walk(node))
 
 
 def _order(x: ir.Node, y: ir.Node, output: tuple[str, ...]) -> list[str]:

@@ -51,7 +51,10 @@ def test_golden_bodies(generated, program, body):
 def test_size_keywords_are_static_arguments(generated, rng):
     text = generated.source("X[b, h, n, d] = Y[b, n, (h d)]", BACKEND)
     assert "import functools" in text
-    assert "@functools.partial(jax.jit, static_argnames=('h',))\ndef program(Y, *, h):" in text
+    assert (
+        "@functools.partial(jax.jit, static_argnames=('h', 'd'))\n"
+        "def program(Y, *, h=None, d=None):"
+    ) in text
     y = rng.standard_normal((2, 5, 12))
     got = generated.load(text, BACKEND)(jnp.asarray(y), h=3)
     np.testing.assert_allclose(got, y.reshape(2, 5, 3, 4).transpose(0, 2, 1, 3), rtol=1e-6)

@@ -62,8 +62,8 @@ def test_user_names_are_kept(generated):
     assert "weights = _softmax(scores, 1)" in text
     assert "# weights[q, k] = softmax[k](scores[q, k])" in text
     split = generated.source("X[b, h, n, d] = Y[b, n, (h d)]", BACKEND)
-    assert "def program(Y, *, h):" in split
-    assert "n_d = Y.shape[2] // h" in split
+    assert "def program(Y, *, h=None, d=None):" in split
+    assert "d = Y.shape[2] // h" in split
 
 
 def test_reserved_names_are_renamed_and_results_stay_right(generated):

@@ -1,8 +1,8 @@
 """Shared checks for the pass tests.
 
 Each pass test pairs a program with the IR text that the pass alone makes of it, and executes
-the program on NumPy, JAX and PyTorch: with only that pass, and with the full pipeline, the
-answers must equal those of the same program compiled with `passes=()`. The fixtures below
+the program on NumPy, JAX and PyTorch (the `backend` fixture): with only that pass, and with
+the full pipeline, the answers must equal those of the same program compiled with `passes=()`. The fixtures below
 hand those helpers to the tests (fixtures rather than imports, so that the helpers live in
 this folder without colliding with other folders' modules).
 """
@@ -119,22 +119,38 @@ def assert_close(actual: Any, expected: Any, context: str) -> None:
 def assert_same_answers(
     source: str,
     passes: Sequence[Pass],
+    backend: str,
     *,
     arguments: tuple[list[Any], dict[str, int]] | None = None,
     reference: Callable[..., Any] | None = None,
 ) -> None:
-    """On every backend, `source` with `passes` and with the full pipeline computes what it
-    computes with no optimising passes; with `reference`, NumPy's answer also equals it."""
+    """On `backend`, `source` with `passes` and with the full pipeline computes what it
+    computes with no optimising passes; with `reference` (NumPy), that is also its answer."""
     args, keywords = arguments or example_arguments(source)
-    for backend in BACKENDS:
-        unoptimised = run(source, backend, (), args, keywords)
-        for chosen in (tuple(passes), PASSES):
-            optimised = run(source, backend, chosen, args, keywords)
-            names = [p.__name__ for p in chosen]
-            assert_close(optimised, unoptimised, f"{backend} with {names}: {source!r}")
-        if reference is not None:
-            expected = np.asarray(reference(*args, **keywords), dtype=float)
-            assert_close(unoptimised, expected, f"{backend} reference: {source!r}")
+    unoptimised = run(source, backend, (), args, keywords)
+    for chosen in (tuple(passes), PASSES):
+        optimised = run(source, backend, chosen, args, keywords)
+        names = [p.__name__ for p in chosen]
+        assert_close(optimised, unoptimised, f"{backend} with {names}: {source!r}")
+    if reference is not None:
+        expected = np.asarray(reference(*args, **keywords), dtype=float)
+        assert_close(unoptimised, expected, f"{backend} reference: {source!r}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that takes `backend` runs once per backend."""
+    return request.param
+
+
+@pytest.fixture
+def known_bug(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Marks the running test as a strict xfail: it must fail, for the reason given."""
+
+    def mark(reason: str) -> None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+    return mark
 
 
 @pytest.fixture

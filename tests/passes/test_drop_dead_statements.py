@@ -86,8 +86,8 @@ def test_drop_dead_statements_ir(source, expected, ir_text):
 
 
 @pytest.mark.parametrize("source", [s for s, _ in FIXTURES])
-def test_drop_dead_statements_keeps_answers(source, same_answers):
-    same_answers(source, (drop_dead_statements,))
+def test_drop_dead_statements_keeps_answers(source, backend, same_answers):
+    same_answers(source, (drop_dead_statements,), backend)
 
 
 def test_all_live_program_is_unchanged():

@@ -69,6 +69,12 @@ return y""",
 ]
 
 
+TORCH_CONSTANT_BUG = (
+    "BUG: torch backend prints a function of a number as torch.log(0) / torch.sqrt(4), which "
+    "raises TypeError (torch functions take tensors); unfolded constants reach it"
+)
+
+
 @pytest.mark.parametrize(("source", "expected"), FIXTURES, ids=[s for s, _ in FIXTURES])
 def test_fold_constants_ir(source, expected, ir_text):
     assert ir_text(source, fold_constants) == expected
@@ -76,8 +82,10 @@ def test_fold_constants_ir(source, expected, ir_text):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("source", [s for s, _ in FIXTURES])
-def test_fold_constants_keeps_answers(source, same_answers):
-    same_answers(source, (fold_constants,))
+def test_fold_constants_keeps_answers(source, backend, same_answers, known_bug):
+    if backend == "torch" and any(f"{f}(" in source for f in ("log", "sqrt", "exp", "abs")):
+        known_bug(TORCH_CONSTANT_BUG)
+    same_answers(source, (fold_constants,), backend)
 
 
 def test_nothing_to_fold_is_unchanged():

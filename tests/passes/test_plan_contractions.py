@@ -73,9 +73,9 @@ def test_plan_contractions_ir(source, expected, ir_text):
 
 
 @pytest.mark.parametrize("source", [s for s, _ in FIXTURES])
-def test_plan_contractions_keeps_answers(source, same_answers, arguments_for):
+def test_plan_contractions_keeps_answers(source, backend, same_answers, arguments_for):
     args = arguments_for(source, low=-1.0, high=1.0)
-    same_answers(source, (plan_contractions,), arguments=args)
+    same_answers(source, (plan_contractions,), backend, arguments=args)
 
 
 def _path(source: str, sizes: Sizes = UNKNOWN_SIZES, einsum: bool = False) -> ir.PathReport:

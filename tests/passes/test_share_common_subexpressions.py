@@ -83,8 +83,8 @@ def test_share_common_subexpressions_ir(source, expected, ir_text):
 
 
 @pytest.mark.parametrize("source", [s for s, _ in FIXTURES])
-def test_share_common_subexpressions_keeps_answers(source, same_answers):
-    same_answers(source, (share_common_subexpressions,))
+def test_share_common_subexpressions_keeps_answers(source, backend, same_answers):
+    same_answers(source, (share_common_subexpressions,), backend)
 
 
 def test_redefinition_reads_the_right_definition():

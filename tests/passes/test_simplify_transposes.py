@@ -70,11 +70,11 @@ return T""",
         "Y[(i j)] = X[(i j)]",
         """\
 inputs: X
-sizes by keyword: i
+sizes by keyword: i, j
 # Y[(i j)] = X[(i j)]
 Y[(i j)] = X[(i j)]
 return Y""",
-        lambda X, i: X,
+        lambda X, **sizes: X,
     ),
 ]
 
@@ -89,9 +89,9 @@ def test_simplify_transposes_ir(source, expected, ir_text):
 @pytest.mark.parametrize(
     ("source", "reference"), [(f[0], f[2]) for f in FIXTURES], ids=[f[0] for f in FIXTURES]
 )
-def test_simplify_transposes_keeps_answers(source, reference, same_answers, arguments_for):
+def test_simplify_transposes_keeps_answers(source, reference, backend, same_answers, arguments_for):
     args = arguments_for(source, low=-1.0, high=1.0)
-    same_answers(source, (simplify_transposes,), arguments=args, reference=reference)
+    same_answers(source, (simplify_transposes,), backend, arguments=args, reference=reference)
 
 
 X = ir.Var("X", ("i", "j", "k"))

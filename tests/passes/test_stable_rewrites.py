@@ -61,8 +61,8 @@ def test_stable_rewrites_ir(source, expected, ir_text):
 
 
 @pytest.mark.parametrize("source", [s for s, _ in FIXTURES] + NOT_LOGSUMEXP)
-def test_stable_rewrites_keep_answers(source, same_answers):
-    same_answers(source, (stable_rewrites,))
+def test_stable_rewrites_keep_answers(source, backend, same_answers):
+    same_answers(source, (stable_rewrites,), backend)
 
 
 @pytest.mark.parametrize("source", NOT_LOGSUMEXP)
