@@ -306,12 +306,11 @@ class Generator:
             while entries and entries[0] == "None":
                 entries.pop(0)  # leading axes broadcast by themselves
             prefix = ["..."] if ELLIPSIS in target else []
-        while entries and entries[-1] == ":" and prefix:
-            entries.pop()
-        if all(entry == ":" for entry in entries) and not prefix:
+        if all(entry == ":" for entry in entries):
             return code
-        if not entries:
-            return code
+        if not prefix:
+            while entries[-1] == ":":
+                entries.pop()  # trailing axes are kept by themselves; after `...` they are not
         return Code(f"{code.at(ATOM)}[{', '.join(prefix + entries)}]")
 
     def permute_node(self, node: ir.Permute, operand: Code) -> Code:
