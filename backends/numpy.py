@@ -16,7 +16,13 @@ _FUNCTIONS = {
     "minimum": "np.minimum",
     "where": "np.where",
 }
-_REDUCTIONS = {"sum": "np.sum", "prod": "np.prod", "max": "np.max", "min": "np.min", "mean": "np.mean"}
+_REDUCTIONS = {
+    "sum": "np.sum",
+    "prod": "np.prod",
+    "max": "np.max",
+    "min": "np.min",
+    "mean": "np.mean",
+}
 
 _HELPERS = {
     "_sigmoid": '''

@@ -1,9 +1,9 @@
 """tensorc: tensor index notation compiled to readable NumPy, JAX and PyTorch code.
 
-    >>> import numpy as np, tensorc as tc
-    >>> f = tc.compile("C[i, k] = A[i, j] * B[j, k]", backend="numpy")
-    >>> f(np.ones((2, 3)), np.ones((3, 4))).shape
-    (2, 4)
+>>> import numpy as np, tensorc as tc
+>>> f = tc.compile("C[i, k] = A[i, j] * B[j, k]", backend="numpy")
+>>> f(np.ones((2, 3)), np.ones((3, 4))).shape
+(2, 4)
 """
 
 from __future__ import annotations

@@ -70,22 +70,34 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compile_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
-    compile_.add_argument("-e", dest="expression", metavar="PROGRAM", help="the program text itself")
+    compile_.add_argument(
+        "-e", dest="expression", metavar="PROGRAM", help="the program text itself"
+    )
     compile_.add_argument("--backend", choices=BACKENDS, default=None, help="default: numpy")
     compile_.add_argument(
-        "--emit", choices=("code", "ir", "shapes"), default="code",
+        "--emit",
+        choices=("code", "ir", "shapes"),
+        default="code",
         help="what to print: the generated module (default), the optimised IR, or every shape",
     )
     compile_.add_argument(
-        "--shape", action="append", default=[], metavar="NAME=2x3",
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=2x3",
         help="an input's shape (repeatable); specialises code and IR to these sizes",
     )
     compile_.add_argument(
-        "--size", action="append", default=[], metavar="INDEX=8",
+        "--size",
+        action="append",
+        default=[],
+        metavar="INDEX=8",
         help="an index size that the inputs do not determine (repeatable)",
     )
     compile_.add_argument(
-        "--passes", choices=("all", "none"), default="all",
+        "--passes",
+        choices=("all", "none"),
+        default="all",
         help="'none' shows the program before the optimising passes",
     )
     return parser

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import linecache
-from dataclasses import replace
 import sys
+import types
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -68,7 +69,7 @@ def optimise(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES)
 def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES) -> str:
     """The IR that code is generated from, as text (`f.ir`), with each planned path's report."""
     planned = run(program, sizes, passes)
-    reports = {
+    reports: dict[str, list[ir.PathReport]] = {
         let.name: [n.path for n in ir.walk(let.value) if isinstance(n, ir.Contract) and n.path]
         for let in planned.lets
     }
@@ -81,13 +82,27 @@ def generate(program: ir.Program, backend: str, sizes: Sizes | None) -> str:
 
 
 def load(source: str, backend: str) -> Callable[..., Any]:
-    """Executes generated source (tensorc's own text, never the user's) and returns `program`."""
-    filename = f"<tensorc-{backend}-{next(_module_numbers)}>"
+    """Executes generated source (tensorc's own text, never the user's) and returns `program`.
+
+    The module is registered in `sys.modules`, as torch.compile needs to find a function's
+    globals there; `unload` takes it out again when the function is dropped."""
+    name = f"tensorc.generated_{backend}_{next(_module_numbers)}"
+    filename = f"<{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict[str, Any] = {"__name__": f"tensorc_generated_{backend}"}
-    exec(compile(source, filename, "exec"), namespace)
-    function: Callable[..., Any] = namespace[FUNCTION_NAME]
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)
+    sys.modules[name] = module
+    function: Callable[..., Any] = getattr(module, FUNCTION_NAME)
     return function
+
+
+def unload(function: Callable[..., Any]) -> None:
+    """Forgets the generated module of a function that `load` made."""
+    name = getattr(function, "__module__", "") or ""
+    if name.startswith("tensorc.generated_"):
+        sys.modules.pop(name, None)
+        linecache.cache.pop(f"<{name}>", None)
 
 
 def check_backend(backend: str | None) -> None:

@@ -31,6 +31,7 @@ class Program:
         self._backend = backend
         self._passes = tuple(passes)
         self._plans: dict[Any, Callable[..., Any]] = {}
+        self._generated: dict[Any, Callable[..., Any]] = {}  # the generated function of each plan
         self._inputs = tuple(spec.name for spec in program.inputs)
         self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
         self._source: str | None = None
@@ -83,7 +84,9 @@ class Program:
     def shapes_for(self, *args: Any, **kwargs: Any) -> dict[str, tuple[int, ...]]:
         """The shape of every input and every statement's target for these arguments."""
         _, sizes, positional = self._bind(args, kwargs)
-        shapes = {name: shape_of(value) for name, value in zip(self._inputs, positional, strict=True)}
+        shapes = {
+            name: shape_of(value) for name, value in zip(self._inputs, positional, strict=True)
+        }
         for let in self._program.lets:
             shapes[display_name(let.name)] = sizes.shape(let.value.indices)
         return shapes
@@ -134,13 +137,18 @@ class Program:
             key = (key, tuple(sorted(sizes_given.items())))
         function = self._plans.get(key)
         if function is None:
-            function = self._make_plan(positional, sizes_given)
+            function, generated = self._make_plan(positional, sizes_given)
             if len(self._plans) >= PLANS_PER_PROGRAM:
-                self._plans.pop(next(iter(self._plans)))
+                oldest = next(iter(self._plans))
+                del self._plans[oldest]
+                compiler.unload(self._generated.pop(oldest))
             self._plans[key] = function
+            self._generated[key] = generated
         return function, tuple(positional), key
 
-    def _arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, int]]:
+    def _arguments(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, int]]:
         """Arguments in input order, and the index sizes passed by keyword."""
         if len(args) > len(self._inputs):
             raise TensorcError(
@@ -170,21 +178,26 @@ class Program:
         for name, value in zip(self._inputs, positional, strict=True):
             shape = shape_of(value)
             if name in self._scalars and shape != ():
-                raise ShapeError(
-                    f"'{name}' is used as a scalar but the argument has shape {shape}"
-                )
+                raise ShapeError(f"'{name}' is used as a scalar but the argument has shape {shape}")
             shapes[name] = shape
         sizes = infer_sizes(self._program, shapes, sizes_given)
         return backend, sizes, positional
 
-    def _make_plan(self, positional: list[Any], sizes_given: dict[str, int]) -> Callable[..., Any]:
+    def _make_plan(
+        self, positional: list[Any], sizes_given: dict[str, int]
+    ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """The function to call for these arguments, and the generated function inside it."""
         backend, sizes, _ = self._bind(tuple(positional), dict(sizes_given))
         optimised = compiler.optimise(self._program, sizes, self._passes)
         function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
         convert = converter(backend, positional)
         if convert is None:
-            return function
-        return lambda *args: function(*convert(args))
+            return function, function
+        return (lambda *args: function(*convert(args))), function
+
+    def __del__(self) -> None:
+        for generated in getattr(self, "_generated", {}).values():
+            compiler.unload(generated)
 
 
 def shape_of(value: Any) -> tuple[int, ...]:
@@ -226,10 +239,7 @@ def choose_backend(requested: str | None, args: list[Any]) -> str:
 
 def converter(backend: str, args: list[Any]) -> Callable[[tuple[Any, ...]], list[Any]] | None:
     """A function that turns foreign arrays into the backend's own, or None if none are foreign."""
-    foreign = [
-        k for k, value in enumerate(args)
-        if backend_of(value) not in (None, backend)
-    ]
+    foreign = [k for k, value in enumerate(args) if backend_of(value) not in (None, backend)]
     if not foreign:
         return None
     if backend == "torch":

@@ -22,11 +22,18 @@ def parse_einsum(spec: str) -> ast.Program:
         tree = lark_parser().parse(spec, start="einsum")
     except UnexpectedInput as error:
         raise _parse_error(error, spec) from None
-    inputs = [_subscripts(child) for child in tree.children if child.data == "subscripts"]
-    outputs = [child for child in tree.children if child.data == "output"]
+    starts = _operand_columns(spec)
+    trees = [child for child in tree.children if isinstance(child, Tree)]
+    inputs = [
+        _subscripts(child, starts[k])
+        for k, child in enumerate(c for c in trees if c.data == "subscripts")
+    ]
+    outputs = [child for child in trees if child.data == "output"]
     whole = Span(1, 1, max(1, len(spec)))
     if outputs:
-        output = _subscripts(outputs[0].children[0])
+        output_tree = outputs[0].children[0]
+        assert isinstance(output_tree, Tree)
+        output = _subscripts(output_tree, spec.index("->") + 3)
         _check_output(output, inputs, spec)
     else:
         output = _implicit_output(inputs, whole)
@@ -41,7 +48,17 @@ def parse_einsum(spec: str) -> ast.Program:
     return ast.Program((statement,), None, spec)
 
 
-def _subscripts(tree: Tree) -> tuple[tuple[ast.Axis, ...], Span]:
+def _operand_columns(spec: str) -> list[int]:
+    """The 1-based column where each operand's subscripts start (an operand may have none)."""
+    inputs = spec.split("->")[0]
+    columns, start = [], 0
+    for part in inputs.split(","):
+        columns.append(start + len(part) - len(part.lstrip()) + 1)
+        start += len(part) + 1
+    return columns
+
+
+def _subscripts(tree: Tree, column: int) -> tuple[tuple[ast.Axis, ...], Span]:
     tokens: list[Token] = list(tree.children)  # type: ignore[arg-type]
     axes: list[ast.Axis] = []
     for token in tokens:
@@ -52,10 +69,11 @@ def _subscripts(tree: Tree) -> tuple[tuple[ast.Axis, ...], Span]:
             axes.append(ast.IndexAxis(span, str(token)))
     if tokens:
         first, last = tokens[0], tokens[-1]
-        span = Span(first.line or 1, first.column or 1, (last.end_column or 1) - (first.column or 1))
+        span = Span(
+            first.line or 1, first.column or 1, (last.end_column or 1) - (first.column or 1)
+        )
     else:
-        meta = tree.meta
-        span = Span(getattr(meta, "line", 1), getattr(meta, "column", 1), 1)
+        span = Span(1, column, 1)
     return tuple(axes), span
 
 

@@ -202,7 +202,8 @@ def _parse_error(error: UnexpectedInput, source: str) -> ParseError:
     line, column = _error_position(error, source)
     label = _known_mistake(error, source)
     if isinstance(error, UnexpectedCharacters):
-        char = source[error.pos_in_stream] if error.pos_in_stream < len(source) else ""
+        position = error.pos_in_stream or 0
+        char = source[position] if position < len(source) else ""
         message = f"unexpected character {char!r}"
     elif isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"

@@ -138,7 +138,9 @@ class _Lowering:
             )
         return product
 
-    def _store(self, value: ir.Node, target_axes: tuple[ast.Axis, ...], stmt: ast.Assign) -> ir.Node:
+    def _store(
+        self, value: ir.Node, target_axes: tuple[ast.Axis, ...], stmt: ast.Assign
+    ) -> ir.Node:
         """Broadcasts, merges composed axes and orders the value as the target is written."""
         expanded = _expanded(target_axes)
         canonical = tuple(i for i in self.order if i in expanded)
@@ -218,12 +220,12 @@ class _Lowering:
             raise ShapeError("'...' may appear only once", expr.span)
         if name in self.targets:
             target = self.targets[name]
-            if ELLIPSIS not in target.labels and ELLIPSIS not in labels:
-                if len(labels) != len(target.labels):
-                    raise ShapeError(
-                        f"{name} has {len(target.labels)} axes but is indexed with {len(labels)}",
-                        expr.span,
-                    )
+            no_ellipsis = ELLIPSIS not in target.labels and ELLIPSIS not in labels
+            if no_ellipsis and len(labels) != len(target.labels):
+                raise ShapeError(
+                    f"{name} has {len(target.labels)} axes but is indexed with {len(labels)}",
+                    expr.span,
+                )
             node: ir.Node = ir.Var(target.let_name, labels, expr.span)
         else:
             self._declare_input(name, len(labels), ELLIPSIS in labels, expr.span, scalar=False)
@@ -241,7 +243,9 @@ class _Lowering:
         later = max(span, index_span, key=lambda s: (s.line, s.column))
         return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
 
-    def _declare_input(self, name: str, rank: int, ellipsis: bool, span: Span, scalar: bool) -> None:
+    def _declare_input(
+        self, name: str, rank: int, ellipsis: bool, span: Span, scalar: bool
+    ) -> None:
         if name not in self.inputs:
             self.inputs[name] = ir.Input(name, scalar, span)
             self.input_ranks[name] = (rank, ellipsis, span)
@@ -508,4 +512,4 @@ def _find_index_span(expr: ast.Expr, index: str) -> Span | None:
     return None
 
 
-__all__ = ["lower_program", "label_parts"]
+__all__ = ["label_parts", "lower_program"]

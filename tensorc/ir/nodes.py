@@ -272,12 +272,12 @@ class Attention(Node):
 def _remember_hash(cls: type) -> None:
     """Caches a node class's structural hash: trees are hashed by CSE at every level, and
     recomputing a deep tree's hash each time would make that quadratic."""
-    structural = cls.__hash__
+    structural: Callable[[Node], int] = cls.__hash__  # type: ignore[assignment]
 
     def cached(self: Node) -> int:
         found: int | None = self.__dict__.get("_hash")
         if found is None:
-            found = structural(self)  # type: ignore[misc]
+            found = structural(self)
             object.__setattr__(self, "_hash", found)
         return found
 
@@ -285,8 +285,19 @@ def _remember_hash(cls: type) -> None:
 
 
 for _node_class in (
-    Var, Const, IndexValue, Diagonal, Permute, Reshape, Expand, Map, Reduce, Along, Contract,
-    MatMul, Attention,
+    Var,
+    Const,
+    IndexValue,
+    Diagonal,
+    Permute,
+    Reshape,
+    Expand,
+    Map,
+    Reduce,
+    Along,
+    Contract,
+    MatMul,
+    Attention,
 ):
     _remember_hash(_node_class)
 
@@ -314,7 +325,7 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 def with_children(node: Node, children: tuple[Node, ...]) -> Node:
     """A copy of `node` with new children, in the order `node.children` lists them."""
-    if children == node.children and all(a is b for a, b in zip(children, node.children)):
+    if all(a is b for a, b in zip(children, node.children, strict=True)):
         return node
     kind = type(node)
     if isinstance(node, Map):
@@ -323,9 +334,7 @@ def with_children(node: Node, children: tuple[Node, ...]) -> Node:
         return Contract(children, node.labels, node.path)
     names = _CHILD_FIELDS.get(kind)
     if names is None:
-        names = tuple(
-            f.name for f in fields(node) if f.type in ("Node", Node)  # type: ignore[arg-type]
-        )
+        names = tuple(f.name for f in fields(node) if f.type in ("Node", Node))
         _CHILD_FIELDS[kind] = names
     return replace(node, **dict(zip(names, children, strict=True)))
 

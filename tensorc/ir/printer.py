@@ -7,7 +7,7 @@ from tensorc.ir.nodes import display_name
 
 
 def format_program(
-    program: ir.Program, reports: dict[str, list[ir.PathReport | None]] | None = None
+    program: ir.Program, reports: dict[str, list[ir.PathReport]] | None = None
 ) -> str:
     """Every statement as `name[labels] = expression`, after any contraction paths' reports."""
     uses: dict[int, int] = {}
@@ -15,9 +15,7 @@ def format_program(
         for node in ir.walk(let.value):
             for child in node.children:
                 uses[id(child)] = uses.get(id(child), 0) + 1
-    inputs = ", ".join(
-        spec.name if spec.is_scalar else f"{spec.name}" for spec in program.inputs
-    )
+    inputs = ", ".join(spec.name if spec.is_scalar else f"{spec.name}" for spec in program.inputs)
     lines = [f"inputs: {inputs}"]
     if program.size_params:
         lines.append("sizes by keyword: " + ", ".join(p.index for p in program.size_params))
@@ -26,8 +24,7 @@ def format_program(
         if let.source:
             lines.append(f"# {let.source}")
         for report in (reports or {}).get(let.name, []):
-            if report is not None:
-                lines.extend(_path_lines(report))
+            lines.extend(_path_lines(report))
         texts: dict[int, str] = {}
         for node in ir.walk(let.value):
             if id(node) in names:

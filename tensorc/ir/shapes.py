@@ -140,7 +140,11 @@ class _Inference:
             if label == ELLIPSIS:
                 self._unify_ellipsis(shape[split : len(shape) - after], name, var.span)
                 continue
-            size = shape[position] if position < split else shape[len(shape) - (len(labels) - position)]
+            size = (
+                shape[position]
+                if position < split
+                else shape[len(shape) - (len(labels) - position)]
+            )
             if label.startswith("("):
                 self.composed.append((label, size, name, var.span))
             else:

@@ -59,7 +59,9 @@ def _fuse(node: ir.Node, inlinable: dict[str, ir.Node]) -> ir.Node | None:
         query_index = _query_index(softmax.indices, value.indices, key_index)
         if query_index is None:
             continue
-        scores = _scores(_look_through(softmax.operand, inlinable), inlinable, query_index, key_index)
+        scores = _scores(
+            _look_through(softmax.operand, inlinable), inlinable, query_index, key_index
+        )
         if scores is None:
             continue
         built = _build(node, scores, value, softmax.indices, (query_index, key_index))
@@ -83,9 +85,7 @@ def _query_index(weights: tuple[str, ...], value: tuple[str, ...], key: str) -> 
     return only[0] if len(only) == 1 else None
 
 
-def _scores(
-    node: ir.Node, inlinable: dict[str, ir.Node], query: str, key: str
-) -> _Scores | None:
+def _scores(node: ir.Node, inlinable: dict[str, ir.Node], query: str, key: str) -> _Scores | None:
     causal = False
     if isinstance(node, ir.Map) and node.op == "where":
         condition, kept, filler = node.args

@@ -144,16 +144,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def known_bug(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Marks the running test as a strict xfail: it must fail, for the reason given."""
-
-    def mark(reason: str) -> None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-    return mark
-
-
-@pytest.fixture
 def ir_text() -> Callable[..., str]:
     return ir_after
 

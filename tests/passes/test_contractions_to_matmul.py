@@ -71,7 +71,7 @@ return C""",
         """\
 inputs: alpha, A, x, beta
 # y[i] = alpha * A[i, j] * x[j] / beta
-y[i] = mul(matmul(A[i, j], x[j])[i], mul(alpha, div(1, beta)[])[])[i]
+y[i] = div(mul(matmul(A[i, j], x[j])[i], alpha)[i], beta)[i]
 return y""",
         lambda alpha, A, x, beta: alpha * (A @ x) / beta,
     ),
@@ -119,7 +119,9 @@ def test_contractions_to_matmul_ir(source, expected, ir_text):
 @pytest.mark.parametrize(
     ("source", "reference"), [(f[0], f[2]) for f in FIXTURES], ids=[f[0] for f in FIXTURES]
 )
-def test_contractions_to_matmul_keeps_answers(source, reference, backend, same_answers, arguments_for):
+def test_contractions_to_matmul_keeps_answers(
+    source, reference, backend, same_answers, arguments_for
+):
     args = arguments_for(source, low=-1.0, high=1.0)
     same_answers(source, (contractions_to_matmul,), backend, arguments=args, reference=reference)
 
@@ -198,9 +200,7 @@ def test_random_products_lower_to_matmuls_and_compute_einsum(terms, data):
         # A pair never builds a product over a summed index. (Longer products follow
         # opt_einsum's path, which may build one where every order must, as in ijk,jkl,kli.)
         assert broadcast_products_over_summed(program) == [], spec
-    shared_and_summed = any(
-        sum(c in term for term in terms) >= 2 for c in used if c not in output
-    )
+    shared_and_summed = any(sum(c in term for term in terms) >= 2 for c in used if c not in output)
     if shared_and_summed and len(terms) == 2:
         assert ir.MatMul in node_types(program), spec
     rng = np.random.default_rng(0)

@@ -41,21 +41,22 @@ M[i, j] = where(le(index(j), index(i))[i, j], S[i, j], -inf)[i, j]
 return M""",
     ),
     (
-        # Non-integers print exactly (repr), so the generated code computes the same number.
+        # Non-integers print exactly (repr), so the generated code computes the same number;
+        # a product of constants folds too.
         "y[i] = x[i] * (0.1 + 0.2) + pi / 2",
         """\
 inputs: x
 # y[i] = x[i] * (0.1 + 0.2) + pi / 2
-y[i] = add(contract[](x[i], 0.30000000000000004)[i], contract[](pi, 0.5)[])[i]
+y[i] = add(contract[](x[i], 0.30000000000000004)[i], 1.5707963267948966)[i]
 return y""",
     ),
     (
-        # log(0) has no float value in Python: it is left to the backend, which gives -inf.
+        # Float semantics, as the backends compute it: log(0) is -inf, not Python's error.
         "y[i] = x[i] + log(0)",
         """\
 inputs: x
 # y[i] = x[i] + log(0)
-y[i] = add(x[i], log(0)[])[i]
+y[i] = add(x[i], -inf)[i]
 return y""",
     ),
     (
@@ -69,12 +70,6 @@ return y""",
 ]
 
 
-TORCH_CONSTANT_BUG = (
-    "BUG: torch backend prints a function of a number as torch.log(0) / torch.sqrt(4), which "
-    "raises TypeError (torch functions take tensors); unfolded constants reach it"
-)
-
-
 @pytest.mark.parametrize(("source", "expected"), FIXTURES, ids=[s for s, _ in FIXTURES])
 def test_fold_constants_ir(source, expected, ir_text):
     assert ir_text(source, fold_constants) == expected
@@ -82,9 +77,8 @@ def test_fold_constants_ir(source, expected, ir_text):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("source", [s for s, _ in FIXTURES])
-def test_fold_constants_keeps_answers(source, backend, same_answers, known_bug):
-    if backend == "torch" and any(f"{f}(" in source for f in ("log", "sqrt", "exp", "abs")):
-        known_bug(TORCH_CONSTANT_BUG)
+def test_fold_constants_keeps_answers(source, backend, same_answers):
+    # With passes=() the functions of constants reach the backends (torch.sqrt(4) once failed).
     same_answers(source, (fold_constants,), backend)
 
 
@@ -141,27 +135,17 @@ def test_sums_and_unary_functions_of_constants_fold_to_their_value(expression):
     np.testing.assert_allclose(got, x + expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NameError,
-    reason="BUG: inf - inf folds to nan, printed as the bare name `nan`: the generated code "
-    "raises NameError (tensorc/passes/fold_constants.py const_text)",
-)
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
 def test_folding_to_nan_keeps_a_computable_constant(backend, run_program):
-    source = "y[i] = x[i] + (inf - inf)"
-    got = run_program(source, backend, PASSES, [np.arange(3.0)], {})
+    """Once a bug: inf - inf folded to nan, printed as an undefined name `nan`."""
+    got = run_program("y[i] = x[i] + (inf - inf)", backend, PASSES, [np.arange(3.0)], {})
     assert np.isnan(got).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="BUG: a constant divisor of 0 is left as Python `1 / 0` in generated code, which "
-    "raises ZeroDivisionError instead of the backend's inf (with or without passes)",
-)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("passes", [(), PASSES], ids=["no passes", "all passes"])
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
-def test_division_by_constant_zero_follows_the_backend(backend, run_program):
-    got = run_program("y[i] = x[i] / 0", backend, (), [np.array([1.0, 2.0])], {})
+def test_division_by_constant_zero_follows_the_backend(backend, passes, run_program):
+    """Once a bug: `1 / 0` was left as Python arithmetic and raised ZeroDivisionError."""
+    got = run_program("y[i] = x[i] / 0", backend, passes, [np.array([1.0, 2.0])], {})
     assert np.isposinf(got).all()

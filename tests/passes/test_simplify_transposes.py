@@ -152,7 +152,11 @@ def test_simplified_hand_built_ir_generates_the_same_values():
     x = np.arange(24.0).reshape(2, 3, 4)
     for value in (node, simplified(node)):
         program = ir.Program(
-            (ir.Input("X", False),), (ir.Let("Y", value, ""),), ("Y",), (), "Y[k, j, i] = X[i, j, k]"
+            (ir.Input("X", False),),
+            (ir.Let("Y", value, ""),),
+            ("Y",),
+            (),
+            "Y[k, j, i] = X[i, j, k]",
         )
         function = load(generate(program, "numpy", None), "numpy")
         np.testing.assert_array_equal(function(x), x.transpose(2, 1, 0))

@@ -104,4 +104,3 @@ def test_logsumexp_of_minus_inf_row_is_minus_inf(run_program):
         got = run_program(source, backend, PASSES, [a], {})
         assert got[0] == -np.inf, backend
         np.testing.assert_allclose(got[1], np.log(2.0), rtol=1e-6)
-
