@@ -56,10 +56,16 @@ class NumpyGenerator(Generator):
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         joined = ", ".join(arg.text for arg in args)
         if op == "relu":
-            return Code(f"np.maximum({joined}, 0)")
-        if op == "sigmoid":
-            return Code(f"{self.use_helper('_sigmoid')}({joined})")
-        return Code(f"{_FUNCTIONS[op]}({joined})")
+            code = Code(f"np.maximum({joined}, 0)")
+        elif op == "sigmoid":
+            code = Code(f"{self.use_helper('_sigmoid')}({joined})")
+        else:
+            code = Code(f"{_FUNCTIONS[op]}({joined})")
+        if all(scalars):
+            # np.sqrt(8.0) is a float64 NumPy scalar, which would promote float32 arrays;
+            # as a Python float it does not, as on the other backends.
+            return Code(f"float({code.text})")
+        return code
 
     def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
         axis = str(axes[0]) if len(axes) == 1 else str(axes)

@@ -77,6 +77,8 @@ class TorchGenerator(Generator):
         return Code(f"torch.arange({size}{device})")
 
     def transpose(self, operand: Code, perm: tuple[int, ...]) -> Code:
+        if perm == (1, 0):
+            return Code(f"{operand.at(ATOM)}.T")
         return Code(f"{operand.at(ATOM)}.permute({', '.join(map(str, perm))})")
 
     def moveaxis(self, operand: Code, source: list[int], destination: list[int]) -> Code:

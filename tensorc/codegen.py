@@ -183,8 +183,9 @@ class Generator:
 
     def size(self, label: str) -> str:
         """A Python expression for the size of one axis (an index or a composed label)."""
-        parts = [self._index_size(part) for part in label_parts(label)]
-        return " * ".join(parts)
+        if self.static is not None:
+            return str(self.static.axis(label))
+        return " * ".join(self._index_size(part) for part in label_parts(label))
 
     def _index_size(self, index: str) -> str:
         if self.static is not None:
@@ -398,6 +399,8 @@ class Generator:
         return Code(f"{self.module}.arange({size})")
 
     def transpose(self, operand: Code, perm: tuple[int, ...]) -> Code:
+        if perm == (1, 0):
+            return Code(f"{operand.at(ATOM)}.T")
         return Code(f"{operand.at(ATOM)}.transpose({', '.join(map(str, perm))})")
 
     def moveaxis(self, operand: Code, source: list[int], destination: list[int]) -> Code:

@@ -61,6 +61,21 @@ def test_new_tensors_are_made_on_the_inputs_device(generated, rng):
     np.testing.assert_array_equal(result.numpy(), expected)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: broadcasting a constant prints `3.expand((i, j))` (a SyntaxError in the "
+    "generated module) or `2.5.expand(...)` (AttributeError): torch's expand needs a tensor",
+)
+@pytest.mark.parametrize(
+    ("program", "value"),
+    [("T[i, j] = 3", 3.0), ("T[i, j] = 2.5", 2.5), ("T[i, j] = exp(1)", float(np.e))],
+)
+def test_a_constant_broadcast_to_a_shape(program, value):
+    result = tc.compile(program, backend=BACKEND)(i=2, j=3)
+    assert isinstance(result, torch.Tensor)
+    torch.testing.assert_close(result.double(), torch.full((2, 3), value, dtype=torch.float64))
+
+
 def test_transposed_output_matmul_has_no_final_transpose(generated, rng):
     body = generated.body("C[k, i] = A[i, j] * B[j, k]", BACKEND)
     assert body == "C = B.permute(1, 0) @ A.permute(1, 0)\nreturn C"
