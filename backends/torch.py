@@ -87,6 +87,13 @@ class TorchGenerator(Generator):
     def diagonal(self, operand: Code, first: int, second: int) -> Code:
         return Code(f"torch.diagonal({operand.text}, 0, {first}, {second})")
 
+    def as_array(self, text: str) -> str:
+        return f"torch.as_tensor({text})"
+
+    def full(self, shape: str, value: Code) -> Code:
+        device = f", device={self.first_tensor}.device" if self.first_tensor else ""
+        return Code(f"torch.full({shape}, {value.text}{device})")
+
     def broadcast_to(self, operand: Code, shape: str) -> Code:
         return Code(f"{operand.at(ATOM)}.expand({shape})")
 

@@ -80,6 +80,8 @@ class Generator:
         self.uses_math = False
         self.let_names: dict[str, str] = {}
         self.bound: dict[int, Code] = {}
+        self._python_scalars: dict[int, bool] = {}
+        self.scalar_inputs = {spec.name for spec in program.inputs if spec.is_scalar}
         self.size_names: dict[str, str] = {}
         self.sources = size_sources(program) if sizes is None else {}
         self.keyword_sizes = [
@@ -140,7 +142,14 @@ class Generator:
             code = self._emit(let.value, uses)
             self.lines.append(f"{name} = {code.text}")
             self.let_names[let.name] = name
-        outputs = [self.let_names.get(name) or self.params[name] for name in self.program.outputs]
+        values = {let.name: let.value for let in self.program.lets}
+        outputs = []
+        for name in self.program.outputs:
+            text = self.let_names.get(name) or self.params[name]
+            value = values.get(name)
+            if value is None or self.python_scalar(value):
+                text = self.as_array(text)  # Python numbers in, an array of the backend out
+            outputs.append(text)
         returned = ", ".join(outputs)
         self.lines.append(
             f"return {returned}"
@@ -275,7 +284,7 @@ class Generator:
                 self.align(arg, child.indices, node.labels)
                 for arg, child in zip(args, node.args, strict=True)
             ]
-            scalars = [not child.indices for child in node.args]
+            scalars = [self.python_scalar(child) for child in node.args]
             return self.map(node.op, aligned, scalars)
         if isinstance(node, ir.Permute):
             return self.permute_node(node, args[0])
@@ -285,6 +294,8 @@ class Generator:
             labels = node.operand.indices
             return self.diagonal(args[0], _axis(labels, node.first), _axis(labels, node.second))
         if isinstance(node, ir.Expand):
+            if isinstance(node.operand, ir.Const):
+                return self.full(self.shape_of(node.labels, None), args[0])
             expanded = self.align(args[0], node.operand.indices, node.labels)
             return self.broadcast_to(expanded, self.shape_of(node.labels, None))
         if isinstance(node, ir.Reduce):
@@ -301,6 +312,20 @@ class Generator:
         if isinstance(node, ir.Attention):
             return self.attention(node, *args)
         raise TypeError(f"no code for {type(node).__name__}")  # pragma: no cover
+
+    def python_scalar(self, node: ir.Node) -> bool:
+        """Whether a value is computed from constants and scalar inputs only, so that it may be
+        a plain Python number when the generated code runs."""
+        found = self._python_scalars.get(id(node))
+        if found is None:
+            leaves = [n for n in ir.walk(node) if not n.children]
+            found = all(
+                isinstance(leaf, ir.Const)
+                or (isinstance(leaf, ir.Var) and leaf.name in self.scalar_inputs)
+                for leaf in leaves
+            )
+            self._python_scalars[id(node)] = found
+        return found
 
     def align(self, code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
         """Inserts length-1 axes so that `labels` broadcast against `target` (a supersequence)."""
@@ -371,6 +396,10 @@ class Generator:
         text = node.text
         return Code(text, UNARY) if text.startswith("-") else Code(text)
 
+    def as_array(self, text: str) -> str:
+        """An expression that turns a value that may be a Python number into an array."""
+        return f"{self.module}.asarray({text})"
+
     def use_helper(self, name: str) -> str:
         if name not in self.used_helpers:
             self.used_helpers.append(name)
@@ -411,6 +440,9 @@ class Generator:
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:
         return Code(f"{self.module}.diagonal({operand.text}, 0, {first}, {second})")
+
+    def full(self, shape: str, value: Code) -> Code:
+        return Code(f"{self.module}.full({shape}, {value.text})")
 
     def broadcast_to(self, operand: Code, shape: str) -> Code:
         return Code(f"{self.module}.broadcast_to({operand.text}, {shape})")

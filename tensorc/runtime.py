@@ -32,6 +32,7 @@ class Program:
         self._passes = tuple(passes)
         self._plans: dict[Any, Callable[..., Any]] = {}
         self._generated: dict[Any, Callable[..., Any]] = {}  # the generated function of each plan
+        self._lock = threading.Lock()  # for changes to the plan cache; lookups need none
         self._inputs = tuple(spec.name for spec in program.inputs)
         self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
         self._source: str | None = None
@@ -138,12 +139,13 @@ class Program:
         function = self._plans.get(key)
         if function is None:
             function, generated = self._make_plan(positional, sizes_given)
-            if len(self._plans) >= PLANS_PER_PROGRAM:
-                oldest = next(iter(self._plans))
-                del self._plans[oldest]
-                compiler.unload(self._generated.pop(oldest))
-            self._plans[key] = function
-            self._generated[key] = generated
+            with self._lock:
+                if len(self._plans) >= PLANS_PER_PROGRAM:
+                    oldest = next(iter(self._plans))
+                    del self._plans[oldest]
+                    compiler.unload(self._generated.pop(oldest))
+                self._plans[key] = function
+                self._generated[key] = generated
         return function, tuple(positional), key
 
     def _arguments(
@@ -196,6 +198,8 @@ class Program:
         return (lambda *args: function(*convert(args))), function
 
     def __del__(self) -> None:
+        if compiler is None:  # interpreter shutdown: the modules are going anyway
+            return
         for generated in getattr(self, "_generated", {}).values():
             compiler.unload(generated)
 

@@ -102,6 +102,8 @@ class _Lowering:
             raise self._both_ways(name, statement.span)
         if name in CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
+        if name in REDUCTIONS | NORMALISERS:
+            raise ProgramError(f"'{name}' names a reduction and cannot be a tensor", statement.span)
         target_axes = statement.axes or ()
         target_indices = _expanded(target_axes)
         if len(set(target_indices)) != len(target_indices):

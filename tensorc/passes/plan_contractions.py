@@ -26,6 +26,7 @@ def _plan(node: ir.Node, sizes: Sizes) -> ir.Node | None:
     scalars = [f for f in node.factors if not f.indices]
     if len(tensors) < 3:
         return None
+    tensors = _presum_private_indices(tensors, node.labels)
     labels = list(dict.fromkeys(label for f in tensors for label in f.indices))
     symbol = {label: opt_einsum.get_symbol(k) for k, label in enumerate(labels)}
     equation = ",".join("".join(symbol[i] for i in f.indices) for f in tensors)
@@ -40,7 +41,7 @@ def _plan(node: ir.Node, sizes: Sizes) -> ir.Node | None:
             del operands[k]
         later = {label for f in operands for label in f.indices} | set(node.labels)
         present = [label for f in chosen for label in f.indices]
-        keep = _ordered([label for label in present if label in later], node.labels)
+        keep = _ordered([label for label in present if label in later], labels)
         operands.append(ir.Contract(tuple(chosen), keep))
         steps.append(contraction[2])
     result = operands[0]
@@ -61,12 +62,30 @@ def _size(label: str, sizes: Sizes) -> int:
     return sizes.of.get(label, NOMINAL_SIZE)
 
 
-def _ordered(labels: list[str], output: tuple[str, ...]) -> tuple[str, ...]:
-    """Distinct labels: the ellipsis, then the output's order, then the rest as they came."""
-    distinct = list(dict.fromkeys(labels))
-    head = [label for label in output if label in distinct]
-    rest = [label for label in distinct if label not in head]
-    if ELLIPSIS in rest:
-        rest.remove(ELLIPSIS)
-        head.insert(0, ELLIPSIS)
-    return tuple(head + rest)
+def _ordered(labels: list[str], reading: list[str]) -> tuple[str, ...]:
+    """An intermediate's labels in the order the product first mentions them (the ellipsis
+    first): `A[i,j] * B[j,k] * C[k,l]` keeps `B·C` as [j, l], which `A @ (B·C)` takes as is."""
+    wanted = set(labels)
+    ordered = [label for label in reading if label in wanted]
+    if ELLIPSIS in ordered:
+        ordered.remove(ELLIPSIS)
+        ordered.insert(0, ELLIPSIS)
+    return tuple(ordered)
+
+
+def _presum_private_indices(tensors: list[ir.Node], output: tuple[str, ...]) -> list[ir.Node]:
+    """Sums each index that only one factor has (and the output lacks) inside that factor,
+    so that the planner never carries it into an intermediate."""
+    counts: dict[str, int] = {}
+    for factor in tensors:
+        for label in set(factor.indices):
+            counts[label] = counts.get(label, 0) + 1
+    summed = []
+    for factor in tensors:
+        kept = tuple(
+            label
+            for label in factor.indices
+            if counts[label] > 1 or label in output or label == ELLIPSIS
+        )
+        summed.append(factor if kept == factor.indices else ir.Reduce("sum", factor, kept))
+    return summed

@@ -37,11 +37,11 @@ def test_matmul_module_is_golden_and_jitted(generated):
     ("program", "body"),
     [
         ("y[i] = A[i, j] * x[j]", "y = A @ x\nreturn y"),
-        ("T[j, i] = A[i, j]", "T = A.transpose(1, 0)\nreturn T"),
+        ("T[j, i] = A[i, j]", "T = A.T\nreturn T"),
         ("R[i, j] = relu(X[i, j] + b[j])", "R = jax.nn.relu(X + b)\nreturn R"),
         ("Z[i, j] = softmax[j](S[i, j])", "Z = jax.nn.softmax(S, axis=1)\nreturn Z"),
         ("y[i] = log(sum[j](exp(S[i, j])))", "y = jax.nn.logsumexp(S, axis=1)\nreturn y"),
-        ("m[j] = mean[i](A[i, j])", "m = jnp.mean(A.transpose(1, 0), axis=1)\nreturn m"),
+        ("m[j] = mean[i](A[i, j])", "m = jnp.mean(A.T, axis=1)\nreturn m"),
     ],
 )
 def test_golden_bodies(generated, program, body):
@@ -62,7 +62,7 @@ def test_size_keywords_are_static_arguments(generated, rng):
 
 def test_transposed_output_matmul_has_no_final_transpose(generated, rng):
     body = generated.body("C[k, i] = A[i, j] * B[j, k]", BACKEND)
-    assert body == "C = B.transpose(1, 0) @ A.transpose(1, 0)\nreturn C"
+    assert body == "C = B.T @ A.T\nreturn C"
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
     generated.check("C[k, i] = A[i, j] * B[j, k]", BACKEND, {"A": a, "B": b}, (a @ b).T)
 
@@ -71,7 +71,7 @@ def test_user_names_are_kept(generated):
     program = "scores[q, k] = query[q, d] * key[k, d]\nweights[q, k] = softmax[k](scores[q, k])"
     text = generated.source(program, BACKEND)
     assert "def program(query, key):" in text
-    assert "scores = query @ key.transpose(1, 0)" in text
+    assert "scores = query @ key.T" in text
     assert "weights = jax.nn.softmax(scores, axis=1)" in text
 
 

@@ -38,7 +38,7 @@ def test_matmul_module_is_golden(generated):
     ("program", "body"),
     [
         ("y[i] = A[i, j] * x[j]", "y = A @ x\nreturn y"),
-        ("T[j, i] = A[i, j]", "T = A.permute(1, 0)\nreturn T"),
+        ("T[j, i] = A[i, j]", "T = A.T\nreturn T"),
         ("R[i, j] = relu(X[i, j] + b[j])", "R = torch.relu(X + b)\nreturn R"),
         ("Z[i, j] = softmax[j](S[i, j])", "Z = torch.softmax(S, dim=1)\nreturn Z"),
         ("y[i] = log(sum[j](exp(S[i, j])))", "y = torch.logsumexp(S, dim=1)\nreturn y"),
@@ -78,7 +78,7 @@ def test_a_constant_broadcast_to_a_shape(program, value):
 
 def test_transposed_output_matmul_has_no_final_transpose(generated, rng):
     body = generated.body("C[k, i] = A[i, j] * B[j, k]", BACKEND)
-    assert body == "C = B.permute(1, 0) @ A.permute(1, 0)\nreturn C"
+    assert body == "C = B.T @ A.T\nreturn C"
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 4))
     generated.check("C[k, i] = A[i, j] * B[j, k]", BACKEND, {"A": a, "B": b}, (a @ b).T)
 
@@ -87,7 +87,7 @@ def test_user_names_are_kept(generated):
     program = "scores[q, k] = query[q, d] * key[k, d]\nweights[q, k] = softmax[k](scores[q, k])"
     text = generated.source(program, BACKEND)
     assert "def program(query, key):" in text
-    assert "scores = query @ key.permute(1, 0)" in text
+    assert "scores = query @ key.T" in text
     assert "weights = torch.softmax(scores, dim=1)" in text
 
 

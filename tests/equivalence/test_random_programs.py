@@ -157,6 +157,8 @@ class Builder:
         if self.draw(st.integers(0, probability - 1)) != 0:
             return term
         template, fn = self.draw(st.sampled_from(MAPS))
+        if template == "exp({})" and np.max(np.abs(term.value), initial=0.0) > 5:
+            template, fn = "tanh({})", np.tanh  # keep the oracle finite
         return Term(template.format(term.text), term.idx, fn(term.value))
 
     def combine(self, terms: list[Term], target: tuple[str, ...]) -> Term:
