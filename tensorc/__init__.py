@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tensorc.check import CheckReport, check
 from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError
 from tensorc.passes import PASSES, Pass
 from tensorc.runtime import Program, compile_program
 
 __all__ = [
+    "CheckReport",
     "ParseError",
     "Program",
     "ProgramError",
     "ShapeError",
     "TensorcError",
+    "check",
     "compile",
     "einsum",
 ]

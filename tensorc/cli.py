@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tensorc.check import DEFAULT_TOLERANCE, check
 from tensorc.compiler import BACKENDS
 from tensorc.errors import TensorcError
 from tensorc.passes import PASSES
@@ -29,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status (1 for a bad program, 2 for bad usage)."""
     parser = _parser()
     options = parser.parse_args(argv)
+    if options.command == "check":
+        return _check(options)
     shapes = {}
     for text in options.shape:
         name, shape = _parse_shape(parser, text)
@@ -100,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         default="all",
         help="'none' shows the program before the optimising passes",
     )
+    _add_check_command(commands)
     return parser
 
 
@@ -169,6 +173,123 @@ def _placeholder(shape: tuple[int, ...], backend: str) -> object:
 
         return jax.ShapeDtypeStruct(shape, np.float32)
     return array
+
+
+# --- tensorc check ---------------------------------------------------------------------------
+
+CHECK_DESCRIPTION = """\
+Run a tensorc program on every installed backend (numpy, jax, torch) with random inputs and
+compare each output, and for differentiable programs the gradients, with the program run on
+NumPy in float64. Indices have size 3 unless --shape or --size says otherwise.
+
+examples:
+  tensorc check model.tc
+  tensorc check -e "C[i,k] = A[i,j]*B[j,k]" --shape A=2x3 --size k=5
+  tensorc check model.tc --backends numpy,torch --dtype float32 --tolerance 1e-4
+
+exit status: 0 when every difference is within the tolerance, 1 when one is not (or a backend
+fails, or the program has an error), 2 for bad usage.
+"""
+
+
+def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check_ = commands.add_parser(
+        "check",
+        help="run a program on every backend and compare with the NumPy float64 reference",
+        description=CHECK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check_.set_defaults(check_parser=check_)
+    check_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
+    check_.add_argument("-e", dest="expression", metavar="PROGRAM", help="the program text itself")
+    check_.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME=2x3",
+        help="an input's shape (repeatable)",
+    )
+    check_.add_argument(
+        "--size", action="append", default=[], metavar="INDEX=8", help="an index size (repeatable)"
+    )
+    check_.add_argument(
+        "--backends",
+        type=_backend_list,
+        default=None,
+        metavar="numpy,jax,torch",
+        help="the backends to check (default: every one; those not installed are skipped)",
+    )
+    check_.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        default=DEFAULT_TOLERANCE,
+        metavar="1e-5",
+        help="the largest absolute or relative difference that passes (default: %(default)g)",
+    )
+    check_.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="the precision the backends compute in (default: float64)",
+    )
+    check_.add_argument("--seed", type=int, default=0, help="of the random inputs (default: 0)")
+    check_.add_argument(
+        "--positive",
+        action="store_true",
+        help="inputs from [0.5, 1.5] instead of [-1, 1], for programs with log or sqrt",
+    )
+
+
+def _check(options: argparse.Namespace) -> int:
+    """`tensorc check`: prints the report; 0 when every difference is within the tolerance."""
+    parser: argparse.ArgumentParser = options.check_parser
+    shapes = dict(_parse_shape(parser, text) for text in options.shape)
+    sizes = dict(_parse_size(parser, text) for text in options.size)
+    if (options.file is None) == (options.expression is None):
+        parser.error("give either a program FILE or -e PROGRAM")
+    try:
+        source = options.expression if options.file is None else _read(options.file)
+        report = check(
+            source,
+            shapes,
+            sizes,
+            options.backends,
+            options.seed,
+            tolerance=options.tolerance,
+            dtype=options.dtype,
+            positive=options.positive,
+        )
+    except TensorcError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"error: cannot read {options.file}: {error.strerror}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError:
+        print(f"error: {options.file} is not UTF-8 text", file=sys.stderr)
+        return 1
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _backend_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BACKENDS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name backends from {', '.join(BACKENDS)}, separated by commas"
+        )
+    return names
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative number")
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,7 +60,7 @@ class _Lowering:
     inputs: dict[str, ir.Input] = field(default_factory=dict)
     input_ranks: dict[str, tuple[int, bool, Span]] = field(default_factory=dict)
     order: tuple[str, ...] = ()
-    redefinitions: int = 0
+    definitions: dict[str, int] = field(default_factory=dict)  # how often a name was assigned
 
     def run(self) -> ir.Program:
         self.index_names = _collect_indices(self.program)
@@ -102,8 +102,6 @@ class _Lowering:
             raise self._both_ways(name, statement.span)
         if name in CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
-        if name in REDUCTIONS | NORMALISERS:
-            raise ProgramError(f"'{name}' names a reduction and cannot be a tensor", statement.span)
         target_axes = statement.axes or ()
         target_indices = _expanded(target_axes)
         if len(set(target_indices)) != len(target_indices):
@@ -116,8 +114,8 @@ class _Lowering:
         value = self._store(value, target_axes, statement)
         let_name = name
         if name in self.targets or name in self.inputs:
-            self.redefinitions += 1
-            let_name = f"{name}#{self.redefinitions}"
+            self.definitions[name] = self.definitions.get(name, 1) + 1
+            let_name = f"{name}#{self.definitions[name]}"
 
         self.targets[name] = _Target(let_name, value.indices)
         return ir.Let(let_name, value, statement.text, statement.span)
@@ -215,8 +213,8 @@ class _Lowering:
         name = expr.tensor
         if name in self.index_names:
             raise self._both_ways(name, expr.span)
-        if name in CONSTANTS or name in REDUCTIONS | NORMALISERS:
-            raise ProgramError(f"'{name}' is not a tensor", expr.span)
+        if name in CONSTANTS:
+            raise ProgramError(f"'{name}' is a constant, not a tensor", expr.span)
         labels = tuple(_axis_label(axis) for axis in expr.axes)
         if labels.count(ELLIPSIS) > 1:
             raise ShapeError("'...' may appear only once", expr.span)

@@ -1,9 +1,10 @@
-"""The IR as readable text: one line per statement, shared values named `%1`, `%2`, ..."""
+"""The IR as readable text: one line per statement, shared values named `%1`, `%2`, ...
+
+A name assigned again prints as `a#2` from its second assignment on."""
 
 from __future__ import annotations
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import display_name
 
 
 def format_program(
@@ -39,15 +40,15 @@ def format_program(
                 text = name
             texts[id(node)] = text
         labels = ", ".join(let.value.indices)
-        lines.append(f"{display_name(let.name)}[{labels}] = {texts[id(let.value)]}")
-    lines.append("return " + ", ".join(display_name(name) for name in program.outputs))
+        lines.append(f"{let.name}[{labels}] = {texts[id(let.value)]}")
+    lines.append("return " + ", ".join(program.outputs))
     return "\n".join(lines)
 
 
 def _node_text(node: ir.Node, args: list[str]) -> str:
     labels = "[" + ", ".join(node.indices) + "]"
     if isinstance(node, ir.Var):
-        return f"{display_name(node.name)}{labels}" if node.labels else display_name(node.name)
+        return f"{node.name}{labels}" if node.labels else node.name
     if isinstance(node, ir.Const):
         return node.text
     if isinstance(node, ir.IndexValue):

@@ -106,12 +106,6 @@ def test_outputs_are_numpy_arrays(generated, rng):
     assert isinstance(total, np.ndarray | np.generic) and np.ndim(total) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with only Python numbers as inputs, `2 * alpha` runs as plain Python "
-    "arithmetic and the NumPy backend returns a Python float, not a NumPy array or scalar "
-    "(JAX and PyTorch return their own arrays)",
-)
 @pytest.mark.parametrize("backend", [None, BACKEND])
 def test_python_number_inputs_give_a_numpy_result(backend):
     result = tc.compile("y = 2 * alpha", backend=backend)(3.0)
@@ -128,12 +122,6 @@ def test_float32_inputs_give_float32_results(generated):
             assert dtype == np.float32, program
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a function of a 0-d value is printed as float(np.sqrt(...)) to keep Python "
-    "scalars weakly typed, but that also turns a float32 reduction into a Python float: "
-    "the result is float, not np.float32 as np.sqrt(np.sum(A ** 2)) gives",
-)
 def test_function_of_a_float32_scalar_result_stays_float32():
     result = tc.compile(SCALAR_FUNCTION, backend=BACKEND)(np.ones((3, 3), dtype=np.float32))
     assert isinstance(result, np.ndarray | np.generic)

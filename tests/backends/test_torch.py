@@ -61,11 +61,6 @@ def test_new_tensors_are_made_on_the_inputs_device(generated, rng):
     np.testing.assert_array_equal(result.numpy(), expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: broadcasting a constant prints `3.expand((i, j))` (a SyntaxError in the "
-    "generated module) or `2.5.expand(...)` (AttributeError): torch's expand needs a tensor",
-)
 @pytest.mark.parametrize(
     ("program", "value"),
     [("T[i, j] = 3", 3.0), ("T[i, j] = 2.5", 2.5), ("T[i, j] = exp(1)", float(np.e))],

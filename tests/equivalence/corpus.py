@@ -961,6 +961,75 @@ prog(
     {"A": (3, 4), "B": (3, 5)},
     lambda A, B: np.maximum(A.max(1), B.min(1)),
 )
+prog(
+    "mixed-int-float-contraction",
+    "C[i, k] = A[i, j] * B[j, k]",
+    {"A": Arr((3, 4), "int"), "B": (4, 2)},
+    lambda A, B: A @ B,
+    grad=False,
+)
+prog(
+    "sum-over-empty-axis",
+    "s[i] = sum[j](A[i, j])",
+    {"A": (3, 0)},
+    lambda A: A.sum(1),
+    grad=False,
+)
+prog(
+    "matmul-empty-inner",
+    "C[i, k] = A[i, j] * B[j, k]",
+    {"A": (2, 0), "B": (0, 3)},
+    lambda A, B: A @ B,
+    grad=False,
+)
+prog(
+    "softmax-size-one-axis",
+    "Z[i, j] = softmax[j](S[i, j])",
+    {"S": (3, 1)},
+    lambda S: softmax(S, 1),
+)
+prog(
+    "transpose-6d",
+    "T[f, d, b, e, a, c] = A[a, b, c, d, e, f]",
+    {"A": (2, 1, 3, 2, 1, 2)},
+    lambda A: A.transpose(5, 3, 1, 4, 0, 2),
+)
+prog(
+    "reassign-input-name",
+    "X[i] = X[i] * 2\nY[i] = X[i] + 1",
+    {"X": (4,)},
+    lambda X: 2 * X + 1,
+)
+prog(
+    "scientific-literal",
+    "Y[i] = X[i] + 1e-5 * X[i] ** 2 - 2.5E+1",
+    {"X": (4,)},
+    lambda X: X + 1e-5 * X**2 - 25.0,
+)
+prog(
+    "power-negative-exponent",
+    "Y[i] = X[i] ** -1 + X[i] ** -0.5",
+    {"X": Arr((4,), "positive")},
+    lambda X: 1 / X + X**-0.5,
+)
+prog(
+    "max-with-index-value",
+    "Y[i] = max(X[i], 0.5 * i)",
+    {"X": (4,)},
+    lambda X: np.maximum(X, 0.5 * np.arange(4)),
+)
+prog(
+    "comparison-times-float",
+    "Y[i] = (X[i] > 0) * X[i]",
+    {"X": (5,)},
+    lambda X: (X > 0) * X,
+)
+prog(
+    "cumsum-ellipsis",
+    "C[..., j] = cumsum[j](A[..., j])",
+    {"A": (2, 3, 4)},
+    lambda A: np.cumsum(A, -1),
+)
 
 # --------------------------------------------------------------------------------------------
 # einsum: numpy's own test suite (numpy/_core/tests/test_einsum.py)
@@ -1199,6 +1268,16 @@ ein(
     Arr((3, 4), "int"),
     Arr((4, 2), "int"),
     group="users",
+    reference=lambda a, b: a @ b,
+    grad=False,
+)
+ein(",i->i", 2.0, (5,), group="python-scalar-operand", reference=lambda a, b: a * b)
+ein("i,->", (5,), 3.0, group="python-scalar-operand", reference=lambda a, b: a.sum() * b)
+ein(
+    "ij,jk->ik",
+    Arr((3, 4), "int"),
+    (4, 2),
+    group="mixed-int-float",
     reference=lambda a, b: a @ b,
     grad=False,
 )

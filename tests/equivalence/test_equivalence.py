@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from conftest import (
     BACKENDS,
     assert_matches,
     check_standalone_text,
     convert_all,
     exec_program,
+    to_backend,
 )
 from corpus import CASES, JAX_SUBSET_IDS, PROGRAM_CASES, Case
 
@@ -111,6 +113,22 @@ def test_generated_source_runs_standalone(case: Case, backend: str) -> None:
     )
 
 
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PROGRAM_CASES])
+def test_backend_none_source_is_the_numpy_module(case: Case) -> None:
+    source = tc.compile(case.src).source
+    check_standalone_text(source, "numpy")
+    values = case.make_inputs()
+    actual = exec_program(source)(*convert_all(list(values.values()), "numpy"), **case.sizes)
+    assert_matches(
+        actual,
+        case.expected(values),
+        backend="numpy",
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (backend=None f.source)",
+    )
+
+
 @pytest.mark.parametrize(("case", "backend"), PROGRAM_PARAMS)
 def test_specialised_source_and_function(case: Case, backend: str) -> None:
     compiled = tc.compile(case.src, backend=backend)
@@ -143,9 +161,48 @@ def test_specialised_source_and_function(case: Case, backend: str) -> None:
     )
 
 
+def strided_view(value: Any, backend: str) -> Any:
+    """The same values as a non-contiguous view (every other element of a wider buffer)."""
+    if not isinstance(value, np.ndarray) or value.size <= 1:
+        return to_backend(value, backend)
+    wide = np.stack([value, np.zeros_like(value)], axis=-1)
+    if backend == "torch":
+        view = torch.from_numpy(wide)[..., 0]
+        assert not view.is_contiguous()
+        return view
+    view = wide[..., 0]
+    assert not view.flags.c_contiguous
+    return view
+
+
+@pytest.mark.parametrize(
+    ("case", "backend"),
+    [
+        pytest.param(case, backend, id=f"{case.id}-{backend}")
+        for case in CASES
+        for backend in ("numpy", "torch")
+    ],
+)
+def test_non_contiguous_inputs(case: Case, backend: str) -> None:
+    """Users pass transposes and slices: strided views must give the same results."""
+    values = case.make_inputs()
+    expected = case.expected(values)
+    args = [strided_view(value, backend) for value in values.values()]
+    actual = run_case(case, args, backend)
+    assert_matches(
+        actual,
+        expected,
+        backend=backend,
+        rtol=case.rtol,
+        atol=case.atol,
+        context=f"{case.id} (strided inputs)",
+    )
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in PROGRAM_CASES])
 def test_inputs_by_keyword_and_positional_order(case: Case) -> None:
     compiled = tc.compile(case.src, backend="numpy")
+    assert isinstance(compiled.ir, str) and compiled.ir.strip()
     # Inputs are in order of first appearance in the source; the corpus lists them that way.
     assert tuple(compiled.inputs) == tuple(case.inputs)
     values = case.make_inputs()
@@ -171,6 +228,34 @@ def test_inputs_by_keyword_and_positional_order(case: Case) -> None:
         atol=case.atol,
         context=f"{case.id} (keywords reversed)",
     )
+
+
+def _groups_sharing_a_source() -> list[list[Case]]:
+    groups: dict[tuple[bool, str], list[Case]] = {}
+    for case in CASES:
+        groups.setdefault((case.einsum, case.src.replace(" ", "")), []).append(case)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "group", [pytest.param(g, id=g[0].src.replace(" ", "")) for g in _groups_sharing_a_source()]
+)
+def test_one_program_called_with_changing_shapes(group: list[Case], backend: str) -> None:
+    """Cases that share a source (other shapes, dtypes or size keywords) run through one
+    compiled program, in turn and then in reverse, so that a cached plan is never reused for
+    arguments it does not fit."""
+    for case in group + group[::-1]:
+        values = case.make_inputs()
+        actual = run_case(case, convert_all(list(values.values()), backend), backend)
+        assert_matches(
+            actual,
+            case.expected(values),
+            backend=backend,
+            rtol=case.rtol,
+            atol=case.atol,
+            context=f"{case.id} (shared program)",
+        )
 
 
 def test_compile_cache_returns_equivalent_program() -> None:

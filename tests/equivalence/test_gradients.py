@@ -2,8 +2,9 @@
 
 The loss is ``sum(output * cotangent)`` for a fixed random cotangent (summed over the outputs of
 a program that returns a tuple); its gradient with respect to every float input is taken with
-``jax.grad`` on the jax-backend function and with ``torch.autograd`` on the torch-backend
-function.  Also: ``jax.jit`` and ``jax.vmap`` over jax-backend (and backend=None) functions.
+``jax.grad`` on the jax-backend function (under ``jax.jit`` for the whole corpus, eagerly for
+the finite-difference cases) and with ``torch.autograd`` on the torch-backend function.  Also:
+``jax.jit`` and ``jax.vmap`` over jax-backend (and backend=None) functions.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ RTOL = 1e-9
 ATOL = 1e-10
 
 SETTINGS = settings(
-    max_examples=50,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -446,6 +446,70 @@ def composed_programs(draw: st.DrawFn) -> Generated:
     return Generated(src, b.inputs, keyword_sizes, value)
 
 
+def random_grouping(
+    b: Builder, letters: tuple[str, ...], min_groups: int = 1
+) -> list[tuple[str, ...]]:
+    """Cut ``letters`` into consecutive groups (at least ``min_groups`` of them)."""
+    if len(letters) <= 1:
+        return [letters] if letters else []
+    cuts = sorted(
+        b.draw(
+            st.sets(
+                st.integers(1, len(letters) - 1), min_size=min_groups - 1, max_size=len(letters) - 1
+            )
+        )
+    )
+    bounds = [0, *cuts, len(letters)]
+    return [letters[s:e] for s, e in itertools.pairwise(bounds)]
+
+
+@st.composite
+def composed_contraction_programs(draw: st.DrawFn) -> Generated:
+    """Composed axes inside a contraction: ``O[(b h), e] = X[b, (h d)] * W[d, e]``."""
+    b = Builder.start(draw, min_letters=2)
+    x_letters = b.subset(b.letters, 2, 3)
+    x_groups = random_grouping(b, x_letters, min_groups=1)
+    if all(len(g) == 1 for g in x_groups):
+        x_groups = [x_letters]  # at least one composed axis
+    operands: list[tuple[str, tuple[str, ...], list[tuple[str, ...]]]] = []
+    x = b.rng.standard_normal([math.prod(b.sizes[t] for t in g) for g in x_groups])
+    b.inputs["X"] = x
+    operands.append(("X", x_letters, x_groups))
+    views = [x.reshape([b.sizes[t] for t in x_letters])]
+    if draw(st.booleans()):
+        w_letters = b.subset(b.letters, 1, 2)
+        b.inputs["W"] = b.rng.standard_normal([b.sizes[t] for t in w_letters])
+        operands.append(("W", w_letters, [(t,) for t in w_letters]))
+        views.append(b.inputs["W"])
+    union = tuple(dict.fromkeys(t for _, letters, _ in operands for t in letters))
+    out = b.subset(union, 1, len(union))
+    out_groups = random_grouping(b, out)
+    spec = ",".join("".join(letters) for _, letters, _ in operands) + "->" + "".join(out)
+    value = np.einsum(spec, *views).reshape([math.prod(b.sizes[t] for t in g) for g in out_groups])
+    # Sizes that cannot be inferred: letters only ever seen inside composed axes, where the
+    # rest of their group is not known either.  Pass all but one of each such group.
+    known = {t for _, _, groups in operands for g in groups if len(g) == 1 for t in g}
+    changed = True
+    while changed:
+        changed = False
+        for _, _, groups in operands:
+            for g in groups:
+                unknown = [t for t in g if t not in known]
+                if len(unknown) == 1:
+                    known.add(unknown[0])
+                    changed = True
+    keywords: dict[str, int] = {}
+    for _, _, groups in operands:
+        for g in groups:
+            unknown = [t for t in g if t not in known and t not in keywords]
+            for t in unknown[:-1]:
+                keywords[t] = b.sizes[t]
+            known.update(unknown)
+    rhs = " * ".join(f"{name}[{_groups_text(b, groups)}]" for name, _, groups in operands)
+    src = f"O[{_groups_text(b, out_groups)}] = {rhs}"
+    return Generated(src, b.inputs, keywords, value)
+
+
 @st.composite
 def multi_statement_programs(draw: st.DrawFn) -> Generated:
     """A contraction ``T`` followed by a reduction or elementwise statement that uses it."""
@@ -498,6 +562,12 @@ def test_random_ellipsis_batches(gen: Generated) -> None:
 @SETTINGS
 @given(composed_programs())
 def test_random_composed_axes(gen: Generated) -> None:
+    check_all_backends(gen)
+
+
+@SETTINGS
+@given(composed_contraction_programs())
+def test_random_composed_axes_in_contractions(gen: Generated) -> None:
     check_all_backends(gen)
 
 

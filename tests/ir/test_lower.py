@@ -298,10 +298,10 @@ def test_scalar_target_is_read_by_bare_name():
 
 def test_redefinition_gets_a_fresh_ir_name_and_reads_the_previous_value():
     program = front_end("C[i] = a[i]\nC[i] = C[i] + b[i]")
-    assert [let.name for let in program.lets] == ["C", "C#1"]
+    assert [let.name for let in program.lets] == ["C", "C#2"]
     assert program.lets[1].value == ir.Map("add", (var("C", "i"), var("b", "i")), ("i",))
-    assert program.outputs == ("C#1",)
-    assert ir.display_name("C#1") == "C"
+    assert program.outputs == ("C#2",)
+    assert ir.display_name("C#2") == "C"
 
 
 def test_redefining_an_input_reads_the_argument_first():

@@ -48,8 +48,8 @@ return a, c""",
         """\
 inputs: x
 # a[i] = x[i] + 1
-a[i] = add(x[i], 1)[i]
-return a""",
+a#2[i] = add(x[i], 1)[i]
+return a#2""",
     ),
     (
         # A definition that the redefinition reads is live.
@@ -59,8 +59,8 @@ inputs: x
 # a[i] = exp(x[i])
 a[i] = exp(x[i])[i]
 # a[i] = a[i] + 1
-a[i] = add(a[i], 1)[i]
-return a""",
+a#2[i] = add(a[i], 1)[i]
+return a#2""",
     ),
     (
         # An input that only a dead statement reads stays an input: the signature is kept.

@@ -42,8 +42,8 @@ return y""",
         """\
 inputs: A, B, C, D, E, F
 # r = A[x, s, b] * B[b, t, c] * C[y, u, d] * D[d, v, c] * E[s, t, u, v] * F[x, y]
-%1 = contract[d](C[y, u, d], permute(D[d, v, c], (2, 0, 1))[c, d, v])[y, u, c, v]
-%2 = contract[t, c](B[b, t, c], contract[u, v](E[s, t, u, v], %1)[s, t, y, c])[b, s, y]
+%1 = contract[d](C[y, u, d], permute(D[d, v, c], (2, 0, 1))[c, d, v])[c, y, u, v]
+%2 = contract[t, c](B[b, t, c], contract[u, v](E[s, t, u, v], %1)[s, t, c, y])[s, b, y]
 r[] = contract[x, y](F[x, y], contract[s, b](A[x, s, b], %2)[x, y])[]
 return r""",
     ),

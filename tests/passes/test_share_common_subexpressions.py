@@ -69,9 +69,9 @@ inputs: x
 # a[i] = exp(x[i])
 a[i] = exp(x[i])[i]
 # a[i] = a[i] + 1
-a[i] = add(a[i], 1)[i]
+a#2[i] = add(a[i], 1)[i]
 # b[i] = exp(x[i]) - a[i]
-b[i] = sub(a[i], a[i])[i]
+b[i] = sub(a[i], a#2[i])[i]
 return b""",
     ),
 ]

@@ -378,12 +378,6 @@ class _MeetingPlans(OrderedDict):
         return iter(oldest)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Program._plan evicts the oldest plan (next(iter(self._plans)), then del) "
-    "without a lock; two threads evicting at once pick the same key, and one gets a bare "
-    "KeyError",
-)
 def test_concurrent_plan_evictions(monkeypatch):
     monkeypatch.setattr(runtime, "PLANS_PER_PROGRAM", 1)
     f = tc.compile("y[i] = x[i] * 3", backend="numpy", passes=())

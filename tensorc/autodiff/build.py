@@ -1,0 +1,174 @@
+"""What forward and reverse mode share: writing statements, storing values under a name,
+summing over indices, and the rules that both modes need for reductions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from tensorc.autodiff import expr as ex
+from tensorc.autodiff.program import Program, Statement
+from tensorc.errors import TensorcError
+from tensorc.frontend import ast
+from tensorc.ir.nodes import ELLIPSIS, display_name
+
+
+class Builder:
+    """Accumulates the lines of the derivative program."""
+
+    def __init__(self, program: Program, active: set[str]):
+        self.program = program
+        self.indices = program.indices
+        self.names = program.names
+        self.active = active
+        self.lines: list[str] = []
+        self._active_cache: dict[int, tuple[ast.Expr, bool]] = {}
+
+    # --- reading the program ----------------------------------------------------------------
+
+    def free(self, expr: ast.Expr) -> frozenset[str]:
+        return self.indices.free(expr)
+
+    def is_active(self, expr: ast.Expr) -> bool:
+        """Whether an expression depends on an input being differentiated."""
+        found = self._active_cache.get(id(expr))
+        if found is not None and found[0] is expr:
+            return found[1]
+        result = bool(self.program.reads(expr) & self.active)
+        self._active_cache[id(expr)] = (expr, result)
+        return result
+
+    def value_of(self, node: ast.Expr, statement: Statement) -> ast.Expr:
+        """The primal value of a subexpression: the target itself for a statement's whole
+        right-hand side, otherwise the subexpression (which common-subexpression elimination
+        shares with the primal statement where the two line up)."""
+        if node is statement.value and not statement.summed:
+            if self.free(node) == statement.indices:
+                return statement.read()
+        return node
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def emit(self, target: str, labels: Sequence[str] | None, value: ast.Expr) -> None:
+        self.lines.append(f"{ex.show_target(target, labels)} = {ex.show(value)}")
+
+    def emit_sum(self, target: str, labels: Sequence[str] | None, terms: Sequence[ast.Expr]) -> None:
+        """`target[labels] = t1 + t2 + ...`; a single `sum[k](product)` is written as the bare
+        product, summed by the Einstein rule."""
+        if len(terms) == 1:
+            self.emit(target, labels, self.einstein(terms[0], labels or ()))
+        else:
+            self.emit(target, labels, ex.add(terms))
+
+    def einstein(self, term: ast.Expr, labels: Sequence[str]) -> ast.Expr:
+        """`sum[k](A[i, k] * B[k, j])` as `A[i, k] * B[k, j]` where the Einstein rule sums the
+        same indices for a target with these labels."""
+        if not (isinstance(term, ast.Along) and term.func == "sum"):
+            return term
+        summed = {axis.name for axis in term.indices}
+        written = set(ex.expanded(labels))
+        operand = term.operand
+        if summed & written or not ex.is_product(operand):
+            return term
+        if self.free(operand) - summed - written:
+            return term
+        _, divisors, _ = ex.flatten_product(operand)
+        if any(self.free(d) & summed for d in divisors):
+            return term
+        return operand
+
+    def store(
+        self, base: str, value: ast.Expr, order: Sequence[str], indices: Iterable[str] = ()
+    ) -> ast.Expr:
+        """Writes `value` as a statement of its own (broadcast to `indices` too) and returns
+        the read of its target."""
+        wanted = set(self.free(value)) | set(indices)
+        if ELLIPSIS in wanted and ELLIPSIS not in self.free(value):
+            raise TensorcError("cannot differentiate this program: an '...' value is lost")
+        labels = ex.ordered(wanted, order)
+        target = self.names.claim(base)
+        self.emit(target, labels if labels else None, value)
+        return ex.access(target, labels) if labels else ex.name(target)
+
+    def store_as(self, base: str, value: ast.Expr, labels: tuple[str, ...]) -> str:
+        target = self.names.claim(base)
+        self.emit(target, labels if labels else None, value)
+        return target
+
+    def simple(
+        self, value: ast.Expr, base: str, order: Sequence[str], indices: Iterable[str] = ()
+    ) -> ast.Expr:
+        """`value` if it is a name, a read or a number (and has `indices`); otherwise stored."""
+        needed = set(indices) - self.free(value)
+        bare = value.operand if isinstance(value, ast.Unary) else value
+        if not needed and isinstance(bare, ast.Access | ast.Name | ast.Number):
+            return value
+        return self.store(base, value, order, indices)
+
+    def sum_over(
+        self, indices: Iterable[str], value: ast.Expr, order: Sequence[str], base: str
+    ) -> ast.Expr:
+        """`sum[indices](value)`. An index the value does not use (it is constant along it)
+        still counts: the value is stored broadcast along it first. The ellipsis is never
+        summed here (the language cannot); see `Reverse` for how it is summed."""
+        summed = set(indices) - {ELLIPSIS}
+        if not summed:
+            return value
+        if summed - self.free(value):
+            value = self.store(base, value, order, summed)
+        return ex.along("sum", ex.ordered(summed, order), value)
+
+    # --- pieces both modes use --------------------------------------------------------------
+
+    def base(self, statement: Statement, prefix: str = "d", suffix: str = "") -> str:
+        return f"{prefix}{display_name(statement.target)}{suffix}"
+
+    def count(self, reduced: Sequence[str], operand: ast.Expr) -> ast.Expr:
+        """The number of elements along `reduced`, in the operand's dtype: `sum[j](X[i, j] ** 0)`
+        over a differentiated read that has those indices (or the operand itself)."""
+        witness = operand
+        stack = [operand]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Access) and node.tensor in self.active:
+                if set(reduced) <= self.free(node):
+                    witness = node
+                    break
+            elif isinstance(node, ast.Unary | ast.Along):
+                stack.append(node.operand)
+            elif isinstance(node, ast.Binary):
+                stack.extend((node.right, node.left))
+            elif isinstance(node, ast.Call):
+                stack.extend(reversed(node.args))
+        return ex.along("sum", reduced, ex.ones_like(witness))
+
+    def extreme_hits(
+        self, node: ast.Along, statement: Statement
+    ) -> tuple[ast.Expr, ast.Expr, ast.Expr]:
+        """For `max[j](a)` (or min): the operand (stored if compound), the test `a == max`,
+        and how many elements attain the extreme (ties share the derivative, as in JAX)."""
+        reduced = [axis.name for axis in node.indices]
+        operand = self.simple(node.operand, self.base(statement, "", "_arg"), statement.order)
+        hit = ex.binary("==", operand, self.value_of(node, statement))
+        hits = ex.along("sum", reduced, ex.where(hit, ex.ones_like(operand), ex.number(0)))
+        return operand, hit, hits
+
+    def product_factor(self, node: ast.Along, statement: Statement) -> ast.Expr:
+        """d prod[j](a) / d a[j]: the product of the others, correct where some are zero."""
+        reduced = [axis.name for axis in node.indices]
+        operand = self.simple(node.operand, self.base(statement, "", "_arg"), statement.order)
+        zero = ex.binary("==", operand, ex.number(0))
+        one, nothing = ex.number(1), ex.number(0)
+        safe = ex.where(zero, one, operand)
+        others = self.store(
+            self.base(statement, "", "_nonzero"),
+            ex.along("prod", reduced, safe),
+            statement.order,
+        )
+        zeros = self.store(
+            self.base(statement, "", "_zeros"),
+            ex.along("sum", reduced, ex.where(zero, one, nothing)),
+            statement.order,
+        )
+        no_zero = ex.where(ex.binary("==", zeros, nothing), ex.div(others, safe), nothing)
+        one_zero = ex.where(ex.binary("==", zeros, one), others, nothing)
+        return ex.where(zero, one_zero, no_zero)
