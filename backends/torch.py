@@ -36,6 +36,16 @@ def _scalar(x):
 }
 
 
+_HELPERS["_common_dtype"] = '''
+def _common_dtype(*tensors):
+    """The tensors in one dtype, torch's promotion of theirs: matmul will not mix dtypes."""
+    dtype = tensors[0].dtype
+    for tensor in tensors[1:]:
+        dtype = torch.promote_types(dtype, tensor.dtype)
+    return tuple(t if t.dtype == dtype else t.to(dtype) for t in tensors)
+'''
+
+
 class TorchGenerator(Generator):
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
@@ -67,10 +77,21 @@ class TorchGenerator(Generator):
 
     def entry_lines(self) -> list[str]:
         """Scalar inputs become 0-d tensors, so that torch functions accept them; a Python
-        float keeps its double precision (a 0-d tensor does not promote the others)."""
+        float keeps its double precision (a 0-d tensor does not promote the others). Tensors
+        that meet in a matmul get one dtype, as `*` would give them."""
         scalars = [self.params[spec.name] for spec in self.program.inputs if spec.is_scalar]
-        helper = self.use_helper("_scalar") if scalars else ""
-        return [f"{name} = {helper}({name})" for name in scalars]
+        lines = [f"{name} = {self.use_helper('_scalar')}({name})" for name in scalars]
+        multiplied = [self.params[name] for name in _matmul_inputs(self.program)]
+        if len(multiplied) > 1:
+            names = ", ".join(multiplied)
+            same = " == ".join(f"{name}.dtype" for name in multiplied)
+            lines.append(
+                f"if not {same}:"
+                if len(multiplied) > 2
+                else f"if {multiplied[0]}.dtype != {multiplied[1]}.dtype:"
+            )
+            lines.append(f"    {names} = {self.use_helper('_common_dtype')}({names})")
+        return lines
 
     def arange(self, size: str) -> Code:
         device = f", device={self.first_tensor}.device" if self.first_tensor else ""
@@ -139,3 +160,28 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _matmul_inputs(program: ir.Program) -> list[str]:
+    """The tensor inputs that flow into a matmul or attention, directly or through targets."""
+    tensors = {spec.name for spec in program.inputs if not spec.is_scalar}
+    values = {let.name: let.value for let in program.lets}
+    found: set[str] = set()
+    pending = [
+        node
+        for let in program.lets
+        for node in ir.walk(let.value)
+        if isinstance(node, ir.MatMul | ir.Attention)
+    ]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for leaf in ir.walk(node):
+            if isinstance(leaf, ir.Var) and leaf.name in tensors:
+                found.add(leaf.name)
+            elif isinstance(leaf, ir.Var) and leaf.name in values:
+                pending.append(values[leaf.name])
+    return [spec.name for spec in program.inputs if spec.name in found]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tensorc.autodiff import Derivative, grad, jvp, vjp
 from tensorc.check import CheckReport, check
 from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError
 from tensorc.passes import PASSES, Pass
@@ -18,6 +19,7 @@ from tensorc.runtime import Program, compile_program
 
 __all__ = [
     "CheckReport",
+    "Derivative",
     "ParseError",
     "Program",
     "ProgramError",
@@ -26,6 +28,9 @@ __all__ = [
     "check",
     "compile",
     "einsum",
+    "grad",
+    "jvp",
+    "vjp",
 ]
 __version__ = "0.1.0"
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from math import inf, prod
@@ -154,6 +155,8 @@ def check(
     """
     if dtype not in ("float64", "float32"):
         raise TensorcError(f"dtype must be 'float64' or 'float32', not {dtype!r}")
+    if not isinstance(tolerance, int | float) or not 0 <= tolerance < inf:
+        raise TensorcError(f"the tolerance must be a non-negative number, not {tolerance!r}")
     chosen = _backends(backends)
     program = compiler.front_end(src)
     reference = compile_program(src, "numpy", passes=())
@@ -231,7 +234,11 @@ def _arguments(
     """Random inputs in input order (float64 values, already rounded to `dtype`) and the index
     sizes to pass by keyword."""
     labels = _input_labels(program)
-    given = {name: tuple(int(n) for n in shape) for name, shape in shapes.items()}
+    given = {name: _valid_shape(name, shape) for name, shape in dict(shapes).items()}
+    for index, size in sizes.items():
+        if _count(size) is None:
+            raise TensorcError(f"the size {index}={size!r} must be a non-negative int")
+    sizes = {index: int(size) for index, size in sizes.items()}
     for name in given:
         if name not in labels:
             inputs = ", ".join(reference.inputs) or "none"
@@ -247,6 +254,26 @@ def _arguments(
         # to refuse with its own message).
         arguments.append(float(value) if axes is None and shape == () else value)
     return arguments, keywords
+
+
+def _valid_shape(name: str, shape: Any) -> tuple[int, ...]:
+    """A shape as a tuple of ints; TensorcError for anything else."""
+    dims = tuple(shape) if isinstance(shape, Iterable) and not isinstance(shape, str) else None
+    sizes = None if dims is None else [_count(n) for n in dims]
+    if sizes is None or None in sizes:
+        raise TensorcError(f"the shape of {name} must be non-negative ints, not {shape!r}")
+    return tuple(n for n in sizes if n is not None)
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative int (numpy's ints too), or None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = operator.index(value)
+    except TypeError:
+        return None
+    return number if number >= 0 else None
 
 
 def _input_labels(program: ir.Program) -> dict[str, tuple[str, ...] | None]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tensorc.autodiff import grad
 from tensorc.check import DEFAULT_TOLERANCE, check
 from tensorc.compiler import BACKENDS
 from tensorc.errors import TensorcError
@@ -23,6 +24,7 @@ examples:
   tensorc compile -e "C[i,k] = A[i,j]*B[j,k]" --backend jax
   tensorc compile model.tc --emit ir
   tensorc compile model.tc --emit shapes --shape A=2x3 --shape B=3x4
+  tensorc compile loss.tc --grad W,b          # the gradient program's module
 """
 
 
@@ -46,7 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         source = options.expression if options.file is None else _read(options.file)
         passes = () if options.passes == "none" else PASSES
-        program = compile_program(source, options.backend, passes)
+        if options.grad:
+            wrt = tuple(name for text in options.grad for name in text.split(",") if name)
+            program = grad(source, wrt, options.backend, passes=passes).program
+        else:
+            program = compile_program(source, options.backend, passes)
         print(_emit(program, options.emit, shapes, sizes, options.backend or "numpy"), end="")
     except TensorcError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -102,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
         choices=("all", "none"),
         default="all",
         help="'none' shows the program before the optimising passes",
+    )
+    compile_.add_argument(
+        "--grad",
+        action="append",
+        default=[],
+        metavar="X[,Y]",
+        help="compile the gradient of the (scalar) result with respect to these inputs instead",
     )
     _add_check_command(commands)
     return parser

@@ -214,8 +214,11 @@ class Derivative:
         self._single = single
         self._order = tuple(plan.signature.index(name) for name in program.inputs)
         self._post = any(g.batched or g.has_ellipsis for g in plan.gradients)
-        self._direct = (
-            plan.mode == "grad" and not self._post and program.inputs == plan.signature
+        self._direct = (  # the program's own call returns what this one does
+            plan.mode == "grad"
+            and not self._post
+            and program.inputs == plan.signature
+            and (single or len(plan.returned) > 1)
         )
 
     @property
@@ -287,7 +290,9 @@ class Derivative:
     def _positional(self, values: dict[str, Any]) -> list[Any]:
         return [values[name] for name in self.program.inputs]
 
-    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _bind(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         signature = self.plan.signature
         if len(args) > len(signature):
             raise TensorcError(
@@ -319,9 +324,7 @@ def unbroadcast(value: Any, shape: tuple[int, ...], before: int, after: int) -> 
     batch = have[before : len(have) - after]
     wanted = shape[before : len(shape) - after]
     lead = len(batch) - len(wanted)
-    ones = tuple(
-        before + lead + k for k, n in enumerate(wanted) if n == 1 and batch[lead + k] != 1
-    )
+    ones = tuple(before + lead + k for k, n in enumerate(wanted) if n == 1 and batch[lead + k] != 1)
     if ones:
         value = _sum(value, ones, keepdims=True)
     if lead:

@@ -41,9 +41,12 @@ class Builder:
         """The primal value of a subexpression: the target itself for a statement's whole
         right-hand side, otherwise the subexpression (which common-subexpression elimination
         shares with the primal statement where the two line up)."""
-        if node is statement.value and not statement.summed:
-            if self.free(node) == statement.indices:
-                return statement.read()
+        if (
+            node is statement.value
+            and not statement.summed
+            and self.free(node) == statement.indices
+        ):
+            return statement.read()
         return node
 
     # --- writing ----------------------------------------------------------------------------
@@ -51,7 +54,9 @@ class Builder:
     def emit(self, target: str, labels: Sequence[str] | None, value: ast.Expr) -> None:
         self.lines.append(f"{ex.show_target(target, labels)} = {ex.show(value)}")
 
-    def emit_sum(self, target: str, labels: Sequence[str] | None, terms: Sequence[ast.Expr]) -> None:
+    def emit_sum(
+        self, target: str, labels: Sequence[str] | None, terms: Sequence[ast.Expr]
+    ) -> None:
         """`target[labels] = t1 + t2 + ...`; a single `sum[k](product)` is written as the bare
         product, summed by the Einstein rule."""
         if len(terms) == 1:
@@ -67,11 +72,11 @@ class Builder:
         summed = {axis.name for axis in term.indices}
         written = set(ex.expanded(labels))
         operand = term.operand
-        if summed & written or not ex.is_product(operand):
-            return term
+        factors, divisors, _ = ex.flatten_product(operand)
+        if summed & written or len(factors) + len(divisors) < 2:
+            return term  # a lone `sum[j](x[i, j])` says what it sums
         if self.free(operand) - summed - written:
             return term
-        _, divisors, _ = ex.flatten_product(operand)
         if any(self.free(d) & summed for d in divisors):
             return term
         return operand

@@ -246,7 +246,7 @@ class Indices:
 
     def _rename(self, expr: ast.Expr, mapping: dict[str, str]) -> ast.Expr | None:
         if isinstance(expr, ast.Access):
-            axes = []
+            axes: list[ast.Axis] = []
             for axis in expr.axes:
                 if isinstance(axis, ast.IndexAxis):
                     axes.append(ast.IndexAxis(SPAN, mapping.get(axis.name, axis.name)))

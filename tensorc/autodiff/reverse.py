@@ -81,9 +81,7 @@ class Reverse(Builder):
     @staticmethod
     def _reads_as(term: ast.Expr, labels: tuple[str, ...] | None) -> bool:
         if labels is None or not labels:
-            return isinstance(term, ast.Name) or (
-                isinstance(term, ast.Access) and not term.axes
-            )
+            return isinstance(term, ast.Name) or (isinstance(term, ast.Access) and not term.axes)
         return isinstance(term, ast.Access) and ex.labels_of(term.axes) == labels
 
     def gradient(self, name: str) -> Gradient:
@@ -156,7 +154,9 @@ class Reverse(Builder):
         batched = ELLIPSIS in self.free(term) and ELLIPSIS not in labels
         self.terms.setdefault((name, batched), []).append(term)
 
-    def read_term(self, tensor: str, labels: tuple[str, ...], g: ast.Expr, order: Sequence[str]) -> None:
+    def read_term(
+        self, tensor: str, labels: tuple[str, ...], g: ast.Expr, order: Sequence[str]
+    ) -> None:
         """Adds the cotangent `g` of the read `tensor[labels]` to `d tensor`, in its axes."""
         if tensor not in self.active:
             return
@@ -374,7 +374,7 @@ def extreme_share(func: str, a: ast.Expr, b: ast.Expr, g: ast.Expr) -> ast.Expr:
 
 
 def power_slope(a: ast.Expr, b: ast.Expr) -> ast.Expr:
-    """d(a ** b)/da = b * a ** (b - 1) (0 where b is 0, as in JAX)."""
+    """d(a ** b)/da = b * a ** (b - 1); a constant exponent 0 gives 0 (JAX's integer_pow)."""
     n = ex.constant_value(b)
     if n is not None:
         if n == 0:
@@ -384,8 +384,7 @@ def power_slope(a: ast.Expr, b: ast.Expr) -> ast.Expr:
         if n == 2:
             return ex.mul(ex.number(2), a)
         return ex.mul(ex.number(n), ex.binary("**", a, ex.number(n - 1)))
-    slope = ex.mul(b, ex.binary("**", a, ex.binary("-", b, ex.number(1))))
-    return ex.where(ex.binary("==", b, ex.number(0)), ex.number(0), slope)
+    return ex.mul(b, ex.binary("**", a, ex.binary("-", b, ex.number(1))))
 
 
 def log_base(a: ast.Expr) -> ast.Expr:
