@@ -167,7 +167,7 @@ def _matmul_inputs(program: ir.Program) -> list[str]:
     tensors = {spec.name for spec in program.inputs if not spec.is_scalar}
     values = {let.name: let.value for let in program.lets}
     found: set[str] = set()
-    pending = [
+    pending: list[ir.Node] = [
         node
         for let in program.lets
         for node in ir.walk(let.value)

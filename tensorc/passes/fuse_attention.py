@@ -93,10 +93,11 @@ def _scores(node: ir.Node, inlinable: dict[str, ir.Node], query: str, key: str) 
             return None
         causal = True
         node = _look_through(kept, inlinable)
+    node, outer_scale = _strip_scale(node)
     if not isinstance(node, ir.Contract) or len(node.summed) != 1:
         return None
     tensors = [f for f in node.factors if f.indices]
-    scale = tuple(f for f in node.factors if not f.indices)
+    scale = tuple(f for f in node.factors if not f.indices) + outer_scale
     if len(tensors) != 2:
         return None
     feature = node.summed[0]
@@ -104,6 +105,23 @@ def _scores(node: ir.Node, inlinable: dict[str, ir.Node], query: str, key: str) 
         if query in q.indices and key in k.indices and key not in q.indices:
             return _Scores(q, k, scale, feature, causal)
     return None
+
+
+def _strip_scale(node: ir.Node) -> tuple[ir.Node, tuple[ir.Node, ...]]:
+    """`x * s`, `s * x` and `x / s` with a scalar s: x, and the factors that scale it."""
+    factors: list[ir.Node] = []
+    while isinstance(node, ir.Map) and node.op in ("mul", "div") and node.indices:
+        left, right = node.args
+        if not right.indices:
+            scale = right if node.op == "mul" else ir.Map("div", (ir.Const(1.0, "1"), right), ())
+            factors.append(scale)
+            node = left
+        elif not left.indices and node.op == "mul":
+            factors.append(left)
+            node = right
+        else:
+            break
+    return node, tuple(factors)
 
 
 def _is_causal(condition: ir.Node, query: str, key: str) -> bool:

@@ -57,7 +57,9 @@ JAX_CASES = {
 
 
 def on_jax(position: int, case: Case) -> bool:
-    return bool(os.environ.get("TENSORC_AUTODIFF_FULL")) or case.id in JAX_CASES or position % 6 == 0
+    return (
+        bool(os.environ.get("TENSORC_AUTODIFF_FULL")) or case.id in JAX_CASES or position % 6 == 0
+    )
 
 
 def as_tuple(value: Any) -> tuple[Any, ...]:
@@ -144,9 +146,7 @@ def torch_vjp(case: Case, values: dict[str, Any], cots: list[np.ndarray]) -> lis
         for name in case.float_inputs
     ]
     out = primal(case, "torch", values)(*args)
-    loss = sum(
-        (o * torch.from_numpy(c)).sum() for o, c in zip(as_tuple(out), cots, strict=True)
-    )
+    loss = sum((o * torch.from_numpy(c)).sum() for o, c in zip(as_tuple(out), cots, strict=True))
     assert isinstance(loss, torch.Tensor)
     grads = torch.autograd.grad(loss, args, allow_unused=True)
     return [

@@ -79,7 +79,7 @@ def test_grad_matches_finite_differences(case: Case) -> None:
     if extended is None:
         got = vjp_on(case, "numpy", values, cots)
     else:
-        source, names = extended
+        source, _ = extended
         f = tc.grad(source, wrt=wrt_names(case), backend="numpy")
         with np.errstate(invalid="ignore"):  # the loss itself is nan where a result is -inf
             got = [to_numpy(g) for g in f(*values.values(), *cots, **case.sizes)]

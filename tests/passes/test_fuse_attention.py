@@ -176,3 +176,27 @@ def test_attention_node_labels():
     )
     assert node.indices == ("b", "i", "e")
     assert len(node.children) == 4
+
+
+@pytest.mark.parametrize(
+    "scaled",
+    [
+        "Q[b, i, d] * K[b, j, d] / 8",
+        "Q[b, i, d] * K[b, j, d] * 0.125",
+        "0.125 * Q[b, i, d] * K[b, j, d]",
+        "Q[b, i, d] * K[b, j, d] / sqrt(dk)",
+    ],
+)
+def test_scores_scaled_by_a_divisor_or_factor_still_fuse(scaled: str) -> None:
+    # Regression: scalar divisors once moved outside the contraction and hid the pattern.
+    source = (
+        f"S[b, i, j] = {scaled}\nP[b, i, j] = softmax[j](S[b, i, j])\n"
+        "O[b, i, e] = P[b, i, j] * V[b, j, e]"
+    )
+    program = tc.compile(source, backend="torch")
+    assert "scaled_dot_product_attention" in program.source
+    rng = np.random.default_rng(0)
+    q, k, v = (torch.as_tensor(rng.standard_normal((2, 3, 4))) for _ in range(3))
+    args = (q, k, 64.0, v) if "dk" in scaled else (q, k, v)
+    expected = torch.softmax(q @ k.transpose(-1, -2) / 8, dim=-1) @ v
+    assert torch.allclose(program(*args), expected)
