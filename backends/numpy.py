@@ -67,6 +67,10 @@ class NumpyGenerator(Generator):
             return Code(f"float({code.text})")
         return code
 
+    def inplace_function(self, op: str, operand: Code) -> Code | None:
+        name = self.name_of(operand)
+        return Code(f"np.maximum({name}, 0, out={name})")
+
     def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
         axis = str(axes[0]) if len(axes) == 1 else str(axes)
         if op == "logsumexp":

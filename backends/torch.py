@@ -63,6 +63,9 @@ class TorchGenerator(Generator):
             texts[0] = f"torch.tensor({texts[0]})"  # when constant folding is off
         return Code(f"{_FUNCTIONS[op]}({texts[0]})")
 
+    def inplace_function(self, op: str, operand: Code) -> Code | None:
+        return Code(f"{operand.at(ATOM)}.{op}_()")
+
     def _extremum(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         """torch.maximum takes only tensors: a number becomes a clamp bound instead."""
         bound = "min" if op == "maximum" else "max"

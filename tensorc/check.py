@@ -148,9 +148,9 @@ def check(
     each output, and the gradients, with the NumPy float64 reference.
 
     `shapes` gives input shapes by name and `sizes` index sizes; every other index has size 3
-    (and '...' is one batch axis of size 2). Inputs are uniform in [-1, 1] (in [0.5, 1.5] with
-    `positive`, for programs that take logs or square roots), cast to `dtype` ("float64" or
-    "float32") for the backends. Errors of the program itself raise `TensorcError`; a backend
+    (and '...' is one batch axis of size 2). Tensor inputs are uniform in [-1, 1] (in [0.5, 1.5]
+    with `positive`, for programs that take logs or square roots), scalar inputs in [0.5, 1.5],
+    all rounded to `dtype` ("float64" or "float32") for the backends. Errors of the program itself raise `TensorcError`; a backend
     that fails is reported, not raised.
     """
     if dtype not in ("float64", "float32"):
@@ -249,10 +249,13 @@ def _arguments(
     arguments: list[Any] = []
     for name, axes in labels.items():
         shape = given[name] if name in given else _shape(axes, index_sizes, batch)
-        value = rng.uniform(low, high, shape).astype(dtype).astype(np.float64)
-        # A scalar input is a Python float (an array given by --shape is left for the runtime
-        # to refuse with its own message).
-        arguments.append(float(value) if axes is None and shape == () else value)
+        if axes is None and shape == ():
+            # A scalar input is a Python float, and positive: scalars are mostly scales,
+            # epsilons and sizes (`sqrt(dk)`). An array given for one by `shapes` is left for
+            # the runtime to refuse with its own message.
+            arguments.append(float(np.float64(rng.uniform(0.5, 1.5)).astype(dtype)))
+        else:
+            arguments.append(rng.uniform(low, high, shape).astype(dtype).astype(np.float64))
     return arguments, keywords
 
 

@@ -28,6 +28,9 @@ _INFIX = {
     "eq": ("==", COMPARE),
     "ne": ("!=", COMPARE),
 }
+# Functions whose result has the operand's shape and dtype for every dtype, so that writing it
+# over an owned operand changes nothing but memory traffic (tanh of an int array is a float).
+INPLACE_FUNCTIONS = ("relu",)
 INLINE_LIMIT = 72  # longer single-use expressions get a name of their own, for readability
 FUNCTION_NAME = "program"
 
@@ -80,6 +83,7 @@ class Generator:
         self.uses_math = False
         self.let_names: dict[str, str] = {}
         self.bound: dict[int, Code] = {}
+        self.uses: dict[int, int] = {}
         self._python_scalars: dict[int, bool] = {}
         self.scalar_inputs = {spec.name for spec in program.inputs if spec.is_scalar}
         self.size_names: dict[str, str] = {}
@@ -136,6 +140,7 @@ class Generator:
 
     def _body(self) -> list[str]:
         uses = _count_uses(self.program)
+        self.uses = uses
         for let in self.program.lets:
             self.lines += comment(let.source)
             name = self.names.claim(display_name(let.name).replace("#", "_"))
@@ -285,6 +290,10 @@ class Generator:
                 for arg, child in zip(args, node.args, strict=True)
             ]
             scalars = [self.python_scalar(child) for child in node.args]
+            if node.op in INPLACE_FUNCTIONS and self._owned(node.args[0]):
+                found = self.inplace_function(node.op, aligned[0])
+                if found is not None:
+                    return found
             return self.map(node.op, aligned, scalars)
         if isinstance(node, ir.Permute):
             return self.permute_node(node, args[0])
@@ -312,6 +321,21 @@ class Generator:
         if isinstance(node, ir.Attention):
             return self.attention(node, *args)
         raise TypeError(f"no code for {type(node).__name__}")  # pragma: no cover
+
+    def _owned(self, node: ir.Node) -> bool:
+        """Whether a value is a fresh array that only this use reads: one the program may
+        overwrite. Its producer must not need its own result for gradients (torch's
+        autograd), so only matmuls and arithmetic qualify."""
+        fresh = isinstance(node, ir.MatMul) or (
+            isinstance(node, ir.Map)
+            and node.op in ("add", "sub", "mul", "div")
+            and bool(node.indices)
+        )
+        return fresh and self.uses.get(id(node), 0) == 1 and id(node) not in self.bound
+
+    def inplace_function(self, op: str, operand: Code) -> Code | None:
+        """`op` applied to an owned array in place, or None where the backend has no such form."""
+        return None
 
     def python_scalar(self, node: ir.Node) -> bool:
         """Whether a value is computed from constants and scalar inputs only, so that it may be

@@ -144,13 +144,13 @@ def _reverse(program: Prepared, wrt: tuple[str, ...], mode: str) -> Plan:
                 f"tc.grad needs a scalar result, but the program returns {shown}: "
                 "use tc.vjp, which takes a cotangent for it"
             )
-        seeds.append((outputs[0], ex.ones_like(_read(outputs[0], labels, program))))
+        seeds.append((outputs[0], ex.ones_like(_read(outputs[0], labels))))
         heading = f"gradient of {program.output_names[0]}"
     else:
         for name, user_name in zip(outputs, program.output_names, strict=True):
             cotangent = program.names.claim(f"d{user_name}")
             cotangents.append(cotangent)
-            seeds.append((name, _read(cotangent, _labels(builder, name), program)))
+            seeds.append((name, _read(cotangent, _labels(builder, name))))
         heading = "reverse mode (vector-Jacobian product)"
     gradients = builder.run(seeds)
     returned = tuple(name for gradient in gradients for name in gradient.results)
@@ -200,7 +200,7 @@ def _labels(builder: Reverse, name: str) -> tuple[str, ...] | None:
     return builder.canonical(name)[0]
 
 
-def _read(name: str, labels: tuple[str, ...] | None, program: Prepared) -> ast.Expr:
+def _read(name: str, labels: tuple[str, ...] | None) -> ast.Expr:
     return ex.name(name) if labels is None else ex.access(name, labels)
 
 

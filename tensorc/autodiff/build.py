@@ -129,13 +129,16 @@ class Builder:
 
     def count(self, reduced: Sequence[str], operand: ast.Expr) -> ast.Expr:
         """The number of elements along `reduced`, in the operand's dtype: `sum[j](X[i, j] ** 0)`
-        over a differentiated read that has those indices (or the operand itself)."""
+        over a differentiated read with those indices and no others than the result's (or
+        over the operand itself)."""
+        kept = self.free(operand) - set(reduced)
         witness = operand
         stack = [operand]
         while stack:
             node = stack.pop()
             if isinstance(node, ast.Access) and node.tensor in self.active:
-                if set(reduced) <= self.free(node):
+                free = self.free(node)
+                if set(reduced) <= free and free - set(reduced) <= kept:
                     witness = node
                     break
             elif isinstance(node, ast.Unary | ast.Along):

@@ -95,7 +95,7 @@ class Forward(Builder):
         if node.op == "**":
             terms = []
             ta, tb = self.tangent(a, st), self.tangent(b, st)
-            if ta is not None:
+            if ta is not None and ex.constant_value(b) != 0:
                 terms.append(ex.mul(ta, power_slope(a, b)))
             if tb is not None:
                 terms.append(ex.mul(tb, self.value_of(node, st), log_base(a)))

@@ -85,7 +85,7 @@ class Reverse(Builder):
         return isinstance(term, ast.Access) and ex.labels_of(term.axes) == labels
 
     def gradient(self, name: str) -> Gradient:
-        labels, fresh = self.canonical(name)
+        labels, _ = self.canonical(name)
         plain = self.terms.pop((name, False), [])
         batched = self.terms.pop((name, True), [])
         plain_name = batched_name = None
@@ -96,7 +96,6 @@ class Reverse(Builder):
         if batched:
             batched_name = self.names.claim(f"d{name}_batch")
             self.emit_sum(batched_name, (ELLIPSIS, *labels), batched)
-        del fresh
         position = labels.index(ELLIPSIS) if ELLIPSIS in labels else None
         return Gradient(
             input=name,
@@ -283,7 +282,7 @@ class Reverse(Builder):
 
     def power(self, node: ast.Binary, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
         a, b = node.left, node.right
-        if self.is_active(a):
+        if self.is_active(a) and ex.constant_value(b) != 0:
             self.into(a, ex.mul(g, power_slope(a, b)), st, nominal)
         if self.is_active(b):
             self.into(b, ex.mul(g, self.value_of(node, st), log_base(a)), st, nominal)

@@ -36,7 +36,10 @@ def test_matmul_module_is_golden(generated):
         ("C[b, i, k] = A[b, i, j] * B[b, j, k]", "C = A @ B\nreturn C"),
         ("C[..., i, k] = A[..., i, j] * B[..., j, k]", "C = A @ B\nreturn C"),
         ("T[j, i] = A[i, j]", "T = A.T\nreturn T"),
-        ("R[i, j] = relu(X[i, j] + b[j])", "R = np.maximum(X + b, 0)\nreturn R"),
+        (
+            "R[i, j] = relu(X[i, j] + b[j])",
+            "t = X + b\nR = np.maximum(t, 0, out=t)\nreturn R",
+        ),
         ("Y[i] = alpha * X[i]", "Y = X * alpha\nreturn Y"),
         ("d[i] = A[i, i]", "d = np.diagonal(A, 0, 0, 1)\nreturn d"),
         ("P[i, j] = A[i, j] / sum[k](A[i, k])", "P = A / np.sum(A, axis=1)[:, None]\nreturn P"),
