@@ -83,6 +83,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="seconds allowed per framework (default: 300 quick, 3600 full)",
     )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        metavar="RESULTS_JSON",
+        help="measure nothing: rebuild results.md and the chart from a results.json",
+    )
     args = parser.parse_args(argv)
     args.only = [name for item in args.only for name in comma_list(item)]
     requested = comma_list(args.frameworks)
@@ -189,17 +196,31 @@ def load_average() -> str:
         return "?"
 
 
+def chart_destination(args: argparse.Namespace, merged: dict[str, Any]) -> Path:
+    """docs/benchmarks.png for a full run of everything; OUT/benchmarks.png otherwise."""
+    if args.chart is not None:
+        return Path(args.chart)
+    meta = merged["meta"]
+    everything = not meta.get("only") and list(merged["runs"]) == list(FRAMEWORKS)
+    return DOCS_CHART if everything and not meta["quick"] else args.out / "benchmarks.png"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    full_run = not args.quick and not args.only and args.frameworks == list(FRAMEWORKS)
-    chart_path = args.chart or (DOCS_CHART if full_run else args.out / "benchmarks.png")
-    merged: dict[str, Any] = {
+    if args.from_json is not None:
+        merged = json.loads(args.from_json.read_text())
+        chart_path = chart_destination(args, merged)
+        print(report.write(merged, args.out, chart_path))
+        log(f"rebuilt {args.out / 'results.md'} and {chart_path} from {args.from_json}")
+        return 0
+    merged = {
         "meta": {
             "command": " ".join(
                 ["python -m benchmarks", *(sys.argv[1:] if argv is None else argv)]
             ),
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "quick": args.quick,
+            "only": args.only,
             "platform": platform.platform(),
             "python": platform.python_version(),
             "cpu": cpu_model(),
@@ -214,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         merged["runs"][framework] = run_framework(framework, args)
         merged["runs"][framework]["load"] = [load_before, load_average().split(",")[0]]
     merged["meta"]["load_after"] = load_average()
+    chart_path = chart_destination(args, merged)
     text = report.write(merged, args.out, chart_path)
     print(text)
     log(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {chart_path}")

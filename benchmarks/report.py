@@ -406,14 +406,19 @@ def _problems_section(merged: Result, names: list[str], fws: list[str]) -> list[
 # Chart
 
 COLORS = {"numpy": "#4c72b0", "torch": "#dd8452", "jax": "#55a868"}
-MARKERS = "osD^v<>pP*Xh"
+# Filled markers first, then the same shapes hollow: 24 distinguishable anchor styles.
+MARKER_SHAPES = "osD^v<>pP*Xh"
+MARKER_STYLES = [(m, True) for m in MARKER_SHAPES] + [(m, False) for m in MARKER_SHAPES]
 
 
 def chart(merged: Result, path: Path) -> None:
+    """Top: tensorc ÷ hand-written per workload and framework. Bottom: tensorc ÷ each anchor."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fws = framework_names(merged)
     names = workload_names(merged)
@@ -423,6 +428,7 @@ def chart(merged: Result, path: Path) -> None:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(9.0, 1.15 * len(names)), 9), sharex=True)
     anchor_keys: list[str] = []
     for f_index, fw in enumerate(fws):
+        color = COLORS.get(fw, "gray")
         offset = (f_index - (len(fws) - 1) / 2) * width
         xs, heights = [], []
         for n_index, name in enumerate(names):
@@ -440,40 +446,52 @@ def chart(merged: Result, path: Path) -> None:
                     continue
                 if variant["key"] not in anchor_keys:
                     anchor_keys.append(variant["key"])
-                marker = MARKERS[anchor_keys.index(variant["key"]) % len(MARKERS)]
+                shape, filled = MARKER_STYLES[anchor_keys.index(variant["key"]) % 24]
                 bottom.scatter(
                     n_index + offset,
                     tc_time / t,
-                    color=COLORS.get(fw, "gray"),
-                    marker=marker,
-                    s=28,
-                    alpha=0.85,
-                    edgecolors="none",
+                    marker=shape,
+                    s=30,
+                    facecolors=color if filled else "none",
+                    edgecolors=color,
+                    linewidths=1.0,
+                    alpha=0.9,
                 )
-        bars = top.bar(xs, heights, width=width * 0.92, color=COLORS.get(fw, "gray"), label=fw)
+        bars = top.bar(xs, heights, width=width * 0.92, color=color, label=fw)
         for bar, value in zip(bars, heights, strict=True):
             top.annotate(
                 f"{value:.2f}",
-                (bar.get_x() + bar.get_width() / 2, value),
+                (bar.get_x() + bar.get_width() / 2, value * 1.04),
                 ha="center",
                 va="bottom",
                 fontsize=7,
+                rotation=90,
             )
     for ax in (top, bottom):
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.grid(axis="y", which="major", alpha=0.3)
+    low, high = top.get_ylim()
+    top.set_ylim(low, high * 1.8)  # room for the value labels
     top.set_ylabel("tensorc ÷ hand-written\n(time ratio, lower is better)")
     top.legend(title="framework", fontsize=8)
-    title = "tensorc vs hand-written code" + (
-        " (QUICK smoke run)" if merged["meta"]["quick"] else ""
-    )
-    top.set_title(title)
+    kind = "QUICK smoke run" if merged["meta"]["quick"] else "median wall time"
+    threads = merged["meta"].get("threads", "?")
+    top.set_title(f"tensorc vs hand-written code ({kind}, {threads} thread(s) per framework)")
     bottom.set_ylabel("tensorc ÷ other implementations\n(time ratio, lower is better)")
-    from matplotlib.lines import Line2D
-
     handles = [
-        Line2D([], [], linestyle="", marker=MARKERS[i % len(MARKERS)], color="gray", label=key)
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker=MARKER_STYLES[i % 24][0],
+            label=key,
+            markerfacecolor="gray" if MARKER_STYLES[i % 24][1] else "none",
+            markeredgecolor="gray",
+        )
         for i, key in enumerate(anchor_keys)
     ]
     handles += [

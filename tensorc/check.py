@@ -110,7 +110,8 @@ class CheckReport:
             rows.append((d.backend, d.value, d.against, *numbers, verdict))
         widths = [max(len(row[k]) for row in rows) for k in range(len(header))]
         lines += [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in (rows if self.differences else [])
         ]
         errors = [f"{d.backend} {d.value}: {d.error}" for d in self.differences if d.error]
         if errors:
@@ -124,9 +125,12 @@ class CheckReport:
         lines.append("")
         largest = f"largest difference {_number(self.max_abs)} abs, {_number(self.max_rel)} rel"
         failed = len(self.failures)
-        if failed:
+        if not self.differences:
+            lines.append("nothing was compared: every backend named was skipped")
+        elif failed:
             lines.append(
-                f"FAILED: {failed} of {len(self.differences)} exceed {self.tolerance:g} ({largest})"
+                f"FAILED: {failed} of {len(self.differences)} are not within {self.tolerance:g} "
+                f"({largest})"
             )
         else:
             lines.append(f"ok: every difference is within {self.tolerance:g} ({largest})")

@@ -249,7 +249,7 @@ def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     check_.add_argument(
         "--positive",
         action="store_true",
-        help="inputs from [0.5, 1.5] instead of [-1, 1], for programs with log or sqrt",
+        help="tensor inputs from [0.5, 1.5] instead of [-1, 1], for programs with log or sqrt",
     )
 
 

@@ -11,6 +11,8 @@ from tensorc.errors import TensorcError
 from tensorc.frontend import ast
 from tensorc.ir.nodes import ELLIPSIS, display_name
 
+MAX_TERMS = 16  # terms in one statement's sum of contributions
+
 
 class Builder:
     """Accumulates the lines of the derivative program."""
@@ -29,13 +31,29 @@ class Builder:
         return self.indices.free(expr)
 
     def is_active(self, expr: ast.Expr) -> bool:
-        """Whether an expression depends on an input being differentiated."""
+        """Whether an expression depends on an input being differentiated (worked out for
+        every subexpression at once, so that deep expressions stay linear)."""
         found = self._active_cache.get(id(expr))
         if found is not None and found[0] is expr:
             return found[1]
-        result = bool(self.program.reads(expr) & self.active)
-        self._active_cache[id(expr)] = (expr, result)
-        return result
+        order: list[ast.Expr] = []
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            cached = self._active_cache.get(id(node))
+            if cached is not None and cached[0] is node:
+                continue
+            order.append(node)
+            stack.extend(ex.children(node))
+        for node in reversed(order):
+            if isinstance(node, ast.Access):
+                result = node.tensor in self.active
+            elif isinstance(node, ast.Name):
+                result = node.name in self.active and node.name not in self.indices.names
+            else:
+                result = any(self._active_cache[id(child)][1] for child in ex.children(node))
+            self._active_cache[id(node)] = (node, result)
+        return self._active_cache[id(expr)][1]
 
     def value_of(self, node: ast.Expr, statement: Statement) -> ast.Expr:
         """The primal value of a subexpression: the target itself for a statement's whole
@@ -59,6 +77,12 @@ class Builder:
     ) -> None:
         """`target[labels] = t1 + t2 + ...`; a single `sum[k](product)` is written as the bare
         product, summed by the Einstein rule."""
+        terms = list(terms)
+        while len(terms) > MAX_TERMS:  # a long sum is written in parts, not one deep expression
+            part = self.names.claim(f"{target}_part")
+            self.emit(part, labels, ex.add(terms[:MAX_TERMS]))
+            read = ex.name(part) if labels is None else ex.access(part, labels)
+            terms = [read, *terms[MAX_TERMS:]]
         if len(terms) == 1:
             self.emit(target, labels, self.einstein(terms[0], labels or ()))
         else:

@@ -297,6 +297,16 @@ def ordered(indices: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
     return (ELLIPSIS, *out) if ELLIPSIS in present else tuple(out)
 
 
+def children(node: ast.Expr) -> tuple[ast.Expr, ...]:
+    if isinstance(node, ast.Unary | ast.Along):
+        return (node.operand,)
+    if isinstance(node, ast.Binary):
+        return (node.left, node.right)
+    if isinstance(node, ast.Call):
+        return node.args
+    return ()
+
+
 def flatten_product(expr: ast.Expr) -> tuple[list[ast.Expr], list[ast.Expr], bool]:
     """Factors, divisors and sign of a chain of `*`, `/` and unary minus (as lowering reads it)."""
     factors: list[ast.Expr] = []

@@ -74,12 +74,12 @@ class Program:
     indices: ex.Indices
     names: Names
     input_reads: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    _by_target: dict[str, Statement] = field(default_factory=dict, repr=False)
 
     def defining(self, name: str) -> Statement | None:
-        for statement in self.statements:
-            if statement.target == name:
-                return statement
-        return None
+        if len(self._by_target) != len(self.statements):
+            self._by_target = {statement.target: statement for statement in self.statements}
+        return self._by_target.get(name)
 
     def depends_on(self, sources: Iterable[str]) -> set[str]:
         """The names whose values depend on `sources` (those included)."""
@@ -129,13 +129,16 @@ def prepare(tree: ast.Program, lowered: ir.Program) -> Program:
         target = statement.target
         if target in current:
             target = names.claim(target)
-        current[statement.target] = target
         labels = None if statement.axes is None else ex.labels_of(statement.axes)
+        order = _statement_order(tuple(ex.expanded(labels or ())), value, index_names)
+        parts: list[Statement] = []
+        value = _split(value, order, indices, names, f"{statement.target}_part", parts)
+        statements += parts
+        current[statement.target] = target
         written = set(ex.expanded(labels or ()))
         free = indices.free(value)
         extra = free - written
         summed = frozenset(extra) if extra and ex.is_product(value) else frozenset()
-        order = _statement_order(tuple(ex.expanded(labels or ())), value, index_names)
         statements.append(Statement(target, labels, value, summed, order))
     if tree.returns is None:
         output_names: tuple[str, ...] = (tree.statements[-1].target,)
@@ -215,6 +218,52 @@ def _rename_reads(value: ast.Expr, current: dict[str, str], index_names: set[str
         return ast.Call(value.span, value.func, args)
     operand = _rename_reads(value.operand, current, index_names)
     return ast.Along(value.span, value.func, value.indices, operand)
+
+
+SPLIT_SIZE = 40  # subexpressions larger than this get a statement of their own
+
+
+def _split(
+    value: ast.Expr,
+    order: tuple[str, ...],
+    indices: ex.Indices,
+    names: Names,
+    base: str,
+    parts: list[Statement],
+) -> ast.Expr:
+    """Gives large subexpressions of a statement statements of their own, so that a rule that
+    reads the value of a subexpression reads a name, not a copy of it: without this, the
+    derivative of `tanh(tanh(...tanh(x)))` would grow with the square of its depth. Products
+    (contractions) and comparisons stay whole."""
+    sizes: dict[int, int] = {}
+
+    def rebuild(node: ast.Expr, root: bool) -> ast.Expr:
+        if isinstance(node, ast.Unary):
+            node = ast.Unary(node.span, node.op, rebuild(node.operand, False))
+        elif isinstance(node, ast.Binary):
+            left, right = rebuild(node.left, False), rebuild(node.right, False)
+            node = ast.Binary(node.span, node.op, left, right)
+        elif isinstance(node, ast.Call):
+            node = ast.Call(node.span, node.func, tuple(rebuild(a, False) for a in node.args))
+        elif isinstance(node, ast.Along):
+            node = ast.Along(node.span, node.func, node.indices, rebuild(node.operand, False))
+        else:
+            sizes[id(node)] = 1
+            return node
+        children = ex.children(node)
+        size = 1 + sum(sizes[id(child)] for child in children)
+        whole = isinstance(node, ast.Binary) and node.op in ("*", "/", *ex.COMPARISONS)
+        if root or whole or size <= SPLIT_SIZE:
+            sizes[id(node)] = size
+            return node
+        labels = ex.ordered(indices.free(node), order)
+        target = names.claim(base)
+        parts.append(Statement(target, labels, node, frozenset(), order))
+        read = ex.access(target, labels) if labels else ex.name(target)
+        sizes[id(read)] = 1
+        return read
+
+    return rebuild(value, True)
 
 
 def _accesses(value: ast.Expr) -> list[ast.Access]:

@@ -46,14 +46,28 @@ def _plan(node: ir.Node, sizes: Sizes) -> ir.Node | None:
         steps.append(contraction[2])
     result = operands[0]
     report = ir.PathReport(
-        equation=equation,
+        equation=_in_user_names(equation, symbol),
         naive_flops=float(info.naive_cost),
         optimized_flops=float(info.opt_cost),
         largest_intermediate=float(info.largest_intermediate),
-        steps=tuple(steps),
+        steps=tuple(_in_user_names(step, symbol) for step in steps),
     )
     assert isinstance(result, ir.Contract)
     return ir.Contract(result.factors + tuple(scalars), node.labels, report)
+
+
+def _in_user_names(equation: str, symbol: dict[str, str]) -> str:
+    """An opt_einsum equation in the program's index names: `ab,bc->ac` becomes
+    `[i,j],[j,k]->[i,k]` (plain letters stay as they are when every index is one letter)."""
+    label = {letter: name for name, letter in symbol.items()}
+    single = all(len(name) == 1 and name.isalpha() for name in symbol)
+
+    def spell(term: str) -> str:
+        names = [label.get(letter, letter) for letter in term]
+        return "".join(names) if single else "[" + ",".join(names) + "]"
+
+    inputs, _, output = equation.partition("->")
+    return ",".join(spell(term) for term in inputs.split(",")) + "->" + spell(output)
 
 
 def _size(label: str, sizes: Sizes) -> int:

@@ -95,6 +95,16 @@ def test_passes_apply_to_the_derivative() -> None:
     assert f.ir != tc.grad(source, wrt="x", passes=()).ir  # exp(x) computed once
 
 
+def test_deep_expressions_give_derivatives_of_linear_size() -> None:
+    depth = 100
+    source = "L = sum[i](" + "tanh(" * depth + "x[i] * w[i]" + ")" * depth + ")"
+    f = tc.grad(source, wrt=("x", "w"))
+    assert len(f.text) < 200 * depth  # a copy of each inner subexpression would be quadratic
+    x, w = np.array([0.5, 1.0]), np.array([2.0, 1.0])
+    for got, want in zip(f(x, w), (jax_grad(source, n, x, w) for n in "xw"), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
 # --- JAX's conventions where there is no derivative ---------------------------------------
 
 CONVENTIONS = [

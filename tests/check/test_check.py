@@ -246,6 +246,9 @@ def test_backends_not_installed_are_skipped_and_reported(monkeypatch: pytest.Mon
     assert {d.backend for d in report.differences} == {"numpy"}
     assert report.ok
     assert "skipped torch: not installed" in str(report)
+    nothing = tc.check(MATMUL, backends=["torch"])
+    assert nothing.differences == () and nothing.ok
+    assert str(nothing).splitlines()[-1] == "nothing was compared: every backend named was skipped"
 
 
 def test_only_the_named_backends_run() -> None:

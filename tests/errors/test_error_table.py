@@ -215,7 +215,7 @@ ROWS = [
 def documented_messages() -> list[str]:
     """The first column of the error table of docs/language.md, without its code marks."""
     text = LANGUAGE_PAGE.read_text(encoding="utf-8")
-    table = text.split("## Errors", 1)[1]
+    table = text.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
     messages = []
     for line in table.splitlines():
         found = re.match(r"\| (``? ?)(.+?)( ?``?)( \(.*?\))? \|", line)
