@@ -309,9 +309,9 @@ def test_a_size_mismatch_of_given_shapes_is_a_shape_error_with_a_caret() -> None
         (lambda: tc.check(MATMUL, dtype="float16"), "dtype must be"),
         (lambda: tc.check(MATMUL, tolerance=-1), "tolerance must be a non-negative number"),
         (lambda: tc.check(MATMUL, shapes={"A": (2, -3)}), "shape of A must be non-negative ints"),
-        (lambda: tc.check(MATMUL, shapes={"A": "2x3"}), "shape of A must be non-negative ints"),
+        (lambda: tc.check(MATMUL, shapes={"A": "2x3"}), "shape of A must be non-negative ints"),  # type: ignore[dict-item]
         (lambda: tc.check(MATMUL, sizes={"k": -1}), "the size k=-1 must be a non-negative int"),
-        (lambda: tc.check(MATMUL, sizes={"k": "4"}), "the size k='4' must be a non-negative int"),
+        (lambda: tc.check(MATMUL, sizes={"k": "4"}), "the size k='4' must be a non-negative int"),  # type: ignore[dict-item]
         (lambda: tc.check("Y[i] = alpha * X[i]", shapes={"alpha": (3,)}), "used as a scalar"),
         (
             lambda: tc.check(

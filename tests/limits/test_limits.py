@@ -188,7 +188,7 @@ def test_a_product_of_60_vectors_with_60_summed_indices(backend: str) -> None:
         assert actual == pytest.approx(np.prod([v.sum() for v in vs]), rel=rtol(backend))
 
 
-def test_einsum_with_more_than_52_operand_letters_is_not_needed_for_60_indices() -> None:
+def test_the_trace_of_a_chain_of_60_matrices() -> None:
     """The trace of a chain: every index is summed, none is left for the output."""
     rng = np.random.default_rng(5)
     ms = [rng.uniform(-1, 1, (2, 2)) for _ in range(CHAIN)]
