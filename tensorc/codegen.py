@@ -139,12 +139,11 @@ class Generator:
         return repr(tuple(self.size_names[i] for i in self.keyword_sizes))
 
     def _body(self) -> list[str]:
-        uses = _count_uses(self.program)
-        self.uses = uses
+        self.uses = _count_uses(self.program)
         for let in self.program.lets:
             self.lines += comment(let.source)
-            name = self.names.claim(display_name(let.name).replace("#", "_"))
-            code = self._emit(let.value, uses)
+            name = self.names.claim(display_name(let.name))
+            code = self._emit(let.value)
             self.lines.append(f"{name} = {code.text}")
             self.let_names[let.name] = name
         values = {let.name: let.value for let in self.program.lets}
@@ -155,19 +154,14 @@ class Generator:
             if value is None or self.python_scalar(value):
                 text = self.as_array(text)  # Python numbers in, an array of the backend out
             outputs.append(text)
-        returned = ", ".join(outputs)
-        self.lines.append(
-            f"return {returned}"
-            if not self.program.tuple_output or len(outputs) > 1
-            else f"return ({returned},)"
-        )
+        self.lines.append(f"return {', '.join(outputs)}")
         return self.entry_lines() + self._size_prologue() + self.lines
 
     def entry_lines(self) -> list[str]:
         """Lines that prepare the arguments, before anything else runs."""
         return []
 
-    def _emit(self, root: ir.Node, uses: dict[int, int]) -> Code:
+    def _emit(self, root: ir.Node) -> Code:
         """The expression for `root`; shared or long subexpressions become named lines first."""
         codes: dict[int, Code] = {}
         for node in ir.walk(root):
@@ -175,9 +169,12 @@ class Generator:
                 codes[id(node)] = self.bound[id(node)]
                 continue
             code = self.node(node, [codes[id(child)] for child in node.children])
-            shared = uses.get(id(node), 0) > 1
-            long = len(code.text) > INLINE_LIMIT and code.precedence < ATOM + 1
-            if node is not root and (shared or long) and not _is_leaf(node):
+            shared = self.uses.get(id(node), 0) > 1
+            if (
+                node is not root
+                and (shared or len(code.text) > INLINE_LIMIT)
+                and not _is_leaf(node)
+            ):
                 name = self.names.claim("t")
                 self.lines.append(f"{name} = {code.text}")
                 code = Code(name)
