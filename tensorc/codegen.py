@@ -337,16 +337,25 @@ class Generator:
     def python_scalar(self, node: ir.Node) -> bool:
         """Whether a value is computed from constants and scalar inputs only, so that it may be
         a plain Python number when the generated code runs."""
-        found = self._python_scalars.get(id(node))
-        if found is None:
-            leaves = [n for n in ir.walk(node) if not n.children]
-            found = all(
-                isinstance(leaf, ir.Const)
-                or (isinstance(leaf, ir.Var) and leaf.name in self.scalar_inputs)
-                for leaf in leaves
-            )
-            self._python_scalars[id(node)] = found
-        return found
+        known = self._python_scalars
+        pending = [node]
+        while pending:  # each answer is made from its children's, each computed once
+            each = pending[-1]
+            if id(each) in known:
+                pending.pop()
+                continue
+            missing = [child for child in each.children if id(child) not in known]
+            if missing:
+                pending.extend(missing)
+                continue
+            pending.pop()
+            if each.children:
+                known[id(each)] = all(known[id(child)] for child in each.children)
+            else:
+                known[id(each)] = isinstance(each, ir.Const) or (
+                    isinstance(each, ir.Var) and each.name in self.scalar_inputs
+                )
+        return known[id(node)]
 
     def align(self, code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
         """Inserts length-1 axes so that `labels` broadcast against `target` (a supersequence)."""

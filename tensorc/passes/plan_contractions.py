@@ -10,7 +10,8 @@ from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 from tensorc.ir.shapes import Sizes
 
-NOMINAL_SIZE = 64  # the size assumed for every index when planning before shapes are known
+NOMINAL_SIZE = 64
+SEARCHED_FACTORS = 16  # the size assumed for every index when planning before shapes are known
 
 
 def plan_contractions(program: ir.Program, sizes: Sizes) -> ir.Program:
@@ -32,7 +33,10 @@ def _plan(node: ir.Node, sizes: Sizes) -> ir.Node | None:
     equation = ",".join("".join(symbol[i] for i in f.indices) for f in tensors)
     equation += "->" + "".join(symbol[i] for i in node.labels)
     shapes = [tuple(_size(label, sizes) for label in f.indices) for f in tensors]
-    path, info = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize="auto-hq")
+    # auto-hq searches (optimal, then branch and bound) pay off for a few dozen factors; past
+    # that the greedy path is found in linear time and is what opt_einsum itself falls back to.
+    search = "auto-hq" if len(tensors) <= SEARCHED_FACTORS else "greedy"
+    path, info = opt_einsum.contract_path(equation, *shapes, shapes=True, optimize=search)
     operands: list[ir.Node] = list(tensors)
     steps = []
     for step, contraction in zip(path, info.contraction_list, strict=True):
