@@ -33,13 +33,13 @@ def _sigmoid(x):
     "_softmax": '''
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along axis, the maximum subtracted first so that exp cannot overflow."""
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
 ''',
     "_logsumexp": '''
 def _logsumexp(x, axis):
     """log(sum(exp(x))) along axis, the maximum subtracted first so that exp cannot overflow."""
-    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
     return np.log(np.sum(np.exp(x - peak), axis=axis)) + np.squeeze(peak, axis=axis)
 ''',
