@@ -44,14 +44,14 @@ class Builder:
             if cached is not None and cached[0] is node:
                 continue
             order.append(node)
-            stack.extend(ex.children(node))
+            stack.extend(ast.children(node))
         for node in reversed(order):
             if isinstance(node, ast.Access):
                 result = node.tensor in self.active
             elif isinstance(node, ast.Name):
                 result = node.name in self.active and node.name not in self.indices.names
             else:
-                result = any(self._active_cache[id(child)][1] for child in ex.children(node))
+                result = any(self._active_cache[id(child)][1] for child in ast.children(node))
             self._active_cache[id(node)] = (node, result)
         return self._active_cache[id(expr)][1]
 
@@ -96,7 +96,7 @@ class Builder:
         summed = {axis.name for axis in term.indices}
         written = set(ex.expanded(labels))
         operand = term.operand
-        factors, divisors, _ = ex.flatten_product(operand)
+        factors, divisors, _ = ast.flatten_product(operand)
         if summed & written or len(factors) + len(divisors) < 2:
             return term  # a lone `sum[j](x[i, j])` says what it sums
         if self.free(operand) - summed - written:

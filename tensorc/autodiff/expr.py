@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from tensorc.errors import Span
 from tensorc.frontend import ast
+from tensorc.frontend.ast import flatten_product
 from tensorc.ir.nodes import ELLIPSIS, composed_label, label_parts
 
 SPAN = Span(1, 1)
@@ -295,35 +296,6 @@ def ordered(indices: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
     out = [i for i in order if i in present and i != ELLIPSIS]
     out += sorted(present - set(out) - {ELLIPSIS})
     return (ELLIPSIS, *out) if ELLIPSIS in present else tuple(out)
-
-
-def children(node: ast.Expr) -> tuple[ast.Expr, ...]:
-    if isinstance(node, ast.Unary | ast.Along):
-        return (node.operand,)
-    if isinstance(node, ast.Binary):
-        return (node.left, node.right)
-    if isinstance(node, ast.Call):
-        return node.args
-    return ()
-
-
-def flatten_product(expr: ast.Expr) -> tuple[list[ast.Expr], list[ast.Expr], bool]:
-    """Factors, divisors and sign of a chain of `*`, `/` and unary minus (as lowering reads it)."""
-    factors: list[ast.Expr] = []
-    divisors: list[ast.Expr] = []
-    negate = False
-    stack: list[tuple[ast.Expr, bool]] = [(expr, False)]
-    while stack:
-        node, inverted = stack.pop()
-        if isinstance(node, ast.Binary) and node.op in ("*", "/"):
-            stack.append((node.right, inverted != (node.op == "/")))
-            stack.append((node.left, inverted))
-        elif isinstance(node, ast.Unary):
-            negate = not negate
-            stack.append((node.operand, inverted))
-        else:
-            (divisors if inverted else factors).append(node)
-    return factors, divisors, negate
 
 
 def is_product(expr: ast.Expr) -> bool:

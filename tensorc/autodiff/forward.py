@@ -104,7 +104,7 @@ class Forward(Builder):
 
     def product(self, node: ast.Expr, st: Statement) -> list[ast.Expr]:
         """The terms of a product's tangent: each factor (or divisor) in turn replaced."""
-        factors, divisors, negate = ex.flatten_product(node)
+        factors, divisors, negate = ast.flatten_product(node)
         denominator = ex.mul(*divisors) if divisors else None
         terms = []
         for k, factor in enumerate(factors):

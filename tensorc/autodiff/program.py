@@ -92,20 +92,15 @@ class Program:
     def reads(self, value: ast.Expr) -> set[str]:
         """The tensors and scalars an expression reads."""
         found: set[str] = set()
-        stack = [value]
-        while stack:
-            node = stack.pop()
+        for node in ast.walk(value):
             if isinstance(node, ast.Access):
                 found.add(node.tensor)
-            elif isinstance(node, ast.Name):
-                if node.name not in self.indices.names and node.name not in ex.CONSTANTS:
-                    found.add(node.name)
-            elif isinstance(node, ast.Unary | ast.Along):
-                stack.append(node.operand)
-            elif isinstance(node, ast.Binary):
-                stack.extend((node.left, node.right))
-            elif isinstance(node, ast.Call):
-                stack.extend(node.args)
+            elif (
+                isinstance(node, ast.Name)
+                and node.name not in self.indices.names
+                and node.name not in ex.CONSTANTS
+            ):
+                found.add(node.name)
         return found
 
 
@@ -250,7 +245,7 @@ def _split(
         else:
             sizes[id(node)] = 1
             return node
-        children = ex.children(node)
+        children = ast.children(node)
         size = 1 + sum(sizes[id(child)] for child in children)
         whole = isinstance(node, ast.Binary) and node.op in ("*", "/", *ex.COMPARISONS)
         if root or whole or size <= SPLIT_SIZE:

@@ -258,7 +258,7 @@ class Reverse(Builder):
     def product(self, node: ast.Expr, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
         """d(f1 * f2 / d1) = g * f2 / d1 for f1 (summed over what f1 lacks: a contraction),
         and -g * f1 * f2 / d1 ** 2 for d1."""
-        factors, divisors, negate = ex.flatten_product(node)
+        factors, divisors, negate = ast.flatten_product(node)
         live = [f for f in (*factors, *divisors) if self.is_active(f)]
         if len(live) > 1:
             g = self.shared(g, st)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tensorc.errors import Span
@@ -117,3 +118,46 @@ class Program:
     statements: tuple[Assign, ...]
     returns: Return | None
     source: str = field(compare=False, repr=False)
+
+
+# --- walking expressions, without recursion (programs may nest thousands deep) -------------
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The subexpressions of an expression, left to right."""
+    if isinstance(node, Unary | Along):
+        return (node.operand,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of an expression, each before its subexpressions, left to right."""
+    stack: list[Expr] = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def flatten_product(expr: Expr) -> tuple[list[Expr], list[Expr], bool]:
+    """Factors, divisors and sign of a chain of `*`, `/` and unary minus:
+    `-a * b / c` is ([a, b], [c], True)."""
+    factors: list[Expr] = []
+    divisors: list[Expr] = []
+    negate = False
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, inverted = stack.pop()
+        if isinstance(node, Binary) and node.op in ("*", "/"):
+            stack.append((node.right, inverted != (node.op == "/")))
+            stack.append((node.left, inverted))
+        elif isinstance(node, Unary):
+            negate = not negate
+            stack.append((node.operand, inverted))
+        else:
+            (divisors if inverted else factors).append(node)
+    return factors, divisors, negate

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tensorc.errors import ProgramError, ShapeError, Span, TensorcError
 from tensorc.frontend import ast
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, composed_label, label_parts
+from tensorc.ir.nodes import ELLIPSIS, composed_label
 
 CONSTANTS = {"inf": "inf", "pi": "pi"}
 UNARY_FUNCTIONS = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos"}
@@ -318,7 +318,7 @@ class _Lowering:
         so it may not use a summed index: an error under the Einstein rule, and under an
         explicit `sum[...]` a plain sum of the quotient instead.
         """
-        factors, divisors, negate = _flatten_product(expr)
+        factors, divisors, negate = ast.flatten_product(expr)
         if len(factors) + len(divisors) < 2 and not (
             len(factors) == 1 and isinstance(factors[0], ast.Access)
         ):
@@ -380,54 +380,18 @@ def _collect_indices(program: ast.Program) -> dict[str, Span]:
 
 def _indices_in(expr: ast.Expr) -> Iterator[str]:
     """The index names an expression uses, in order of appearance (with repeats)."""
-    stack: list[ast.Expr] = [expr]
-    while stack:
-        node = stack.pop()
+    for node in ast.walk(expr):
         if isinstance(node, ast.Access):
             yield from _expanded(node.axes)
         elif isinstance(node, ast.Along):
             yield from (axis.name for axis in node.indices)
-            stack.append(node.operand)
-        elif isinstance(node, ast.Unary):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Binary):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, ast.Call):
-            stack.extend(reversed(node.args))
 
 
 def _names_read(expr: ast.Expr) -> Iterator[ast.Access | ast.Name]:
     """Every tensor access and bare name in an expression."""
-    stack: list[ast.Expr] = [expr]
-    while stack:
-        node = stack.pop()
+    for node in ast.walk(expr):
         if isinstance(node, ast.Access | ast.Name):
             yield node
-        elif isinstance(node, ast.Unary | ast.Along):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Binary):
-            stack.extend((node.left, node.right))
-        elif isinstance(node, ast.Call):
-            stack.extend(node.args)
-
-
-def _flatten_product(expr: ast.Expr) -> tuple[list[ast.Expr], list[ast.Expr], bool]:
-    """Factors, divisors and sign of a chain of `*`, `/` and unary minus."""
-    factors: list[ast.Expr] = []
-    divisors: list[ast.Expr] = []
-    negate = False
-    stack: list[tuple[ast.Expr, bool]] = [(expr, False)]
-    while stack:
-        node, inverted = stack.pop()
-        if isinstance(node, ast.Binary) and node.op in ("*", "/"):
-            stack.append((node.right, inverted != (node.op == "/")))
-            stack.append((node.left, inverted))
-        elif isinstance(node, ast.Unary):
-            negate = not negate
-            stack.append((node.operand, inverted))
-        else:
-            (divisors if inverted else factors).append(node)
-    return factors, divisors, negate
 
 
 def _expanded(axes: tuple[ast.Axis, ...]) -> tuple[str, ...]:
@@ -492,24 +456,11 @@ def _check_arity(expr: ast.Call, count: int) -> None:
 
 
 def _find_index_span(expr: ast.Expr, index: str) -> Span | None:
-    stack: list[ast.Expr] = [expr]
-    while stack:
-        node = stack.pop()
+    for node in ast.walk(expr):
         if isinstance(node, ast.Access):
             for axis in node.axes:
                 if isinstance(axis, ast.IndexAxis) and axis.name == index:
                     return axis.span
                 if isinstance(axis, ast.ComposedAxis) and index in axis.names:
                     return axis.span
-        elif isinstance(node, ast.Unary):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Binary):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, ast.Call):
-            stack.extend(reversed(node.args))
-        elif isinstance(node, ast.Along):
-            stack.append(node.operand)
     return None
-
-
-__all__ = ["label_parts", "lower_program"]
