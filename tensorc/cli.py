@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -45,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give either a FILE or -e PROGRAM, not both")
     if options.emit == "shapes" and not shapes and not sizes:
         parser.error("--emit shapes needs the input shapes: --shape NAME=2x3 ...")
-    try:
-        source = options.expression if options.file is None else _read(options.file)
+
+    def compile_and_print() -> int:
+        source = _source(options)
         passes = () if options.passes == "none" else PASSES
         if options.grad:
             wrt = tuple(name for text in options.grad for name in text.split(",") if name)
@@ -54,16 +55,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             program = compile_program(source, options.backend, passes)
         print(_emit(program, options.emit, shapes, sizes, options.backend or "numpy"), end="")
+        return 0
+
+    return _reporting_errors(options, compile_and_print)
+
+
+def _source(options: argparse.Namespace) -> str:
+    """The program text: the -e argument, or the file's contents."""
+    return options.expression if options.file is None else _read(options.file)
+
+
+def _reporting_errors(options: argparse.Namespace, command: Callable[[], int]) -> int:
+    """Runs a command; a bad program or an unreadable file is a message and exit status 1."""
+    try:
+        return command()
     except TensorcError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
     except OSError as error:
         print(f"error: cannot read {options.file}: {error.strerror}", file=sys.stderr)
-        return 1
     except UnicodeDecodeError:
         print(f"error: {options.file} is not UTF-8 text", file=sys.stderr)
-        return 1
-    return 0
+    return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,8 +272,9 @@ def _check(options: argparse.Namespace) -> int:
     sizes = dict(_parse_size(parser, text) for text in options.size)
     if (options.file is None) == (options.expression is None):
         parser.error("give either a program FILE or -e PROGRAM")
-    try:
-        source = options.expression if options.file is None else _read(options.file)
+
+    def check_and_print() -> int:
+        source = _source(options)
         report = check(
             source,
             shapes,
@@ -272,17 +285,10 @@ def _check(options: argparse.Namespace) -> int:
             dtype=options.dtype,
             positive=options.positive,
         )
-    except TensorcError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: cannot read {options.file}: {error.strerror}", file=sys.stderr)
-        return 1
-    except UnicodeDecodeError:
-        print(f"error: {options.file} is not UTF-8 text", file=sys.stderr)
-        return 1
-    print(report)
-    return 0 if report.ok else 1
+        print(report)
+        return 0 if report.ok else 1
+
+    return _reporting_errors(options, check_and_print)
 
 
 def _backend_list(text: str) -> list[str]:
