@@ -14,7 +14,7 @@ from tensorc.backends.jax import JaxGenerator
 from tensorc.backends.numpy import NumpyGenerator
 from tensorc.backends.torch import TorchGenerator
 from tensorc.codegen import FUNCTION_NAME, Generator
-from tensorc.errors import ShapeError, TensorcError
+from tensorc.errors import TensorcError
 from tensorc.frontend import parse_einsum, parse_program
 from tensorc.frontend.parser import ast_depth
 from tensorc.ir import nodes as ir
@@ -106,18 +106,6 @@ def unload(function: Callable[..., Any]) -> None:
 
 
 def check_backend(backend: str | None) -> None:
+    """TensorcError for a backend name that is not one of BACKENDS (None means: per call)."""
     if backend is not None and backend not in BACKENDS:
         raise TensorcError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
-
-
-__all__ = [
-    "BACKENDS",
-    "UNKNOWN_SIZES",
-    "ShapeError",
-    "check_backend",
-    "describe",
-    "front_end",
-    "generate",
-    "load",
-    "optimise",
-]
