@@ -170,3 +170,28 @@ def torch_ops() -> SimpleNamespace:
         relu=torch.relu,
         permute=lambda x, perm: x.permute(*perm),
     )
+
+
+# Inputs with a dimension of size 0, by program name: every backend must handle them.
+ZERO_SIZE = [
+    ("matmul", {"A": (0, 4), "B": (4, 5)}),
+    ("matmul", {"A": (3, 0), "B": (0, 5)}),
+    ("batched_matmul_ellipsis", {"A": (0, 3, 4), "B": (0, 4, 5)}),
+    ("attention", {"Q": (0, 8), "K": (5, 8), "V": (5, 6)}),
+    ("layer_norm", {"X": (0, 6), "g": (6,), "b": (6,)}),
+    ("softmax", {"S": (0, 5)}),
+    ("softmax", {"S": (3, 0)}),
+    ("logsumexp", {"S": (0, 5)}),
+    ("logsumexp", {"S": (3, 0)}),
+    ("merge_axes", {"X": (2, 0, 4, 5)}),
+    ("split_axes_keyword", {"Y": (0, 4, 6)}),
+    ("reduction_broadcast", {"A": (0, 4)}),
+    ("chain_of_three", {"A": (3, 4), "B": (4, 0), "C": (0, 2)}),
+    ("relu_bias", {"X": (0, 4), "b": (4,)}),
+    ("mean", {"A": (4, 0)}),
+    ("norm", {"A": (0, 4)}),
+]
+ZERO_IDS = [
+    f"{name}-{'-'.join('x'.join(map(str, s)) for s in shapes.values())}"
+    for name, shapes in ZERO_SIZE
+]
