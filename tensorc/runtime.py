@@ -33,6 +33,8 @@ class Program:
         self._plans: dict[Any, Callable[..., Any]] = {}
         self._generated: dict[Any, Callable[..., Any]] = {}  # the generated function of each plan
         self._lock = threading.Lock()  # for changes to the plan cache; lookups need none
+        # (positional signature, keyword signature) -> (plan, the inputs given by keyword)
+        self._keyword_plans: dict[Any, tuple[Callable[..., Any], tuple[str, ...]]] = {}
         self._inputs = tuple(spec.name for spec in program.inputs)
         self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
         self._source: str | None = None
@@ -112,9 +114,15 @@ class Program:
     # --- calling ----------------------------------------------------------------------------
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None
-        if not kwargs:  # the fast path: a plan for these types and shapes exists
+        if not kwargs:
             function = self._plans.get(tuple([(type(a), getattr(a, "shape", None)) for a in args]))
+        else:
+            found = self._keyword_plans.get(_keyword_key(args, kwargs))
+            if found is not None:
+                function, named = found
+                args = (*args, *[kwargs[name] for name in named])
         if function is None:
             function, args, _ = self._plan(args, kwargs)
         try:
@@ -140,12 +148,17 @@ class Program:
         if function is None:
             function, generated = self._make_plan(positional, sizes_given)
             with self._lock:
+                if len(self._keyword_plans) >= PLANS_PER_PROGRAM:
+                    self._keyword_plans.clear()
                 if len(self._plans) >= PLANS_PER_PROGRAM:
                     oldest = next(iter(self._plans))
                     del self._plans[oldest]
                     compiler.unload(self._generated.pop(oldest))
                 self._plans[key] = function
                 self._generated[key] = generated
+        if kwargs:  # remember how these keywords bind, for the next call like this one
+            named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
+            self._keyword_plans[_keyword_key(args, kwargs)] = (function, named)
         return function, tuple(positional), key
 
     def _arguments(
@@ -202,6 +215,18 @@ class Program:
             return
         for generated in getattr(self, "_generated", {}).values():
             compiler.unload(generated)
+
+
+def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The signature of a call with keywords: types and shapes, and the values of sizes."""
+    positional = tuple([(type(a), getattr(a, "shape", None)) for a in args])
+    named = tuple(
+        [
+            (name, type(value), getattr(value, "shape", value if type(value) is int else None))
+            for name, value in sorted(kwargs.items())
+        ]
+    )
+    return positional, named
 
 
 def shape_of(value: Any) -> tuple[int, ...]:

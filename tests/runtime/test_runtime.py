@@ -399,3 +399,16 @@ def test_concurrent_plan_evictions(monkeypatch):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_keyword_calls_reuse_their_plan_and_bind_by_name():
+    # A source no other test compiles, so that the cached program starts with no plans.
+    f = tc.compile("Out[b, h, n, d] = Keyed[b, n, (h d)]", backend="numpy")
+    y = np.arange(24.0).reshape(1, 2, 12)
+    first = f(Keyed=y, h=3)
+    assert len(f._keyword_plans) == 1
+    again = f(Keyed=y, h=3)  # the keyword fast path
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(f(Keyed=y, h=4), y.reshape(1, 2, 4, 3).transpose(0, 2, 1, 3))
+    np.testing.assert_array_equal(f(y, h=3), first)
+    assert len(f._keyword_plans) == 3
