@@ -11,8 +11,8 @@ import keyword
 from dataclasses import dataclass
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, display_name, label_parts
-from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, size_sources
+from tensorc.ir.nodes import ELLIPSIS, axis_number, display_name, label_parts
+from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, reads, size_sources
 
 ATOM, POWER, UNARY, PRODUCT, SUM, COMPARE = 13, 11, 10, 9, 8, 5
 _INFIX = {
@@ -298,7 +298,9 @@ class Generator:
             return self.reshape_node(node, args[0])
         if isinstance(node, ir.Diagonal):
             labels = node.operand.indices
-            return self.diagonal(args[0], _axis(labels, node.first), _axis(labels, node.second))
+            return self.diagonal(
+                args[0], axis_number(labels, node.first), axis_number(labels, node.second)
+            )
         if isinstance(node, ir.Expand):
             if isinstance(node.operand, ir.Const):
                 return self.full(self.shape_of(node.labels, None), args[0])
@@ -306,12 +308,12 @@ class Generator:
             return self.broadcast_to(expanded, self.shape_of(node.labels, None))
         if isinstance(node, ir.Reduce):
             axes = tuple(
-                _axis(node.operand.indices, node.operand.indices.index(label))
+                axis_number(node.operand.indices, node.operand.indices.index(label))
                 for label in node.reduced
             )
             return self.reduce(node.op, args[0], axes)
         if isinstance(node, ir.Along):
-            axis = _axis(node.operand.indices, node.operand.indices.index(node.index))
+            axis = axis_number(node.operand.indices, node.operand.indices.index(node.index))
             return self.along(node.op, args[0], axis)
         if isinstance(node, ir.MatMul):
             return self.matmul_node(node, args[0], args[1])
@@ -382,8 +384,8 @@ class Generator:
             return self.transpose(operand, node.perm)
         result = node.indices
         named = [label for label in labels if label != ELLIPSIS]
-        source = [_axis(labels, labels.index(label)) for label in named]
-        destination = [_axis(result, result.index(label)) for label in named]
+        source = [axis_number(labels, labels.index(label)) for label in named]
+        destination = [axis_number(result, result.index(label)) for label in named]
         moves = [(s, d) for s, d in zip(source, destination, strict=True) if s != d]
         if not moves:
             return operand
@@ -514,13 +516,6 @@ def comment(text: str, indent: str = "") -> list[str]:
     return lines
 
 
-def _axis(labels: tuple[str, ...], position: int) -> int:
-    """An axis number that holds whatever rank the ellipsis has: negative after the ellipsis."""
-    if ELLIPSIS in labels and position > labels.index(ELLIPSIS):
-        return position - len(labels)
-    return position
-
-
 def _seq(values: list[int]) -> str:
     return str(values[0]) if len(values) == 1 else "(" + ", ".join(map(str, values)) + ")"
 
@@ -543,8 +538,6 @@ def _count_uses(program: ir.Program) -> dict[int, int]:
 
 
 def _input_reads(program: ir.Program) -> list[tuple[int, ir.Var]]:
-    from tensorc.ir.shapes import reads
-
     inputs = {spec.name for spec in program.inputs}
     return [(k, var) for k, var in reads(program) if var.name in inputs]
 

@@ -116,7 +116,7 @@ class Program:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None
-        if not kwargs:
+        if not kwargs:  # `_signature(args)`, written out: this line is the hot path
             function = self._plans.get(tuple([(type(a), getattr(a, "shape", None)) for a in args]))
         else:
             found = self._keyword_plans.get(_keyword_key(args, kwargs))
@@ -124,7 +124,7 @@ class Program:
                 function, named = found
                 args = (*args, *[kwargs[name] for name in named])
         if function is None:
-            function, args, _ = self._plan(args, kwargs)
+            function, args = self._plan(args, kwargs)
         try:
             return function(*args)
         except Exception as error:
@@ -137,11 +137,10 @@ class Program:
 
     def _plan(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[Callable[..., Any], tuple[Any, ...], Any]:
-        """The plan for these arguments (made on first use), the tensors in input order, and
-        the plan's cache key."""
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The plan for these arguments (made on first use), and the tensors in input order."""
         positional, sizes_given = self._arguments(args, kwargs)
-        key: Any = tuple([(type(a), getattr(a, "shape", None)) for a in positional])
+        key: Any = _signature(positional)
         if sizes_given:
             key = (key, tuple(sorted(sizes_given.items())))
         function = self._plans.get(key)
@@ -159,7 +158,7 @@ class Program:
         if kwargs:  # remember how these keywords bind, for the next call like this one
             named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
             self._keyword_plans[_keyword_key(args, kwargs)] = (function, named)
-        return function, tuple(positional), key
+        return function, tuple(positional)
 
     def _arguments(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -187,7 +186,13 @@ class Program:
         return [values[name] for name in self._inputs], sizes
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Sizes, list[Any]]:
+        """The backend, the index sizes and the tensors in input order for a call's arguments."""
         positional, sizes_given = self._arguments(args, kwargs)
+        backend, sizes = self._sizes(positional, sizes_given)
+        return backend, sizes, positional
+
+    def _sizes(self, positional: list[Any], sizes_given: dict[str, int]) -> tuple[str, Sizes]:
+        """The backend and every index size for bound arguments; ShapeError where they clash."""
         backend = choose_backend(self._backend, positional)
         shapes = {}
         for name, value in zip(self._inputs, positional, strict=True):
@@ -195,14 +200,13 @@ class Program:
             if name in self._scalars and shape != ():
                 raise ShapeError(f"'{name}' is used as a scalar but the argument has shape {shape}")
             shapes[name] = shape
-        sizes = infer_sizes(self._program, shapes, sizes_given)
-        return backend, sizes, positional
+        return backend, infer_sizes(self._program, shapes, sizes_given)
 
     def _make_plan(
         self, positional: list[Any], sizes_given: dict[str, int]
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """The function to call for these arguments, and the generated function inside it."""
-        backend, sizes, _ = self._bind(tuple(positional), dict(sizes_given))
+        backend, sizes = self._sizes(positional, sizes_given)
         optimised = compiler.optimise(self._program, sizes, self._passes)
         function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
         convert = converter(backend, positional)
@@ -217,9 +221,14 @@ class Program:
             compiler.unload(generated)
 
 
+def _signature(values: Sequence[Any]) -> tuple[tuple[type, Any], ...]:
+    """What a plan depends on: each argument's type and shape (None for a Python number)."""
+    return tuple([(type(value), getattr(value, "shape", None)) for value in values])
+
+
 def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The signature of a call with keywords: types and shapes, and the values of sizes."""
-    positional = tuple([(type(a), getattr(a, "shape", None)) for a in args])
+    positional = _signature(args)
     named = tuple(
         [
             (name, type(value), getattr(value, "shape", value if type(value) is int else None))
@@ -234,9 +243,7 @@ def shape_of(value: Any) -> tuple[int, ...]:
     shape = getattr(value, "shape", None)
     if shape is not None:
         return tuple(int(n) for n in shape)
-    if isinstance(value, int | float | complex) and not isinstance(value, bool):
-        return ()
-    if isinstance(value, bool):
+    if isinstance(value, int | float | complex):  # bool included: it is an int
         return ()
     raise TensorcError(f"expected an array or a number, got {type(value).__name__}")
 

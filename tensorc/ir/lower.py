@@ -122,21 +122,21 @@ class _Lowering:
 
     def _einstein(self, expr: ast.Expr, wanted: tuple[str, ...]) -> ir.Node:
         """Lowers a right-hand side, summing the indices the target lacks where it is a product."""
-        value = self._expr(expr)
-        extra = [i for i in value.indices if i not in wanted]
-        if not extra:
-            return value
-        if ELLIPSIS in extra:
+        if ELLIPSIS not in wanted and ELLIPSIS in _indices_in(expr):
             raise ShapeError("the right-hand side uses '...' but the left does not", expr.span)
         product = self._product(expr, wanted)
-        if product is None:
+        if product is not None:
+            return product
+        value = self._expr(expr)
+        extra = [i for i in value.indices if i not in wanted]
+        if extra:
             index = extra[0]
             raise ShapeError(
                 f"index '{index}' is not on the left-hand side and must be reduced: "
                 f"write sum[{index}](...)",
                 _find_index_span(expr, index) or expr.span,
             )
-        return product
+        return value
 
     def _store(
         self, value: ir.Node, target_axes: tuple[ast.Axis, ...], stmt: ast.Assign

@@ -21,6 +21,14 @@ def composed_label(names: tuple[str, ...]) -> str:
     return "(" + " ".join(names) + ")"
 
 
+def axis_number(labels: tuple[str, ...], position: int) -> int:
+    """The axis number of `labels[position]` that holds whatever rank the ellipsis has:
+    counted from the front before the ellipsis, from the back (negative) after it."""
+    if ELLIPSIS in labels and position > labels.index(ELLIPSIS):
+        return position - len(labels)
+    return position
+
+
 def label_parts(label: str) -> tuple[str, ...]:
     """The indices that one axis label stands for: "(h d)" -> ("h", "d"), "i" -> ("i",)."""
     if label.startswith("("):

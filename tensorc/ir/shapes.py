@@ -12,7 +12,7 @@ from math import prod
 
 from tensorc.errors import ShapeError, Span, TensorcError
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, display_name, label_parts
+from tensorc.ir.nodes import ELLIPSIS, axis_number, display_name, label_parts
 
 
 @dataclass(frozen=True)
@@ -140,11 +140,7 @@ class _Inference:
             if label == ELLIPSIS:
                 self._unify_ellipsis(shape[split : len(shape) - after], name, var.span)
                 continue
-            size = (
-                shape[position]
-                if position < split
-                else shape[len(shape) - (len(labels) - position)]
-            )
+            size = shape[axis_number(labels, position)]
             if label.startswith("("):
                 self.composed.append((label, size, name, var.span))
             else:
@@ -267,11 +263,10 @@ def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
     for _, var in reads(program):
         if var.name not in inputs:
             continue
-        split = var.labels.index(ELLIPSIS) if ELLIPSIS in var.labels else len(var.labels)
         for position, label in enumerate(var.labels):
             if label == ELLIPSIS:
                 continue
-            axis = position if position < split else position - len(var.labels)
+            axis = axis_number(var.labels, position)
             if label.startswith("("):
                 composed.append((label_parts(label), var.name, axis))
             else:
