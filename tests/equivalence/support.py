@@ -1,4 +1,5 @@
-"""Shared helpers for the cross-backend equivalence suite.
+"""Shared helpers for the cross-backend equivalence suite (a plain module, imported by name:
+`from support import ...`, never from a conftest, whose module name every folder shares).
 
 Every test here compares what tensorc computes on the NumPy, JAX and PyTorch backends with
 a float64 NumPy reference that was written by hand, independently of tensorc.

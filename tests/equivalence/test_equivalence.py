@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import (
+from corpus import CASES, JAX_SUBSET_IDS, PROGRAM_CASES, Case
+from support import (
     BACKENDS,
     assert_matches,
     check_standalone_text,
@@ -27,7 +28,6 @@ from conftest import (
     exec_program,
     to_backend,
 )
-from corpus import CASES, JAX_SUBSET_IDS, PROGRAM_CASES, Case
 
 import tensorc as tc
 

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from conftest import as_tuple, assert_matches, to_backend, to_numpy
 from corpus import CASES_BY_ID, GRAD_CASES, Case
+from support import as_tuple, assert_matches, to_backend, to_numpy
 
 import tensorc as tc
 

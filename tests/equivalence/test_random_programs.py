@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from conftest import BACKENDS, assert_matches, convert_inputs
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from support import BACKENDS, assert_matches, convert_inputs
 
 import tensorc as tc
 
