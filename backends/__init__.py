@@ -1,0 +1,130 @@
+"""The backends: one file per framework, each ending in its `Backend` record, listed here.
+
+A record holds everything tensorc knows about a framework: the generator that writes its
+code, and what the runtime, `tc.check`, the command line and autodiff need of its arrays.
+Nothing else in tensorc names a framework; it asks this registry instead.
+
+    >>> from tensorc.backends import BACKENDS, backend
+    >>> list(BACKENDS)
+    ['numpy', 'jax', 'torch']
+    >>> backend("numpy").generator.__name__
+    'NumpyGenerator'
+
+A new backend is a file `backends/<name>.py` that defines `BACKEND = Backend(...)` at its
+bottom, plus its name in `ORDER`. A record's functions import their framework when called,
+so that `import tensorc` imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tensorc.errors import TensorcError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tensorc.codegen import Generator
+
+ORDER = ("numpy", "jax", "torch")  # the registry: one backends/<name>.py each, in this order
+DEFAULT = "numpy"  # for calls with no array to choose by, and `f.source` when none is named
+
+
+@dataclass(frozen=True)
+class GradientRequest:
+    """What a gradient oracle differentiates: the loss sum_k sum(outputs[k] * cotangents[k])
+    of a compiled program, with respect to the arguments at the positions `wrt`."""
+
+    call: Callable[..., tuple[Any, ...]]  # the compiled program: arguments -> every output
+    arguments: Sequence[Any]  # in input order: the backend's arrays (and Python floats)
+    wrt: Sequence[int]  # positions of the tensor arguments to differentiate
+    cotangents: dict[int, Any]  # output position -> its weight, a backend array
+    dtype: str  # "float64" or "float32": the loss is summed in it
+
+
+def _same_precision(dtype: str) -> AbstractContextManager[Any]:
+    """A framework that computes in every dtype as asked needs nothing turned on."""
+    return nullcontext()
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One framework: its code dialect and what tensorc needs of its arrays at run time."""
+
+    name: str  # what `backend=` takes
+    module: str  # the framework's import name: the backend is installed when it imports
+    generator: type[Generator]  # writes the backend's Python module
+    owns: Callable[[Any], bool]  # whether a value is one of the framework's arrays
+    from_numpy: Callable[[Any], Any]  # a NumPy array (or another framework's) as its own
+    to_numpy: Callable[[Any], np.ndarray]  # one of its arrays as a NumPy array
+    placeholder: Callable[[tuple[int, ...]], Any]  # a float32 array of a shape, no memory
+    sum: Callable[[Any, tuple[int, ...], bool], Any]  # (value, axes, keepdims): a sum
+    precision: Callable[[str], AbstractContextManager[Any]] = _same_precision
+    # the oracle `tc.check` compares gradients with; None for a framework without autodiff
+    gradients: Callable[[GradientRequest], list[np.ndarray]] | None = None
+
+    def installed(self) -> bool:
+        """Whether the framework can be imported here."""
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):
+            return False
+
+
+def owned_by_modules(*prefixes: str) -> Callable[[Any], bool]:
+    """An `owns` test by the module that defines a value's type: it imports nothing."""
+
+    def owns(value: Any) -> bool:
+        return type(value).__module__.startswith(prefixes)
+
+    return owns
+
+
+def _load(name: str) -> Backend:
+    """The record at the bottom of backends/<name>.py."""
+    record = importlib.import_module(f"{__name__}.{name}").BACKEND
+    if not isinstance(record, Backend) or record.name != name:
+        raise TypeError(f"backends/{name}.py must define BACKEND = Backend(name={name!r}, ...)")
+    return record
+
+
+BACKENDS: dict[str, Backend] = {name: _load(name) for name in ORDER}
+
+
+def backend(name: str) -> Backend:
+    """The record of a backend by name; TensorcError for a name that is not registered."""
+    found = BACKENDS.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise TensorcError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
+    return found
+
+
+def owner(value: Any) -> Backend | None:
+    """The backend whose arrays include `value`; None for Python numbers and the like."""
+    for record in BACKENDS.values():
+        if record.owns(value):
+            return record
+    return None
+
+
+def with_gradients() -> list[Backend]:
+    """The backends that can differentiate: the gradient oracles of `tc.check`."""
+    return [record for record in BACKENDS.values() if record.gradients is not None]
+
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT",
+    "ORDER",
+    "Backend",
+    "GradientRequest",
+    "backend",
+    "owned_by_modules",
+    "owner",
+    "with_gradients",
+]

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+
+from tensorc.backends import Backend, GradientRequest, owned_by_modules
 from tensorc.codegen import Code, Generator
 
 _FUNCTIONS = {
@@ -50,3 +57,69 @@ class JaxGenerator(Generator):
     def along(self, op: str, operand: Code, axis: int) -> Code:
         func = "jax.nn.softmax" if op == "softmax" else "jnp.cumsum"
         return Code(f"{func}({operand.text}, axis={axis})")
+
+
+# --- the runtime record ---------------------------------------------------------------------
+
+
+def _from_numpy(array: Any) -> Any:
+    import jax.numpy as jnp
+
+    return jnp.asarray(array)
+
+
+def _placeholder(shape: tuple[int, ...]) -> Any:
+    """A shape and dtype without data: what `jax.eval_shape` traces with."""
+    import jax
+
+    return jax.ShapeDtypeStruct(shape, np.float32)
+
+
+def _sum(value: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    return value.sum(axis=axes, keepdims=keepdims)
+
+
+def _precision(dtype: str) -> AbstractContextManager[Any]:
+    """JAX computes in float32 unless 64-bit types are on: turn them on for float64."""
+    if dtype != "float64":
+        return nullcontext()
+    import jax
+
+    enable = getattr(jax, "enable_x64", None)
+    if enable is None:  # older jax has it in jax.experimental
+        enable = getattr(importlib.import_module("jax.experimental"), "enable_x64", None)
+    return nullcontext() if enable is None else enable(True)
+
+
+def _gradients(request: GradientRequest) -> list[np.ndarray]:
+    """`jax.grad` of the weighted sum of the outputs."""
+    import jax
+    import jax.numpy as jnp
+
+    def loss(*diff: Any) -> Any:
+        current = list(request.arguments)
+        for k, value in zip(request.wrt, diff, strict=True):
+            current[k] = value
+        found = request.call(*current)
+        total = jnp.zeros((), request.dtype)
+        for k, weight in request.cotangents.items():
+            total = total + jnp.sum(found[k] * weight)
+        return total
+
+    wrt = tuple(range(len(request.wrt)))
+    grads = jax.grad(loss, argnums=wrt)(*(request.arguments[k] for k in request.wrt))
+    return [np.asarray(g, dtype=np.float64) for g in grads]
+
+
+BACKEND = Backend(
+    name="jax",
+    module="jax",
+    generator=JaxGenerator,
+    owns=owned_by_modules("jax", "jaxlib"),
+    from_numpy=_from_numpy,
+    to_numpy=np.asarray,
+    placeholder=_placeholder,
+    sum=_sum,
+    precision=_precision,
+    gradients=_gradients,
+)

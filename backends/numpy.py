@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from tensorc.backends import Backend, owned_by_modules
 from tensorc.codegen import Code, Generator
 
 _FUNCTIONS = {
@@ -81,3 +86,27 @@ class NumpyGenerator(Generator):
         if op == "softmax":
             return Code(f"{self.use_helper('_softmax')}({operand.text}, {axis})")
         return Code(f"np.cumsum({operand.text}, axis={axis})")
+
+
+# --- the runtime record ---------------------------------------------------------------------
+
+
+def _placeholder(shape: tuple[int, ...]) -> Any:
+    """A read-only float32 array of any shape over one element."""
+    return np.broadcast_to(np.zeros((), dtype=np.float32), shape)
+
+
+def _sum(value: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    return value.sum(axis=axes, keepdims=keepdims)
+
+
+BACKEND = Backend(
+    name="numpy",
+    module="numpy",
+    generator=NumpyGenerator,
+    owns=owned_by_modules("numpy"),
+    from_numpy=np.asarray,
+    to_numpy=np.asarray,
+    placeholder=_placeholder,
+    sum=_sum,
+)

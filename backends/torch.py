@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from tensorc.backends import Backend, GradientRequest, owned_by_modules
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
@@ -198,3 +203,59 @@ def _matmul_inputs(program: ir.Program) -> list[str]:
             elif isinstance(leaf, ir.Var) and leaf.name in values:
                 pending.append(values[leaf.name])
     return [spec.name for spec in program.inputs if spec.name in found]
+
+
+# --- the runtime record ---------------------------------------------------------------------
+
+
+def _from_numpy(array: Any) -> Any:
+    import torch
+
+    return torch.as_tensor(array)
+
+
+def _to_numpy(value: Any) -> np.ndarray:
+    return np.asarray(value.detach().cpu().numpy())
+
+
+def _placeholder(shape: tuple[int, ...]) -> Any:
+    """A float32 tensor of any shape over one element (a stride-0 view)."""
+    import torch
+
+    return torch.zeros((), dtype=torch.float32).expand(shape)
+
+
+def _sum(value: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    return value.sum(dim=axes, keepdim=keepdims)
+
+
+def _gradients(request: GradientRequest) -> list[np.ndarray]:
+    """`torch.autograd.grad` of the weighted sum of the outputs (zeros where unused)."""
+    import torch
+
+    values = list(request.arguments)
+    leaves = [values[k].requires_grad_(True) for k in request.wrt]
+    found = request.call(*values)
+    total = torch.zeros((), dtype=getattr(torch, request.dtype))
+    for k, weight in request.cotangents.items():
+        total = total + (found[k] * weight).sum()
+    if not total.requires_grad:  # no output depends on a tensor input
+        return [np.zeros(leaf.shape) for leaf in leaves]
+    grads = torch.autograd.grad(total, leaves, allow_unused=True)
+    return [
+        np.zeros(leaf.shape) if g is None else g.detach().cpu().numpy().astype(np.float64)
+        for leaf, g in zip(leaves, grads, strict=True)
+    ]
+
+
+BACKEND = Backend(
+    name="torch",
+    module="torch",
+    generator=TorchGenerator,
+    owns=owned_by_modules("torch"),
+    from_numpy=_from_numpy,
+    to_numpy=_to_numpy,
+    placeholder=_placeholder,
+    sum=_sum,
+    gradients=_gradients,
+)

@@ -36,8 +36,8 @@ __version__ = "0.1.0"
 
 
 def compile(source: str, backend: str | None = None, passes: Sequence[Pass] = PASSES) -> Program:
-    """Compiles a tensorc program for `backend` ("numpy", "jax", "torch", or None to follow
-    the arguments); `passes=()` turns the optimising passes off."""
+    """Compiles a tensorc program for `backend` (a name in `tensorc.backends.BACKENDS`, or None
+    to follow the arguments); `passes=()` turns the optimising passes off."""
     return compile_program(source, backend, passes)
 
 

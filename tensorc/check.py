@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tensorc import compiler
+from tensorc.backends import BACKENDS as REGISTRY
 from tensorc.errors import TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS, label_parts
@@ -206,14 +207,11 @@ def check(
 
 def _backends(backends: Sequence[str] | None) -> list[str]:
     if backends is None:
-        return list(compiler.BACKENDS)
+        return list(REGISTRY)
     if isinstance(backends, str):
         backends = [b.strip() for b in backends.split(",") if b.strip()]
     for backend in backends:
-        if backend not in compiler.BACKENDS:
-            raise TensorcError(
-                f"unknown backend {backend!r}: use one of {', '.join(compiler.BACKENDS)}"
-            )
+        compiler.check_backend(backend)
     return list(dict.fromkeys(backends))
 
 

@@ -6,11 +6,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
+from tensorc import backends
 from tensorc.autodiff import grad
 from tensorc.check import DEFAULT_TOLERANCE, check
-from tensorc.compiler import BACKENDS
 from tensorc.errors import TensorcError
 from tensorc.passes import PASSES
 from tensorc.runtime import Program, compile_program
@@ -20,8 +18,8 @@ Compile a tensorc program (index notation such as `C[i, k] = A[i, j] * B[j, k]`)
 and print the generated Python module, the optimised IR, or the shape of every tensor.
 
 examples:
-  tensorc compile model.tc --backend torch
-  tensorc compile -e "C[i,k] = A[i,j]*B[j,k]" --backend jax
+  tensorc compile model.tc --backend NAME     # NAME: one of {backends} (default numpy)
+  tensorc compile -e "C[i,k] = A[i,j]*B[j,k]"
   tensorc compile model.tc --emit ir
   tensorc compile model.tc --emit shapes --shape A=2x3 --shape B=3x4
   tensorc compile loss.tc --grad W,b          # the gradient program's module
@@ -54,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             program = grad(source, wrt, options.backend, passes=passes).program
         else:
             program = compile_program(source, options.backend, passes)
-        print(_emit(program, options.emit, shapes, sizes, options.backend or "numpy"), end="")
+        print(
+            _emit(program, options.emit, shapes, sizes, options.backend or backends.DEFAULT), end=""
+        )
         return 0
 
     return _reporting_errors(options, compile_and_print)
@@ -79,6 +79,7 @@ def _reporting_errors(options: argparse.Namespace, command: Callable[[], int]) -
 
 
 def _parser() -> argparse.ArgumentParser:
+    names = list(backends.BACKENDS)
     parser = argparse.ArgumentParser(
         prog="tensorc",
         description="tensorc: tensor index notation compiled to NumPy, JAX and PyTorch code.",
@@ -87,14 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser(
         "compile",
         help="compile a program and print the generated code, the IR or the shapes",
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(backends=", ".join(names)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compile_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
     compile_.add_argument(
         "-e", dest="expression", metavar="PROGRAM", help="the program text itself"
     )
-    compile_.add_argument("--backend", choices=BACKENDS, default=None, help="default: numpy")
+    compile_.add_argument("--backend", choices=names, default=None, help="default: numpy")
     compile_.add_argument(
         "--emit",
         choices=("code", "ir", "shapes"),
@@ -171,7 +172,8 @@ def _emit(
     unknown = [name for name in shapes if name not in program.inputs]
     if unknown:
         raise TensorcError(f"--shape names '{unknown[0]}', which is not an input of the program")
-    args = [_placeholder(shapes.get(name, ()), backend) for name in program.inputs]
+    placeholder = backends.backend(backend).placeholder
+    args = [placeholder(shapes.get(name, ())) for name in program.inputs]
     if emit == "code":
         return program.source_for(*args, **sizes)
     if emit == "ir":
@@ -186,31 +188,17 @@ def _emit(
     return "\n".join(lines) + "\n"
 
 
-def _placeholder(shape: tuple[int, ...], backend: str) -> object:
-    """An array of this shape that costs no memory, of the backend's own type."""
-    array = np.broadcast_to(np.zeros((), dtype=np.float32), shape)
-    if backend == "torch":
-        import torch
-
-        return torch.zeros((), dtype=torch.float32).expand(shape)
-    if backend == "jax":
-        import jax
-
-        return jax.ShapeDtypeStruct(shape, np.float32)
-    return array
-
-
 # --- tensorc check ---------------------------------------------------------------------------
 
 CHECK_DESCRIPTION = """\
-Run a tensorc program on every installed backend (numpy, jax, torch) with random inputs and
+Run a tensorc program on every installed backend ({names}) with random inputs and
 compare each output, and for differentiable programs the gradients, with the program run on
 NumPy in float64. Indices have size 3 unless --shape or --size says otherwise.
 
 examples:
   tensorc check model.tc
   tensorc check -e "C[i,k] = A[i,j]*B[j,k]" --shape A=2x3 --size k=5
-  tensorc check model.tc --backends numpy,torch --dtype float32 --tolerance 1e-4
+  tensorc check model.tc --backends numpy --dtype float32 --tolerance 1e-4
 
 exit status: 0 when every difference is within the tolerance, 1 when one is not (or a backend
 fails, or the program has an error), 2 for bad usage.
@@ -221,7 +209,7 @@ def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     check_ = commands.add_parser(
         "check",
         help="run a program on every backend and compare with the NumPy float64 reference",
-        description=CHECK_DESCRIPTION,
+        description=CHECK_DESCRIPTION.format(names=", ".join(backends.BACKENDS)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check_.set_defaults(check_parser=check_)
@@ -241,7 +229,7 @@ def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--backends",
         type=_backend_list,
         default=None,
-        metavar="numpy,jax,torch",
+        metavar=",".join(backends.BACKENDS),
         help="the backends to check (default: every one; those not installed are skipped)",
     )
     check_.add_argument(
@@ -293,10 +281,10 @@ def _check(options: argparse.Namespace) -> int:
 
 def _backend_list(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in BACKENDS]
+    unknown = [name for name in names if name not in backends.BACKENDS]
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"{text!r}: name backends from {', '.join(BACKENDS)}, separated by commas"
+            f"{text!r}: name backends from {', '.join(backends.BACKENDS)}, separated by commas"
         )
     return names
 

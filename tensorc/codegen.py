@@ -323,8 +323,8 @@ class Generator:
 
     def _owned(self, node: ir.Node) -> bool:
         """Whether a value is a fresh array that only this use reads: one the program may
-        overwrite. Its producer must not need its own result for gradients (torch's
-        autograd), so only matmuls and arithmetic qualify."""
+        overwrite. Its producer must not need its own result for gradients (an eager
+        framework's autograd may keep it), so only matmuls and arithmetic qualify."""
         fresh = isinstance(node, ir.MatMul) or (
             isinstance(node, ir.Map)
             and node.op in ("add", "sub", "mul", "div")

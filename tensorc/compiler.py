@@ -10,10 +10,8 @@ from dataclasses import replace
 from itertools import count
 from typing import Any
 
-from tensorc.backends.jax import JaxGenerator
-from tensorc.backends.numpy import NumpyGenerator
-from tensorc.backends.torch import TorchGenerator
-from tensorc.codegen import FUNCTION_NAME, Generator
+from tensorc import backends
+from tensorc.codegen import FUNCTION_NAME
 from tensorc.errors import TensorcError
 from tensorc.frontend import parse_einsum, parse_program
 from tensorc.frontend.parser import ast_depth
@@ -23,12 +21,6 @@ from tensorc.ir.printer import format_program
 from tensorc.ir.shapes import KeywordSize, Sizes, size_sources
 from tensorc.passes import LOWERING, PASSES, Pass, run
 
-BACKENDS = ("numpy", "jax", "torch")
-GENERATORS: dict[str, type[Generator]] = {
-    "numpy": NumpyGenerator,
-    "jax": JaxGenerator,
-    "torch": TorchGenerator,
-}
 UNKNOWN_SIZES = Sizes({})  # planning before shapes are known uses nominal sizes
 _module_numbers = count(1)
 
@@ -78,14 +70,14 @@ def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES)
 
 def generate(program: ir.Program, backend: str, sizes: Sizes | None) -> str:
     """Backend source for optimised IR: generic in the sizes when `sizes` is None."""
-    return GENERATORS[backend](program, sizes).generate()
+    return backends.backend(backend).generator(program, sizes).generate()
 
 
 def load(source: str, backend: str) -> Callable[..., Any]:
     """Executes generated source (tensorc's own text, never the user's) and returns `program`.
 
-    The module is registered in `sys.modules`, as torch.compile needs to find a function's
-    globals there; `unload` takes it out again when the function is dropped."""
+    The module is registered in `sys.modules`, as a framework's compiler may need to find a
+    function's globals there; `unload` takes it out again when the function is dropped."""
     name = f"tensorc.generated_{backend}_{next(_module_numbers)}"
     filename = f"<{name}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -106,6 +98,6 @@ def unload(function: Callable[..., Any]) -> None:
 
 
 def check_backend(backend: str | None) -> None:
-    """TensorcError for a backend name that is not one of BACKENDS (None means: per call)."""
-    if backend is not None and backend not in BACKENDS:
-        raise TensorcError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    """TensorcError for a backend name that is not registered (None means: per call)."""
+    if backend is not None:
+        backends.backend(backend)

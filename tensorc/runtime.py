@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tensorc import compiler
+from tensorc import backends, compiler
 from tensorc.errors import ShapeError, TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import display_name
@@ -59,7 +59,7 @@ class Program:
         """The generated module for this backend (NumPy's when the backend is chosen per call)."""
         if self._source is None:
             optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
-            self._source = compiler.generate(optimised, self._backend or "numpy", None)
+            self._source = compiler.generate(optimised, self._backend or backends.DEFAULT, None)
         return self._source
 
     @property
@@ -129,7 +129,7 @@ class Program:
             return function(*args)
         except Exception as error:
             # Shapes were checked; what fails now is the backend itself (1/0 on Python
-            # numbers, mixed dtypes that torch's matmul refuses, out of memory, ...).
+            # numbers, mixed dtypes that a framework's matmul refuses, out of memory, ...).
             raise TensorcError(
                 f"the generated {self._backend or 'backend'} code failed on these arguments: "
                 f"{type(error).__name__}: {error}"
@@ -249,15 +249,9 @@ def shape_of(value: Any) -> tuple[int, ...]:
 
 
 def backend_of(value: Any) -> str | None:
-    """The backend an argument belongs to, from its type's module; None for plain numbers."""
-    module = type(value).__module__
-    if module.startswith("torch"):
-        return "torch"
-    if module.startswith(("jax", "jaxlib")):
-        return "jax"
-    if module.startswith("numpy"):
-        return "numpy"
-    return None
+    """The backend an argument belongs to, from its type; None for plain numbers."""
+    found = backends.owner(value)
+    return None if found is None else found.name
 
 
 def choose_backend(requested: str | None, args: list[Any]) -> str:
@@ -270,7 +264,7 @@ def choose_backend(requested: str | None, args: list[Any]) -> str:
             f"the arguments mix {' and '.join(sorted(found))} arrays: pass one kind, "
             "or name the backend"
         )
-    return found.pop() if found else "numpy"
+    return found.pop() if found else backends.DEFAULT
 
 
 def converter(backend: str, args: list[Any]) -> Callable[[tuple[Any, ...]], list[Any]] | None:
@@ -278,18 +272,7 @@ def converter(backend: str, args: list[Any]) -> Callable[[tuple[Any, ...]], list
     foreign = [k for k, value in enumerate(args) if backend_of(value) not in (None, backend)]
     if not foreign:
         return None
-    if backend == "torch":
-        import torch
-
-        to_native: Callable[[Any], Any] = torch.as_tensor
-    elif backend == "jax":
-        import jax.numpy as jnp
-
-        to_native = jnp.asarray
-    else:
-        import numpy as np
-
-        to_native = np.asarray
+    to_native = backends.backend(backend).from_numpy
 
     def convert(values: tuple[Any, ...]) -> list[Any]:
         return [to_native(v) if k in foreign else v for k, v in enumerate(values)]

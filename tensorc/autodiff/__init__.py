@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tensorc import compiler
+from tensorc import backends, compiler
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff.forward import Forward
 from tensorc.autodiff.program import Program as Prepared
@@ -333,9 +333,9 @@ def unbroadcast(value: Any, shape: tuple[int, ...], before: int, after: int) -> 
 
 
 def _sum(value: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    if type(value).__module__.startswith("torch"):
-        return value.sum(dim=axes, keepdim=keepdims)
-    return value.sum(axis=axes, keepdims=keepdims)
+    """A sum in the dialect of the array's own backend (NumPy's for anything else)."""
+    owner = backends.owner(value) or backends.backend(backends.DEFAULT)
+    return owner.sum(value, axes, keepdims)
 
 
 __all__ = ["Derivative", "Plan", "derive", "grad", "jvp", "unbroadcast", "vjp"]

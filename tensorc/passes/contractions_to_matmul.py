@@ -1,4 +1,4 @@
-"""Lowers every sum of products to matmuls: the recipe of opt_einsum, jnp.einsum and torch.einsum.
+"""Lowers every sum of products to matmuls: the recipe of opt_einsum and the frameworks' einsums.
 
 For each pair of tensors: sum away indices only one of them has, classify the rest as batch,
 left, right or contracted, permute and reshape each side to (batch, left, contracted) and
