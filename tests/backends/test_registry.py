@@ -4,8 +4,10 @@ in tensorc/ names a framework, nor does `import tensorc` import one."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,6 +99,14 @@ def test_its_arrays_choose_it(fake: Backend, matrices: Any) -> None:
         f(a, np.asarray(b))
 
 
+def test_check_runs_it_and_names_the_backends_that_differentiate(fake: Backend) -> None:
+    report = tc.check(MATMUL, backends=["numpy", "fake"])
+    assert report.ok
+    assert {d.backend for d in report.differences} == {"numpy", "fake"}
+    assert "gradients not compared: they need jax or torch" in report.notes
+    assert {d.backend for d in tc.check(MATMUL).differences} >= {"fake"}
+
+
 def test_the_command_line_offers_it_and_shapes_with_its_placeholder(
     fake: Backend, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,6 +115,7 @@ def test_the_command_line_offers_it_and_shapes_with_its_placeholder(
     assert "C[i, k]: 2x4" in capsys.readouterr().out
     assert main(["compile", "-e", MATMUL, "--backend", "fake"]) == 0
     assert capsys.readouterr().out.endswith(MARK)
+    assert main(["check", "-e", MATMUL, "--backends", "numpy,fake"]) == 0
 
 
 def test_gradients_are_unbroadcast_by_its_own_sum(fake: Backend) -> None:
@@ -118,6 +129,16 @@ def test_gradients_are_unbroadcast_by_its_own_sum(fake: Backend) -> None:
     grad = vjp(a, b, _fake(np.ones((2, 3))))
     assert isinstance(grad, FakeArray) and SUMS
     np.testing.assert_allclose(grad, [[3.0, 5.0, 7.0]])
+
+
+def test_nothing_in_tensorc_names_a_framework() -> None:
+    package = Path(tc.__file__).parent
+    named = [
+        str(path.relative_to(package))
+        for path in sorted(package.rglob("*.py"))
+        if re.search(r"\b(torch|jax)\b", path.read_text(encoding="utf-8"))
+    ]
+    assert named == []
 
 
 def test_importing_tensorc_imports_no_framework() -> None:
