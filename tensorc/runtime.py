@@ -164,25 +164,7 @@ class Program:
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[list[Any], dict[str, int]]:
         """Arguments in input order, and the index sizes passed by keyword."""
-        if len(args) > len(self._inputs):
-            raise TensorcError(
-                f"expected {len(self._inputs)} inputs ({', '.join(self._inputs)}) but got "
-                f"{len(args)} arguments"
-            )
-        values = dict(zip(self._inputs, args, strict=False))
-        sizes: dict[str, int] = {}
-        for name, value in kwargs.items():
-            if name in self._inputs:
-                if name in values:
-                    raise TensorcError(f"input '{name}' is given twice")
-                values[name] = value
-            else:
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise TensorcError(f"the size {name}={value!r} must be a non-negative int")
-                sizes[name] = value
-        missing = [name for name in self._inputs if name not in values]
-        if missing:
-            raise TensorcError(f"missing argument for input '{missing[0]}'")
+        values, sizes = bind(self._inputs, args, kwargs, size_keyword)
         return [values[name] for name in self._inputs], sizes
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Sizes, list[Any]]:
@@ -278,6 +260,44 @@ def converter(backend: str, args: list[Any]) -> Callable[[tuple[Any, ...]], list
         return [to_native(v) if k in foreign else v for k, v in enumerate(values)]
 
     return convert
+
+
+# --- binding arguments to names -------------------------------------------------------------
+
+
+def bind(
+    names: Sequence[str],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    other: Callable[[str, Any], Any] = lambda name, value: value,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The value of each of `names` from a call's positional and keyword arguments, and the
+    other keywords (each passed through `other`, which may refuse it); TensorcError for too
+    many arguments, a name given twice, or one missing."""
+    if len(args) > len(names):
+        raise TensorcError(
+            f"expected {len(names)} inputs ({', '.join(names)}) but got {len(args)} arguments"
+        )
+    values = dict(zip(names, args, strict=False))
+    rest: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name not in names:
+            rest[name] = other(name, value)
+        elif name in values:
+            raise TensorcError(f"input '{name}' is given twice")
+        else:
+            values[name] = value
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise TensorcError(f"missing argument for input '{missing[0]}'")
+    return values, rest
+
+
+def size_keyword(name: str, value: Any) -> int:
+    """An index size passed by keyword: a non-negative int."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TensorcError(f"the size {name}={value!r} must be a non-negative int")
+    return value
 
 
 class ProgramCache:

@@ -28,7 +28,7 @@ from tensorc.frontend import ast, parse_einsum, parse_program
 from tensorc.frontend.parser import ast_depth
 from tensorc.ir.nodes import display_name
 from tensorc.passes import PASSES, Pass
-from tensorc.runtime import Program, compile_program, shape_of
+from tensorc.runtime import Program, bind, compile_program, shape_of
 
 Wrt = str | Sequence[str]
 
@@ -293,25 +293,7 @@ class Derivative:
     def _bind(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        signature = self.plan.signature
-        if len(args) > len(signature):
-            raise TensorcError(
-                f"expected {len(signature)} inputs ({', '.join(signature)}) but got "
-                f"{len(args)} arguments"
-            )
-        values = dict(zip(signature, args, strict=False))
-        sizes: dict[str, Any] = {}
-        for name, value in kwargs.items():
-            if name in signature:
-                if name in values:
-                    raise TensorcError(f"input '{name}' is given twice")
-                values[name] = value
-            else:
-                sizes[name] = value
-        missing = [name for name in signature if name not in values]
-        if missing:
-            raise TensorcError(f"missing argument for input '{missing[0]}'")
-        return values, sizes
+        return bind(self.plan.signature, args, kwargs)
 
 
 def unbroadcast(value: Any, shape: tuple[int, ...], before: int, after: int) -> Any:

@@ -188,6 +188,30 @@ def test_bad_arguments_are_tensorc_errors(call, error, message, rng):
     assert caught.value.message == message
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((1.0,), {}, "missing argument for input 'y'"),
+        ((1.0, 2.0, 3.0), {}, "expected 2 inputs (x, y) but got 3 arguments"),
+        ((1.0,), {"x": 2.0}, "input 'x' is given twice"),
+    ],
+)
+def test_programs_and_derivatives_bind_arguments_alike(args, kwargs, message):
+    """One binding (runtime.bind) serves compiled programs and derivatives."""
+    source = "L = x * y"
+    program = tc.compile(source, backend="numpy")
+    derivative = tc.grad(source, wrt="x", backend="numpy")
+    assert derivative.inputs == program.inputs == ("x", "y")
+    for function in (program, derivative):
+        with pytest.raises(tc.TensorcError) as caught:
+            function(*args, **kwargs)
+        assert caught.value.message == message
+    with pytest.raises(tc.TensorcError) as caught:  # sizes are checked in keyword order
+        runtime.bind(("x",), (), {"h": -1}, runtime.size_keyword)
+    assert caught.value.message == "the size h=-1 must be a non-negative int"
+    assert runtime.bind(("x", "y"), (1,), {"y": 2, "h": 3}) == ({"x": 1, "y": 2}, {"h": 3})
+
+
 @pytest.mark.parametrize("value", [3.0, -1, True, "3", None])
 def test_size_keywords_must_be_non_negative_ints(value, rng):
     f = tc.compile(SPLIT, backend="numpy")
