@@ -18,7 +18,7 @@ Compile a tensorc program (index notation such as `C[i, k] = A[i, j] * B[j, k]`)
 and print the generated Python module, the optimised IR, or the shape of every tensor.
 
 examples:
-  tensorc compile model.tc --backend NAME     # NAME: one of {backends} (default numpy)
+  tensorc compile model.tc --backend NAME     # NAME: one of {backends} (default {default})
   tensorc compile -e "C[i,k] = A[i,j]*B[j,k]"
   tensorc compile model.tc --emit ir
   tensorc compile model.tc --emit shapes --shape A=2x3 --shape B=3x4
@@ -52,9 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             program = grad(source, wrt, options.backend, passes=passes).program
         else:
             program = compile_program(source, options.backend, passes)
-        print(
-            _emit(program, options.emit, shapes, sizes, options.backend or backends.DEFAULT), end=""
-        )
+        backend = options.backend or backends.DEFAULT
+        print(_emit(program, options.emit, shapes, sizes, backend), end="")
         return 0
 
     return _reporting_errors(options, compile_and_print)
@@ -88,14 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser(
         "compile",
         help="compile a program and print the generated code, the IR or the shapes",
-        description=DESCRIPTION.format(backends=", ".join(names)),
+        description=DESCRIPTION.format(backends=", ".join(names), default=backends.DEFAULT),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compile_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
     compile_.add_argument(
         "-e", dest="expression", metavar="PROGRAM", help="the program text itself"
     )
-    compile_.add_argument("--backend", choices=names, default=None, help="default: numpy")
+    compile_.add_argument(
+        "--backend", choices=names, default=None, help=f"default: {backends.DEFAULT}"
+    )
     compile_.add_argument(
         "--emit",
         choices=("code", "ir", "shapes"),
