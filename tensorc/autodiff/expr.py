@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from tensorc.errors import Span
 from tensorc.frontend import ast
 from tensorc.frontend.ast import flatten_product
-from tensorc.ir.nodes import ELLIPSIS, composed_label, label_parts
+from tensorc.ir.labels import ELLIPSIS, Composed, composed
+from tensorc.ir.labels import expanded as expanded  # the label helpers derivatives are built with
+from tensorc.ir.labels import ordered as ordered
 
 SPAN = Span(1, 1)
 REDUCTIONS = frozenset({"sum", "prod", "max", "min", "mean", "logsumexp"})
@@ -30,8 +32,8 @@ COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 def axis_node(label: str) -> ast.Axis:
     if label == ELLIPSIS:
         return ast.EllipsisAxis(SPAN)
-    if label.startswith("("):
-        return ast.ComposedAxis(SPAN, label_parts(label))
+    if isinstance(label, Composed):
+        return ast.ComposedAxis(SPAN, label.parts)
     return ast.IndexAxis(SPAN, label)
 
 
@@ -40,16 +42,11 @@ def axis_label(axis: ast.Axis) -> str:
         return axis.name
     if isinstance(axis, ast.EllipsisAxis):
         return ELLIPSIS
-    return composed_label(axis.names)
+    return composed(axis.names)
 
 
 def labels_of(axes: Sequence[ast.Axis]) -> tuple[str, ...]:
     return tuple(axis_label(axis) for axis in axes)
-
-
-def expanded(labels: Sequence[str]) -> tuple[str, ...]:
-    """The index names of axis labels, composed axes spelled out (with repeats)."""
-    return tuple(part for label in labels for part in label_parts(label))
 
 
 def access(tensor: str, labels: Sequence[str]) -> ast.Access:
@@ -288,14 +285,6 @@ class Indices:
             return None
         operand = self._rename(expr.operand, inner)
         return None if operand is None else ast.Along(SPAN, expr.func, indices, operand)
-
-
-def ordered(indices: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
-    """Indices in the given order (the ellipsis first), any not in it last, sorted."""
-    present = set(indices)
-    out = [i for i in order if i in present and i != ELLIPSIS]
-    out += sorted(present - set(out) - {ELLIPSIS})
-    return (ELLIPSIS, *out) if ELLIPSIS in present else tuple(out)
 
 
 def is_product(expr: ast.Expr) -> bool:

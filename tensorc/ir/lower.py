@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tensorc.errors import ProgramError, ShapeError, Span, TensorcError
 from tensorc.frontend import ast
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, composed_label
+from tensorc.ir.labels import ELLIPSIS, composed, ellipsis_first, in_order
 
 CONSTANTS = {"inf": "inf", "pi": "pi"}
 UNARY_FUNCTIONS = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos"}
@@ -109,7 +109,7 @@ class _Lowering:
         if target_indices.count(ELLIPSIS) > 1:
             raise ShapeError("'...' may appear only once", statement.span)
         others = [i for i in _indices_in(statement.value) if i not in target_indices]
-        self.order = _canonical((*target_indices, *others))
+        self.order = ellipsis_first((*target_indices, *others))
         value = self._einstein(statement.value, tuple(i for i in self.order if i in target_indices))
         value = self._store(value, target_axes, statement)
         let_name = name
@@ -414,19 +414,12 @@ def _axis_label(axis: ast.Axis) -> str:
         return ELLIPSIS
     if len(set(axis.names)) != len(axis.names):
         raise ShapeError("a composed axis names an index twice", axis.span)
-    return composed_label(axis.names)
-
-
-def _canonical(indices: tuple[str, ...]) -> tuple[str, ...]:
-    """Distinct indices in order of first appearance, the ellipsis first."""
-    seen = dict.fromkeys(indices)
-    ordered = [i for i in seen if i != ELLIPSIS]
-    return (ELLIPSIS, *ordered) if ELLIPSIS in seen else tuple(ordered)
+    return composed(axis.names)
 
 
 def _union(nodes: tuple[ir.Node, ...], order: tuple[str, ...]) -> tuple[str, ...]:
-    present = {label for node in nodes for label in node.indices}
-    return tuple(i for i in order if i in present)
+    """The labels of all `nodes`, in the statement's order."""
+    return in_order((label for node in nodes for label in node.indices), order)
 
 
 def _take_diagonals(node: ir.Node) -> ir.Node:
@@ -440,11 +433,7 @@ def _take_diagonals(node: ir.Node) -> ir.Node:
 
 
 def _permute_to(node: ir.Node, order: tuple[str, ...]) -> ir.Node:
-    labels = node.indices
-    wanted = tuple(i for i in order if i in labels)
-    if wanted == labels:
-        return node
-    return ir.Permute(node, tuple(labels.index(i) for i in wanted))
+    return ir.permuted(node, in_order(node.indices, order))
 
 
 def _check_arity(expr: ast.Call, count: int) -> None:
