@@ -20,7 +20,7 @@ from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Program, Statement
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
-from tensorc.ir.labels import ELLIPSIS, Composed
+from tensorc.ir.labels import ELLIPSIS, Composed, parts
 from tensorc.ir.nodes import display_name
 
 
@@ -402,8 +402,6 @@ def _compatible(read: tuple[str, ...], written: tuple[str, ...]) -> bool:
     for a, b in zip(read, written, strict=True):
         if (a == ELLIPSIS) != (b == ELLIPSIS):
             return False
-        if isinstance(a, Composed) != isinstance(b, Composed):
-            return False
-        if isinstance(a, Composed) and isinstance(b, Composed) and len(a.parts) != len(b.parts):
+        if (isinstance(a, Composed), len(parts(a))) != (isinstance(b, Composed), len(parts(b))):
             return False
     return True
