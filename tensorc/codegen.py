@@ -11,7 +11,9 @@ import keyword
 from dataclasses import dataclass
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, axis_number, display_name, label_parts
+from tensorc.ir.labels import ELLIPSIS, axis_number
+from tensorc.ir.labels import parts as label_parts
+from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, reads, size_sources
 
 ATOM, POWER, UNARY, PRODUCT, SUM, COMPARE = 13, 11, 10, 9, 8, 5

@@ -24,7 +24,7 @@ from tensorc.autodiff.program import Program as Prepared
 from tensorc.autodiff.program import check_wrt, prepare
 from tensorc.autodiff.reverse import Gradient, Reverse
 from tensorc.errors import TensorcError
-from tensorc.frontend import ast, parse_einsum, parse_program
+from tensorc.frontend import ast, parse_einsum, parse_program, unparse
 from tensorc.frontend.parser import ast_depth
 from tensorc.ir.nodes import display_name
 from tensorc.passes import PASSES, Pass
@@ -139,7 +139,7 @@ def _reverse(program: Prepared, wrt: tuple[str, ...], mode: str) -> Plan:
             )
         labels = _labels(builder, outputs[0])
         if labels:
-            shown = ex.show_target(display_name(program.output_names[0]), labels)
+            shown = unparse.target(display_name(program.output_names[0]), labels)
             raise TensorcError(
                 f"tc.grad needs a scalar result, but the program returns {shown}: "
                 "use tc.vjp, which takes a cotangent for it"

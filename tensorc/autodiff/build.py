@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff.program import Program, Statement
 from tensorc.errors import TensorcError
-from tensorc.frontend import ast
+from tensorc.frontend import ast, unparse
 from tensorc.ir.nodes import ELLIPSIS, display_name
 
 MAX_TERMS = 16  # terms in one statement's sum of contributions
@@ -70,7 +70,7 @@ class Builder:
     # --- writing ----------------------------------------------------------------------------
 
     def emit(self, target: str, labels: Sequence[str] | None, value: ast.Expr) -> None:
-        self.lines.append(f"{ex.show_target(target, labels)} = {ex.show(value)}")
+        self.lines.append(unparse.statement(target, labels, value))
 
     def emit_sum(
         self, target: str, labels: Sequence[str] | None, terms: Sequence[ast.Expr]

@@ -1,21 +1,25 @@
-"""Expressions of the derivative program: building AST nodes, printing them back to tensorc
-text, their free indices, and renaming indices.
+"""Expressions of the derivative program: building AST nodes, their free indices, and
+renaming indices.
 
 Derivatives are built as `tensorc.frontend.ast` nodes (the same classes the parser makes) and
-printed as program text, which then goes through the parser and the whole pipeline like any
-other program. Axes are written as IR labels: `"i"`, `"..."`, `"(h d)"`.
+printed as program text by `tensorc.frontend.unparse`, which then goes through the parser and
+the whole pipeline like any other program. Axes are written as IR labels: `"i"`, `"..."`,
+`"(h d)"` (see `tensorc.ir.labels`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tensorc.errors import Span
 from tensorc.frontend import ast
-from tensorc.frontend.ast import flatten_product
-from tensorc.ir.nodes import ELLIPSIS, composed_label, label_parts
+from tensorc.frontend.resolve import NOWHERE as SPAN
+from tensorc.frontend.resolve import FreeIndices, axis_of
 
-SPAN = Span(1, 1)
+# The helpers for axis labels that derivatives are built with, from their homes.
+from tensorc.frontend.resolve import labels_of as labels_of
+from tensorc.ir.labels import expanded as expanded
+from tensorc.ir.labels import ordered as ordered
+
 REDUCTIONS = frozenset({"sum", "prod", "max", "min", "mean", "logsumexp"})
 NORMALISERS = frozenset({"softmax", "cumsum"})
 FUNCTIONS = frozenset(
@@ -27,33 +31,8 @@ COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 # --- building -------------------------------------------------------------------------------
 
 
-def axis_node(label: str) -> ast.Axis:
-    if label == ELLIPSIS:
-        return ast.EllipsisAxis(SPAN)
-    if label.startswith("("):
-        return ast.ComposedAxis(SPAN, label_parts(label))
-    return ast.IndexAxis(SPAN, label)
-
-
-def axis_label(axis: ast.Axis) -> str:
-    if isinstance(axis, ast.IndexAxis):
-        return axis.name
-    if isinstance(axis, ast.EllipsisAxis):
-        return ELLIPSIS
-    return composed_label(axis.names)
-
-
-def labels_of(axes: Sequence[ast.Axis]) -> tuple[str, ...]:
-    return tuple(axis_label(axis) for axis in axes)
-
-
-def expanded(labels: Sequence[str]) -> tuple[str, ...]:
-    """The index names of axis labels, composed axes spelled out (with repeats)."""
-    return tuple(part for label in labels for part in label_parts(label))
-
-
 def access(tensor: str, labels: Sequence[str]) -> ast.Access:
-    return ast.Access(SPAN, tensor, tuple(axis_node(label) for label in labels))
+    return ast.Access(SPAN, tensor, tuple(axis_of(label) for label in labels))
 
 
 def name(text: str) -> ast.Name:
@@ -153,87 +132,11 @@ def ones_like(expr: ast.Expr) -> ast.Expr:
     return binary("**", expr, number(0))
 
 
-# --- printing -------------------------------------------------------------------------------
-
-_COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5, 6
-_BINARY_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT}
-
-
-def show(expr: ast.Expr) -> str:
-    """Program text for an expression, with only the parentheses the grammar needs."""
-    return _show(expr)[0]
-
-
-def _show(expr: ast.Expr) -> tuple[str, int]:
-    if isinstance(expr, ast.Number):
-        return expr.text, _ATOM
-    if isinstance(expr, ast.Name):
-        return expr.name, _ATOM
-    if isinstance(expr, ast.Access):
-        return f"{expr.tensor}[{', '.join(labels_of(expr.axes))}]", _ATOM
-    if isinstance(expr, ast.Unary):
-        return "-" + _at(expr.operand, _UNARY), _UNARY
-    if isinstance(expr, ast.Binary):
-        if expr.op == "**":
-            return f"{_at(expr.left, _ATOM)} ** {_at(expr.right, _UNARY)}", _POWER
-        if expr.op in COMPARISONS:
-            return f"{_at(expr.left, _SUM)} {expr.op} {_at(expr.right, _SUM)}", _COMPARE
-        precedence = _BINARY_PRECEDENCE[expr.op]
-        right = _UNARY if precedence == _PRODUCT else precedence + 1
-        return f"{_at(expr.left, precedence)} {expr.op} {_at(expr.right, right)}", precedence
-    if isinstance(expr, ast.Call):
-        return f"{expr.func}({', '.join(show(arg) for arg in expr.args)})", _ATOM
-    indices = ", ".join(axis.name for axis in expr.indices)
-    return f"{expr.func}[{indices}]({show(expr.operand)})", _ATOM
-
-
-def _at(expr: ast.Expr, precedence: int) -> str:
-    text, own = _show(expr)
-    return text if own >= precedence else f"({text})"
-
-
-def show_target(target: str, labels: Sequence[str] | None) -> str:
-    if labels is None:
-        return target
-    return f"{target}[{', '.join(labels)}]"
-
-
 # --- indices --------------------------------------------------------------------------------
 
 
-class Indices:
-    """Free indices of expressions, given which bare names are indices. The ellipsis counts
-    as one index, `"..."`."""
-
-    def __init__(self, index_names: Iterable[str]):
-        self.names = frozenset(index_names)
-        self._cache: dict[int, tuple[ast.Expr, frozenset[str]]] = {}
-
-    def free(self, expr: ast.Expr) -> frozenset[str]:
-        found = self._cache.get(id(expr))
-        if found is not None and found[0] is expr:
-            return found[1]
-        result = self._free(expr)
-        self._cache[id(expr)] = (expr, result)
-        return result
-
-    def _free(self, expr: ast.Expr) -> frozenset[str]:
-        if isinstance(expr, ast.Access):
-            return frozenset(expanded(labels_of(expr.axes)))
-        if isinstance(expr, ast.Name):
-            return frozenset({expr.name}) if expr.name in self.names else frozenset()
-        if isinstance(expr, ast.Number):
-            return frozenset()
-        if isinstance(expr, ast.Unary):
-            return self.free(expr.operand)
-        if isinstance(expr, ast.Binary):
-            return self.free(expr.left) | self.free(expr.right)
-        if isinstance(expr, ast.Call):
-            return frozenset().union(*(self.free(arg) for arg in expr.args))
-        operand = self.free(expr.operand)
-        if expr.func in NORMALISERS:
-            return operand
-        return operand - {axis.name for axis in expr.indices}
+class Indices(FreeIndices):
+    """Free indices of expressions (see `FreeIndices`), and renaming them."""
 
     def is_index(self, expr: ast.Expr) -> bool:
         return isinstance(expr, ast.Name) and expr.name in self.names
@@ -288,19 +191,3 @@ class Indices:
             return None
         operand = self._rename(expr.operand, inner)
         return None if operand is None else ast.Along(SPAN, expr.func, indices, operand)
-
-
-def ordered(indices: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:
-    """Indices in the given order (the ellipsis first), any not in it last, sorted."""
-    present = set(indices)
-    out = [i for i in order if i in present and i != ELLIPSIS]
-    out += sorted(present - set(out) - {ELLIPSIS})
-    return (ELLIPSIS, *out) if ELLIPSIS in present else tuple(out)
-
-
-def is_product(expr: ast.Expr) -> bool:
-    """Whether lowering reads `expr` as a product that the Einstein rule may sum over."""
-    factors, divisors, _ = flatten_product(expr)
-    return len(factors) + len(divisors) >= 2 or (
-        len(factors) == 1 and isinstance(factors[0], ast.Access)
-    )

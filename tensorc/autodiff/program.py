@@ -1,9 +1,9 @@
-"""The program being differentiated, read once: statements in single-assignment form, inputs,
-outputs, which values depend on the inputs differentiated, and a supply of fresh names.
+"""The program being differentiated: statements in single-assignment form, inputs, outputs,
+which values depend on the inputs differentiated, and a supply of fresh names.
 
-Everything here mirrors how `tensorc.ir.lower` reads a program (the Einstein rule, which bare
-names are indices, inputs in order of first appearance), on the AST, so that the derivative
-can be written back as program text.
+What the program means (indices, inputs, single assignment, the Einstein rule) is read by
+`tensorc.frontend.resolve`, as for IR lowering; here a name assigned again gets a fresh name
+that the derivative program can spell (`X_2` for lowering's `X#2`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from tensorc.autodiff import expr as ex
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
+from tensorc.frontend.resolve import rename_reads, resolve
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS
+from tensorc.ir.labels import ELLIPSIS
 
 
 @dataclass(frozen=True)
@@ -105,47 +106,39 @@ class Program:
 
 
 def prepare(tree: ast.Program, lowered: ir.Program) -> Program:
-    """Renames reassigned names (`X` assigned twice becomes `X` and `X_2`), so that every
-    name has one value, and records what differentiation needs."""
-    index_names = _collect_indices(tree)
-    inputs = tuple(spec.name for spec in lowered.inputs)
-    scalars = frozenset(spec.name for spec in lowered.inputs if spec.is_scalar)
-    user_names = set(inputs) | {s.target for s in tree.statements} | index_names
-    names = Names(user_names)
+    """Spells every single-assignment name (`X` assigned twice becomes `X` and `X_2`), splits
+    large statements, and records what differentiation needs."""
+    meaning = resolve(tree)
+    inputs = tuple(meaning.inputs)
+    scalars = frozenset(spec.name for spec in meaning.inputs.values() if spec.scalar)
+    index_names = set(meaning.indices)
+    names = Names(set(inputs) | {s.target for s in tree.statements} | index_names)
     indices = ex.Indices(index_names)
-    current = {name: name for name in inputs}
+    spelled: dict[str, str] = {}  # lowering's `X#2` -> the derivative program's `X_2`
     statements: list[Statement] = []
     input_reads: dict[str, list[tuple[str, ...]]] = {name: [] for name in inputs}
-    for statement in tree.statements:
-        value = _rename_reads(statement.value, current, index_names)
-        for node in _accesses(value):
-            if node.tensor in input_reads and current.get(node.tensor) == node.tensor:
+    for resolved in meaning.statements:
+        value = rename_reads(resolved.value, spelled, index_names)
+        for node in ast.walk(value):
+            if isinstance(node, ast.Access) and node.tensor in input_reads:
                 input_reads[node.tensor].append(ex.labels_of(node.axes))
-        target = statement.target
-        if target in current:
-            target = names.claim(target)
-        labels = None if statement.axes is None else ex.labels_of(statement.axes)
-        order = _statement_order(tuple(ex.expanded(labels or ())), value, index_names)
+        if resolved.name != resolved.target:
+            spelled[resolved.name] = names.claim(resolved.target)
+        target = spelled.get(resolved.name, resolved.name)
+        labels = None if resolved.axes is None else ex.labels_of(resolved.axes)
+        rest = sorted(index_names - set(resolved.order))  # for what derivatives add
+        order = (*(i for i in resolved.order if i != ELLIPSIS), *rest)
         parts: list[Statement] = []
-        value = _split(value, order, indices, names, f"{statement.target}_part", parts)
+        value = _split(value, order, indices, names, f"{resolved.target}_part", parts)
         statements += parts
-        current[statement.target] = target
-        written = set(ex.expanded(labels or ()))
-        free = indices.free(value)
-        extra = free - written
-        summed = frozenset(extra) if extra and ex.is_product(value) else frozenset()
-        statements.append(Statement(target, labels, value, summed, order))
-    if tree.returns is None:
-        output_names: tuple[str, ...] = (tree.statements[-1].target,)
-    else:
-        output_names = tuple(n.name for n in tree.returns.names)
-    outputs = tuple(current[n] for n in output_names)
+        statements.append(Statement(target, labels, value, frozenset(resolved.summed), order))
+    returned = meaning.returned()
     return Program(
         statements=statements,
         inputs=inputs,
         scalars=scalars,
-        outputs=outputs,
-        output_names=output_names,
+        outputs=tuple(spelled.get(name, name) for name in returned),
+        output_names=tuple(ir.display_name(name) for name in returned),
         tuple_output=lowered.tuple_output,
         indices=indices,
         names=names,
@@ -168,51 +161,6 @@ def check_wrt(program: Program, wrt: str | Sequence[str]) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise TensorcError("wrt names an input twice")
     return names
-
-
-def _collect_indices(program: ast.Program) -> set[str]:
-    """Every name used as an index: between brackets, or as a reduction's index."""
-    found: set[str] = set()
-    for statement in program.statements:
-        found.update(ex.expanded(ex.labels_of(statement.axes or ())))
-        stack: list[ast.Expr] = [statement.value]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, ast.Access):
-                found.update(ex.expanded(ex.labels_of(node.axes)))
-            elif isinstance(node, ast.Along):
-                found.update(axis.name for axis in node.indices)
-                stack.append(node.operand)
-            elif isinstance(node, ast.Unary):
-                stack.append(node.operand)
-            elif isinstance(node, ast.Binary):
-                stack.extend((node.left, node.right))
-            elif isinstance(node, ast.Call):
-                stack.extend(node.args)
-    found.discard(ELLIPSIS)
-    return found
-
-
-def _rename_reads(value: ast.Expr, current: dict[str, str], index_names: set[str]) -> ast.Expr:
-    if isinstance(value, ast.Access):
-        return ast.Access(value.span, current.get(value.tensor, value.tensor), value.axes)
-    if isinstance(value, ast.Name):
-        if value.name in index_names or value.name not in current:
-            return value
-        return ast.Name(value.span, current[value.name])
-    if isinstance(value, ast.Number):
-        return value
-    if isinstance(value, ast.Unary):
-        return ast.Unary(value.span, value.op, _rename_reads(value.operand, current, index_names))
-    if isinstance(value, ast.Binary):
-        left = _rename_reads(value.left, current, index_names)
-        right = _rename_reads(value.right, current, index_names)
-        return ast.Binary(value.span, value.op, left, right)
-    if isinstance(value, ast.Call):
-        args = tuple(_rename_reads(arg, current, index_names) for arg in value.args)
-        return ast.Call(value.span, value.func, args)
-    operand = _rename_reads(value.operand, current, index_names)
-    return ast.Along(value.span, value.func, value.indices, operand)
 
 
 SPLIT_SIZE = 40  # subexpressions larger than this get a statement of their own
@@ -259,31 +207,3 @@ def _split(
         return read
 
     return rebuild(value, True)
-
-
-def _accesses(value: ast.Expr) -> list[ast.Access]:
-    """Tensor accesses in order of appearance."""
-    found: list[ast.Access] = []
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Access):
-            found.append(node)
-        elif isinstance(node, ast.Unary | ast.Along):
-            stack.append(node.operand)
-        elif isinstance(node, ast.Binary):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, ast.Call):
-            stack.extend(reversed(node.args))
-    return found
-
-
-def _statement_order(
-    target: tuple[str, ...], value: ast.Expr, index_names: set[str]
-) -> tuple[str, ...]:
-    seen = dict.fromkeys(target)
-    for node in _accesses(value):
-        seen.update(dict.fromkeys(ex.expanded(ex.labels_of(node.axes))))
-    seen.pop(ELLIPSIS, None)
-    rest = sorted(index_names - set(seen))
-    return (*seen, *rest)

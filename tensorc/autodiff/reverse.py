@@ -20,7 +20,8 @@ from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Program, Statement
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
-from tensorc.ir.nodes import ELLIPSIS, display_name
+from tensorc.ir.labels import ELLIPSIS, Composed, parts
+from tensorc.ir.nodes import display_name
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Reverse(Builder):
         seen: set[str] = set()
         out = []
         for label in labels:
-            if label.startswith("(") and set(ex.expanded((label,))) & seen:
+            if isinstance(label, Composed) and set(label.parts) & seen:
                 raise TensorcError(
                     "cannot differentiate a composed axis that repeats an index of its tensor"
                 )
@@ -401,8 +402,6 @@ def _compatible(read: tuple[str, ...], written: tuple[str, ...]) -> bool:
     for a, b in zip(read, written, strict=True):
         if (a == ELLIPSIS) != (b == ELLIPSIS):
             return False
-        if len(ex.expanded((a,))) != len(ex.expanded((b,))) or a.startswith("(") != b.startswith(
-            "("
-        ):
+        if (isinstance(a, Composed), len(parts(a))) != (isinstance(b, Composed), len(parts(b))):
             return False
     return True

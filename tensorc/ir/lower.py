@@ -1,4 +1,6 @@
-"""AST to IR: binds names, applies the Einstein rule, and puts every value's axes in one order.
+"""AST to IR: builds each statement's value, applies the Einstein rule, and puts every value's
+axes in one order. What names mean (indices, inputs, single assignment) comes from
+`tensorc.frontend.resolve`.
 
 Within a statement every node's labels follow the statement's order: the ellipsis first, then
 the target's indices, then the other indices in order of first appearance. So elementwise
@@ -7,13 +9,22 @@ operands line up by inserting axes, and only reads and the final store need a pe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tensorc.errors import ProgramError, ShapeError, Span, TensorcError
 from tensorc.frontend import ast
+from tensorc.frontend.resolve import (
+    Resolution,
+    Statement,
+    indices_in,
+    indices_of,
+    is_product,
+    label_of,
+    resolve,
+)
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, composed_label
+from tensorc.ir.labels import ELLIPSIS, in_order, permutation
 
 CONSTANTS = {"inf": "inf", "pi": "pi"}
 UNARY_FUNCTIONS = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos"}
@@ -39,90 +50,57 @@ OPERATORS = {
 def lower_program(program: ast.Program) -> ir.Program:
     """The IR of a parsed program; errors carry the program's source."""
     try:
-        return _Lowering(program).run()
+        return _Lowering(resolve(program)).run()
     except TensorcError as error:
         raise error.with_source(program.source) from None
 
 
 @dataclass
-class _Target:
-    """What a statement's target holds: its IR name and stored axis labels."""
-
-    let_name: str
-    labels: tuple[str, ...]
-
-
-@dataclass
 class _Lowering:
-    program: ast.Program
-    index_names: dict[str, Span] = field(default_factory=dict)
-    targets: dict[str, _Target] = field(default_factory=dict)
-    inputs: dict[str, ir.Input] = field(default_factory=dict)
-    input_ranks: dict[str, tuple[int, bool, Span]] = field(default_factory=dict)
-    order: tuple[str, ...] = ()
-    definitions: dict[str, int] = field(default_factory=dict)  # how often a name was assigned
+    meaning: Resolution
+    targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stored axes, by IR name
+    order: tuple[str, ...] = ()  # the indices of the statement being lowered
 
     def run(self) -> ir.Program:
-        self.index_names = _collect_indices(self.program)
-        self._declare_inputs_in_source_order()
-        lets = [self._statement(statement) for statement in self.program.statements]
-        outputs, as_tuple = self._outputs()
+        lets = [self._statement(statement) for statement in self.meaning.statements]
+        outputs = self.meaning.returned()
+        inputs = tuple(ir.Input(i.name, i.scalar, i.span) for i in self.meaning.inputs.values())
         return ir.Program(
-            inputs=tuple(self.inputs.values()),
+            inputs=inputs,
             lets=tuple(lets),
             outputs=outputs,
             size_params=(),
-            source=self.program.source,
-            tuple_output=as_tuple,
+            source=self.meaning.program.source,
+            tuple_output=len(outputs) > 1,
         )
 
-    def _declare_inputs_in_source_order(self) -> None:
-        """Inputs are the names read before they are assigned, in order of first appearance."""
-        assigned: set[str] = set()
-        for statement in self.program.statements:
-            found = sorted(_names_read(statement.value), key=lambda n: (n.span.line, n.span.column))
-            for node in found:
-                name = node.tensor if isinstance(node, ast.Access) else node.name
-                if name in assigned or name in self.index_names or name in self.inputs:
-                    continue
-                if isinstance(node, ast.Name) and name in CONSTANTS:
-                    continue
-                if isinstance(node, ast.Access):
-                    labels = _expanded(node.axes)
-                    self._declare_input(name, len(node.axes), ELLIPSIS in labels, node.span, False)
-                else:
-                    self._declare_input(name, 0, False, node.span, scalar=True)
-            assigned.add(statement.target)
+    @property
+    def index_names(self) -> Mapping[str, Span]:
+        return self.meaning.indices
 
     # --- statements -------------------------------------------------------------------------
 
-    def _statement(self, statement: ast.Assign) -> ir.Let:
-        name = statement.target
+    def _statement(self, resolved: Statement) -> ir.Let:
+        statement, name = resolved.assign, resolved.target
         if name in self.index_names:
             raise self._both_ways(name, statement.span)
         if name in CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
         target_axes = statement.axes or ()
-        target_indices = _expanded(target_axes)
+        target_indices = indices_of(target_axes)
         if len(set(target_indices)) != len(target_indices):
             raise ShapeError(f"an index appears twice on the left of '{name}'", statement.span)
         if target_indices.count(ELLIPSIS) > 1:
             raise ShapeError("'...' may appear only once", statement.span)
-        others = [i for i in _indices_in(statement.value) if i not in target_indices]
-        self.order = _canonical((*target_indices, *others))
-        value = self._einstein(statement.value, tuple(i for i in self.order if i in target_indices))
+        self.order = resolved.order
+        value = self._einstein(resolved.value, in_order(target_indices, self.order))
         value = self._store(value, target_axes, statement)
-        let_name = name
-        if name in self.targets or name in self.inputs:
-            self.definitions[name] = self.definitions.get(name, 1) + 1
-            let_name = f"{name}#{self.definitions[name]}"
-
-        self.targets[name] = _Target(let_name, value.indices)
-        return ir.Let(let_name, value, statement.text, statement.span)
+        self.targets[resolved.name] = value.indices
+        return ir.Let(resolved.name, value, statement.text, statement.span)
 
     def _einstein(self, expr: ast.Expr, wanted: tuple[str, ...]) -> ir.Node:
         """Lowers a right-hand side, summing the indices the target lacks where it is a product."""
-        if ELLIPSIS not in wanted and ELLIPSIS in _indices_in(expr):
+        if ELLIPSIS not in wanted and ELLIPSIS in indices_in(expr):
             raise ShapeError("the right-hand side uses '...' but the left does not", expr.span)
         product = self._product(expr, wanted)
         if product is not None:
@@ -142,32 +120,18 @@ class _Lowering:
         self, value: ir.Node, target_axes: tuple[ast.Axis, ...], stmt: ast.Assign
     ) -> ir.Node:
         """Broadcasts, merges composed axes and orders the value as the target is written."""
-        expanded = _expanded(target_axes)
-        canonical = tuple(i for i in self.order if i in expanded)
+        expanded = indices_of(target_axes)
+        canonical = in_order(expanded, self.order)
         if value.indices != canonical:
             if ELLIPSIS in canonical and ELLIPSIS not in value.indices:
                 raise ShapeError("the left-hand side has '...' but the right does not", stmt.span)
             value = ir.Expand(value, canonical)
         if expanded != canonical:
-            value = ir.Permute(value, tuple(canonical.index(i) for i in expanded))
+            value = ir.Permute(value, permutation(canonical, expanded))
         labels = tuple(_axis_label(axis) for axis in target_axes)
         if labels != expanded:
             value = ir.Reshape(value, labels)
         return value
-
-    def _outputs(self) -> tuple[tuple[str, ...], bool]:
-        returns = self.program.returns
-        if returns is None:
-            return (self.targets[self.program.statements[-1].target].let_name,), False
-        names = []
-        for name in returns.names:
-            if name.name in self.targets:
-                names.append(self.targets[name.name].let_name)
-            elif name.name in self.inputs:
-                names.append(name.name)
-            else:
-                raise ProgramError(f"cannot return '{name.name}': it is never assigned", name.span)
-        return tuple(names), len(names) > 1
 
     # --- expressions ------------------------------------------------------------------------
 
@@ -198,15 +162,13 @@ class _Lowering:
                 raise ShapeError(f"index '{name}' is not used by this statement", expr.span)
             return ir.IndexValue(name)
         if name in self.targets:
-            target = self.targets[name]
-            if target.labels:
-                raise ShapeError(
-                    f"'{name}' has {len(target.labels)} axes: write {name}[...]", expr.span
-                )
-            return ir.Var(target.let_name, (), expr.span)
+            if self.targets[name]:
+                shown, rank = ir.display_name(name), len(self.targets[name])
+                raise ShapeError(f"'{shown}' has {rank} axes: write {shown}[...]", expr.span)
+            return ir.Var(name, (), expr.span)
         if name in CONSTANTS:
             return ir.Const(float("inf") if name == "inf" else 3.141592653589793, name)
-        self._declare_input(name, 0, False, expr.span, scalar=True)
+        self.meaning.inputs[name].check_read(True, 0, False, expr.span)
         return ir.Var(name, (), expr.span)
 
     def _access(self, expr: ast.Access) -> ir.Node:
@@ -218,19 +180,16 @@ class _Lowering:
         labels = tuple(_axis_label(axis) for axis in expr.axes)
         if labels.count(ELLIPSIS) > 1:
             raise ShapeError("'...' may appear only once", expr.span)
-        if name in self.targets:
-            target = self.targets[name]
-            no_ellipsis = ELLIPSIS not in target.labels and ELLIPSIS not in labels
-            if no_ellipsis and len(labels) != len(target.labels):
-                raise ShapeError(
-                    f"{name} has {len(target.labels)} axes but is indexed with {len(labels)}",
-                    expr.span,
-                )
-            node: ir.Node = ir.Var(target.let_name, labels, expr.span)
-        else:
-            self._declare_input(name, len(labels), ELLIPSIS in labels, expr.span, scalar=False)
-            node = ir.Var(name, labels, expr.span)
-        expanded = _expanded(expr.axes)
+        stored = self.targets.get(name)
+        if stored is None:
+            self.meaning.inputs[name].check_read(False, len(labels), ELLIPSIS in labels, expr.span)
+        elif ELLIPSIS not in stored and ELLIPSIS not in labels and len(labels) != len(stored):
+            raise ShapeError(
+                f"{ir.display_name(name)} has {len(stored)} axes but is indexed with {len(labels)}",
+                expr.span,
+            )
+        node: ir.Node = ir.Var(name, labels, expr.span)
+        expanded = indices_of(expr.axes)
         if labels != expanded:
             node = ir.Reshape(node, expanded)
         node = _take_diagonals(node)
@@ -242,21 +201,6 @@ class _Lowering:
         index_span = self.index_names[name]
         later = max(span, index_span, key=lambda s: (s.line, s.column))
         return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
-
-    def _declare_input(
-        self, name: str, rank: int, ellipsis: bool, span: Span, scalar: bool
-    ) -> None:
-        if name not in self.inputs:
-            self.inputs[name] = ir.Input(name, scalar, span)
-            self.input_ranks[name] = (rank, ellipsis, span)
-            return
-        known_rank, known_ellipsis, _ = self.input_ranks[name]
-        if self.inputs[name].is_scalar != scalar:
-            raise ShapeError(f"'{name}' is used both as a scalar and as a tensor", span)
-        if not ellipsis and not known_ellipsis and rank != known_rank:
-            raise ShapeError(
-                f"{name} is indexed with {rank} axes here but with {known_rank} before", span
-            )
 
     def _map(self, op: str, operands: tuple[ast.Expr, ...]) -> ir.Node:
         args = tuple(self._expr(operand) for operand in operands)
@@ -318,11 +262,9 @@ class _Lowering:
         so it may not use a summed index: an error under the Einstein rule, and under an
         explicit `sum[...]` a plain sum of the quotient instead.
         """
-        factors, divisors, negate = ast.flatten_product(expr)
-        if len(factors) + len(divisors) < 2 and not (
-            len(factors) == 1 and isinstance(factors[0], ast.Access)
-        ):
+        if not is_product(expr):
             return None
+        factors, divisors, negate = ast.flatten_product(expr)
         lowered = tuple(_numeric(self._expr(factor)) for factor in factors)
         quotients = [(_numeric(self._expr(divisor)), divisor) for divisor in divisors]
         every = _union(lowered + tuple(node for node, _ in quotients), self.order)
@@ -367,66 +309,16 @@ def _condition(node: ir.Node) -> ir.Node:
     return ir.Map("ne", (node, ir.Const(0.0, "0")), node.indices)
 
 
-def _collect_indices(program: ast.Program) -> dict[str, Span]:
-    """Every name used as an index anywhere (between brackets or as a reduction index), with
-    the statement of its first use."""
-    names: dict[str, Span] = {}
-    for statement in program.statements:
-        for index in (*_expanded(statement.axes or ()), *_indices_in(statement.value)):
-            if index != ELLIPSIS:
-                names.setdefault(index, statement.span)
-    return names
-
-
-def _indices_in(expr: ast.Expr) -> Iterator[str]:
-    """The index names an expression uses, in order of appearance (with repeats)."""
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Access):
-            yield from _expanded(node.axes)
-        elif isinstance(node, ast.Along):
-            yield from (axis.name for axis in node.indices)
-
-
-def _names_read(expr: ast.Expr) -> Iterator[ast.Access | ast.Name]:
-    """Every tensor access and bare name in an expression."""
-    for node in ast.walk(expr):
-        if isinstance(node, ast.Access | ast.Name):
-            yield node
-
-
-def _expanded(axes: tuple[ast.Axis, ...]) -> tuple[str, ...]:
-    """The index names of an axis list, composed axes spelled out."""
-    out: list[str] = []
-    for axis in axes:
-        if isinstance(axis, ast.IndexAxis):
-            out.append(axis.name)
-        elif isinstance(axis, ast.EllipsisAxis):
-            out.append(ELLIPSIS)
-        else:
-            out.extend(axis.names)
-    return tuple(out)
-
-
 def _axis_label(axis: ast.Axis) -> str:
-    if isinstance(axis, ast.IndexAxis):
-        return axis.name
-    if isinstance(axis, ast.EllipsisAxis):
-        return ELLIPSIS
-    if len(set(axis.names)) != len(axis.names):
+    """The label of an axis as written; a composed axis may not name an index twice."""
+    if isinstance(axis, ast.ComposedAxis) and len(set(axis.names)) != len(axis.names):
         raise ShapeError("a composed axis names an index twice", axis.span)
-    return composed_label(axis.names)
-
-
-def _canonical(indices: tuple[str, ...]) -> tuple[str, ...]:
-    """Distinct indices in order of first appearance, the ellipsis first."""
-    seen = dict.fromkeys(indices)
-    ordered = [i for i in seen if i != ELLIPSIS]
-    return (ELLIPSIS, *ordered) if ELLIPSIS in seen else tuple(ordered)
+    return label_of(axis)
 
 
 def _union(nodes: tuple[ir.Node, ...], order: tuple[str, ...]) -> tuple[str, ...]:
-    present = {label for node in nodes for label in node.indices}
-    return tuple(i for i in order if i in present)
+    """The labels of all `nodes`, in the statement's order."""
+    return in_order((label for node in nodes for label in node.indices), order)
 
 
 def _take_diagonals(node: ir.Node) -> ir.Node:
@@ -440,11 +332,7 @@ def _take_diagonals(node: ir.Node) -> ir.Node:
 
 
 def _permute_to(node: ir.Node, order: tuple[str, ...]) -> ir.Node:
-    labels = node.indices
-    wanted = tuple(i for i in order if i in labels)
-    if wanted == labels:
-        return node
-    return ir.Permute(node, tuple(labels.index(i) for i in wanted))
+    return ir.permuted(node, in_order(node.indices, order))
 
 
 def _check_arity(expr: ast.Call, count: int) -> None:

@@ -1,8 +1,7 @@
 """IR nodes: frozen dataclasses for indexed array values.
 
 Every node has `indices`, the labels of the axes of the array it stands for, in storage order.
-Labels are index names; `"..."` is the ellipsis group (always leading inside a statement), and
-a composed label such as `"(h d)"` is one axis that merges several indices row-major.
+Labels are index names, the ellipsis group `"..."` or composed axes (see `tensorc.ir.labels`).
 Nodes compare structurally, which is what common-subexpression elimination relies on.
 """
 
@@ -12,28 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from tensorc.errors import Span
+from tensorc.ir import labels
+from tensorc.ir.labels import ELLIPSIS as ELLIPSIS  # re-exported, as before labels had a module
+from tensorc.ir.labels import axis_number as axis_number
 
-ELLIPSIS = "..."
-
-
-def composed_label(names: tuple[str, ...]) -> str:
-    """The label of one axis that merges `names`: ("h", "d") -> "(h d)"."""
-    return "(" + " ".join(names) + ")"
-
-
-def axis_number(labels: tuple[str, ...], position: int) -> int:
-    """The axis number of `labels[position]` that holds whatever rank the ellipsis has:
-    counted from the front before the ellipsis, from the back (negative) after it."""
-    if ELLIPSIS in labels and position > labels.index(ELLIPSIS):
-        return position - len(labels)
-    return position
-
-
-def label_parts(label: str) -> tuple[str, ...]:
-    """The indices that one axis label stands for: "(h d)" -> ("h", "d"), "i" -> ("i",)."""
-    if label.startswith("("):
-        return tuple(label[1:-1].split())
-    return (label,)
+composed_label = labels.composed
+label_parts = labels.parts
 
 
 @dataclass(frozen=True)
@@ -117,6 +100,13 @@ class Permute(Node):
     @property
     def children(self) -> tuple[Node, ...]:
         return (self.operand,)
+
+
+def permuted(node: Node, wanted: tuple[str, ...]) -> Node:
+    """`node` with its axes in the order of `wanted` (a permutation of its labels)."""
+    if node.indices == wanted:
+        return node
+    return Permute(node, labels.permutation(node.indices, wanted))
 
 
 @dataclass(frozen=True)
@@ -292,21 +282,7 @@ def _remember_hash(cls: type) -> None:
     cls.__hash__ = cached  # type: ignore[assignment,method-assign]
 
 
-for _node_class in (
-    Var,
-    Const,
-    IndexValue,
-    Diagonal,
-    Permute,
-    Reshape,
-    Expand,
-    Map,
-    Reduce,
-    Along,
-    Contract,
-    MatMul,
-    Attention,
-):
+for _node_class in Node.__subclasses__():  # every node class above
     _remember_hash(_node_class)
 
 

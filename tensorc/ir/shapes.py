@@ -12,7 +12,8 @@ from math import prod
 
 from tensorc.errors import ShapeError, Span, TensorcError
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, axis_number, display_name, label_parts
+from tensorc.ir.labels import ELLIPSIS, Composed, axis_number, expanded, parts
+from tensorc.ir.nodes import display_name
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Sizes:
 
     def axis(self, label: str) -> int:
         """The size of one stored axis: an index, or the product of a composed axis."""
-        return prod(self.of[part] for part in label_parts(label))
+        return prod(self.of[part] for part in parts(label))
 
     def shape(self, labels: tuple[str, ...]) -> tuple[int, ...]:
         out: list[int] = []
@@ -65,7 +66,7 @@ class _Inference:
     origin: dict[str, str] = field(default_factory=dict)
     ellipsis: tuple[int, ...] | None = None
     ellipsis_origin: str = ""
-    composed: list[tuple[str, int, str, Span | None]] = field(default_factory=list)
+    composed: list[tuple[Composed, int, str, Span | None]] = field(default_factory=list)
 
     def run(self) -> Sizes:
         indices = _all_indices(self.program)
@@ -101,12 +102,7 @@ class _Inference:
         return Sizes(dict(self.sizes), self.ellipsis or ())
 
     def _known(self, labels: tuple[str, ...]) -> bool:
-        for label in labels:
-            if label == ELLIPSIS:
-                continue
-            if any(part not in self.sizes for part in label_parts(label)):
-                return False
-        return True
+        return all(index in self.sizes for index in expanded(labels) if index != ELLIPSIS)
 
     def _name(self, var: ir.Var) -> str:
         """How messages name a tensor: its own name, or an einsum's "operand 0"."""
@@ -141,7 +137,7 @@ class _Inference:
                 self._unify_ellipsis(shape[split : len(shape) - after], name, var.span)
                 continue
             size = shape[axis_number(labels, position)]
-            if label.startswith("("):
+            if isinstance(label, Composed):
                 self.composed.append((label, size, name, var.span))
             else:
                 self._unify(label, size, f"{name}", var.span)
@@ -175,12 +171,11 @@ class _Inference:
         """Fills in one unknown factor of each composed axis whose other factors are known."""
         progress = False
         for label, size, name, span in self.composed:
-            parts = label_parts(label)
-            unknown = [part for part in parts if part not in self.sizes]
-            known = prod(self.sizes[part] for part in parts if part in self.sizes)
+            unknown = [part for part in label.parts if part not in self.sizes]
+            known = prod(self.sizes[part] for part in label.parts if part in self.sizes)
             if len(unknown) == 1:
                 if known == 0 or size % known:
-                    given = "*".join(f"{p}={self.sizes[p]}" for p in parts if p in self.sizes)
+                    given = "*".join(f"{p}={self.sizes[p]}" for p in label.parts if p in self.sizes)
                     raise ShapeError(
                         f"axis {label} of {name} has size {size}, which is not divisible by {given}",
                         span,
@@ -188,7 +183,7 @@ class _Inference:
                 self._unify(unknown[0], size // known, name, span)
                 progress = True
             elif not unknown and known != size:
-                given = " * ".join(f"{p}={self.sizes[p]}" for p in parts)
+                given = " * ".join(f"{p}={self.sizes[p]}" for p in label.parts)
                 raise ShapeError(
                     f"axis {label} of {name} has size {size} but {given} is {known}", span
                 )
@@ -226,14 +221,12 @@ def _all_indices(program: ir.Program) -> dict[str, Span | None]:
     found: dict[str, Span | None] = {}
     for let in program.lets:
         for node in ir.walk(let.value):
-            for label in node.indices:
-                for part in label_parts(label):
-                    if part != ELLIPSIS:
-                        found.setdefault(part, let.span)
+            for index in expanded(node.indices):
+                if index != ELLIPSIS:
+                    found.setdefault(index, let.span)
             if isinstance(node, ir.Reduce):
-                for label in node.reduced:
-                    for part in label_parts(label):
-                        found.setdefault(part, let.span)
+                for index in expanded(node.reduced):
+                    found.setdefault(index, let.span)
     return found
 
 
@@ -267,25 +260,25 @@ def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
             if label == ELLIPSIS:
                 continue
             axis = axis_number(var.labels, position)
-            if label.startswith("("):
-                composed.append((label_parts(label), var.name, axis))
+            if isinstance(label, Composed):
+                composed.append((label.parts, var.name, axis))
             else:
                 sources.setdefault(label, AxisSize(var.name, axis))
     while True:
         progress = False
-        for parts, tensor, axis in composed:
-            unknown = [part for part in parts if part not in sources]
+        for factors, tensor, axis in composed:
+            unknown = [part for part in factors if part not in sources]
             if len(unknown) == 1:
-                others = tuple(part for part in parts if part != unknown[0])
+                others = tuple(part for part in factors if part != unknown[0])
                 sources[unknown[0]] = AxisSize(tensor, axis, others)
                 progress = True
         if progress:
             continue
-        for parts, tensor, axis in composed:
-            unknown = [part for part in parts if part not in sources]
+        for factors, tensor, axis in composed:
+            unknown = [part for part in factors if part not in sources]
             if len(unknown) > 1:
                 for part in unknown:
-                    others = tuple(p for p in parts if p != part)
+                    others = tuple(p for p in factors if p != part)
                     sources[part] = KeywordSize(part, AxisSize(tensor, axis, others))
                 break
         else:

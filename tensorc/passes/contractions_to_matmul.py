@@ -9,7 +9,7 @@ first in the output goes on the left, so the result rarely needs a final transpo
 from __future__ import annotations
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, composed_label
+from tensorc.ir.labels import ELLIPSIS, composed, ellipsis_first
 from tensorc.ir.shapes import Sizes
 
 
@@ -34,7 +34,7 @@ def _lower(node: ir.Node) -> ir.Node | None:
         keep = set(node.labels) | later
         acc = _pair(acc, tensors[position], keep, node.labels)
     acc = _sum_except(acc, set(node.labels))
-    acc = _permute(acc, node.labels)
+    acc = ir.permuted(acc, node.labels)
     if scalars:
         scale = scalars[0]
         for scalar in scalars[1:]:
@@ -54,7 +54,9 @@ def _pair(x: ir.Node, y: ir.Node, keep: set[str], output: tuple[str, ...]) -> ir
         # A broadcasting product: nothing is summed (an outer or elementwise product), or an
         # operand holds index values, integers that matmul (unlike `*`) will not promote.
         labels = tuple(label for label in order if label in x.indices or label in y.indices)
-        both = ir.Map("mul", (_permute(x, _sub(labels, x)), _permute(y, _sub(labels, y))), labels)
+        both = ir.Map(
+            "mul", (ir.permuted(x, _sub(labels, x)), ir.permuted(y, _sub(labels, y))), labels
+        )
         return _sum_except(both, keep)
     batch = [label for label in order if label in shared and label not in contracted]
     if ELLIPSIS in x.indices or ELLIPSIS in y.indices:
@@ -68,8 +70,10 @@ def _pair(x: ir.Node, y: ir.Node, keep: set[str], output: tuple[str, ...]) -> ir
     contracted = [label for label in left.indices if label in contracted]
     left_batch = [label for label in batch if label in left.indices]
     right_batch = [label for label in batch if label in right.indices]
-    a = _merge(_permute(left, (*left_batch, *rows, *contracted)), left_batch, [rows, contracted])
-    b = _merge(_permute(right, (*right_batch, *contracted, *cols)), right_batch, [contracted, cols])
+    a = _merge(ir.permuted(left, (*left_batch, *rows, *contracted)), left_batch, [rows, contracted])
+    b = _merge(
+        ir.permuted(right, (*right_batch, *contracted, *cols)), right_batch, [contracted, cols]
+    )
     product_labels = (*batch, *_group(rows), *_group(cols))
     result: ir.Node = ir.MatMul(a, b, product_labels, left_vector=not rows, right_vector=not cols)
     unmerged = (*batch, *rows, *cols)
@@ -84,20 +88,16 @@ def _has_index_values(node: ir.Node) -> bool:
 
 def _order(x: ir.Node, y: ir.Node, output: tuple[str, ...]) -> list[str]:
     """The labels of both operands: the ellipsis, the output's order, then the rest."""
-    present = list(dict.fromkeys((*x.indices, *y.indices)))
+    present = set(x.indices) | set(y.indices)
     head = [label for label in output if label in present]
-    rest = [label for label in present if label not in head]
-    if ELLIPSIS in rest:
-        rest.remove(ELLIPSIS)
-        head.insert(0, ELLIPSIS)
-    return head + rest
+    return list(ellipsis_first((*head, *x.indices, *y.indices)))
 
 
 def _group(labels: list[str]) -> list[str]:
     """The one axis a group of labels merges into; none for an empty group."""
     if not labels:
         return []
-    return [labels[0]] if len(labels) == 1 else [composed_label(tuple(labels))]
+    return [labels[0]] if len(labels) == 1 else [composed(labels)]
 
 
 def _merge(node: ir.Node, batch: list[str], groups: list[list[str]]) -> ir.Node:
@@ -112,10 +112,3 @@ def _sum_except(node: ir.Node, keep: set[str]) -> ir.Node:
 
 def _sub(labels: tuple[str, ...], node: ir.Node) -> tuple[str, ...]:
     return tuple(label for label in labels if label in node.indices)
-
-
-def _permute(node: ir.Node, labels: tuple[str, ...] | list[str]) -> ir.Node:
-    labels = tuple(labels)
-    if labels == node.indices:
-        return node
-    return ir.Permute(node, tuple(node.indices.index(label) for label in labels))

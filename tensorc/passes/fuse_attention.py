@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS
+from tensorc.ir.labels import ellipsis_first
 from tensorc.ir.shapes import Sizes
 
 
@@ -165,20 +165,12 @@ def _build(
     }
     if actual != expected:
         return None
-    if ELLIPSIS in batch:
-        batch.remove(ELLIPSIS)
-        batch.insert(0, ELLIPSIS)
-    q = _permute(scores.query, (*batch, query, scores.feature))
-    k = _permute(scores.key, (*batch, key, scores.feature))
-    v = _permute(value, (*batch, key, features[0]))
+    batch = list(ellipsis_first(batch))
+    q = ir.permuted(scores.query, (*batch, query, scores.feature))
+    k = ir.permuted(scores.key, (*batch, key, scores.feature))
+    v = ir.permuted(value, (*batch, key, features[0]))
     scale: ir.Node = ir.Const(1.0, "1")
     for factor in scores.scale:
         scale = factor if scale == ir.Const(1.0, "1") else ir.Map("mul", (scale, factor), ())
     fused = ir.Attention(q, k, v, scale, scores.causal, (*batch, query, features[0]))
-    return _permute(fused, output)
-
-
-def _permute(node: ir.Node, labels: tuple[str, ...]) -> ir.Node:
-    if node.indices == labels:
-        return node
-    return ir.Permute(node, tuple(node.indices.index(label) for label in labels))
+    return ir.permuted(fused, output)

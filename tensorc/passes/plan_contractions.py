@@ -7,7 +7,7 @@ from math import prod
 import opt_einsum
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS
+from tensorc.ir.labels import ELLIPSIS, ellipsis_first, in_order
 from tensorc.ir.shapes import Sizes
 
 NOMINAL_SIZE = 64
@@ -83,12 +83,7 @@ def _size(label: str, sizes: Sizes) -> int:
 def _ordered(labels: list[str], reading: list[str]) -> tuple[str, ...]:
     """An intermediate's labels in the order the product first mentions them (the ellipsis
     first): `A[i,j] * B[j,k] * C[k,l]` keeps `B·C` as [j, l], which `A @ (B·C)` takes as is."""
-    wanted = set(labels)
-    ordered = [label for label in reading if label in wanted]
-    if ELLIPSIS in ordered:
-        ordered.remove(ELLIPSIS)
-        ordered.insert(0, ELLIPSIS)
-    return tuple(ordered)
+    return ellipsis_first(in_order(labels, reading))
 
 
 def _presum_private_indices(tensors: list[ir.Node], output: tuple[str, ...]) -> list[ir.Node]:
