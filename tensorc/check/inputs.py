@@ -11,7 +11,7 @@ import numpy as np
 
 from tensorc.errors import TensorcError
 from tensorc.ir import nodes as ir
-from tensorc.ir.nodes import ELLIPSIS, label_parts
+from tensorc.ir.labels import ELLIPSIS, Composed, parts
 from tensorc.ir.shapes import KeywordSize, reads, size_sources
 from tensorc.runtime import Program
 
@@ -104,8 +104,8 @@ def _solve_sizes(
     for name, shape in given.items():
         axes = labels[name] or ()
         for label, size in _aligned(axes, shape):
-            if label.startswith("("):
-                composed.append((label_parts(label), size))
+            if isinstance(label, Composed):
+                composed.append((label.parts, size))
             else:
                 solved.setdefault(label, size)
         if ELLIPSIS in axes and batch is None and len(shape) >= len(axes) - 1:
@@ -177,5 +177,5 @@ def _shape(
         if label == ELLIPSIS:
             shape.extend(batch)
         else:
-            shape.append(prod(sizes[part] for part in label_parts(label)))
+            shape.append(prod(sizes[part] for part in parts(label)))
     return tuple(shape)
