@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tensorc.codegen import Code, Generator
+from tensorc.codegen import Generator
 
-_FUNCTIONS = {
+# How JAX writes each operation that is not a Python operator (see `Generator.spell`).
+SPELLINGS = {
     "exp": "jnp.exp",
     "log": "jnp.log",
     "sqrt": "jnp.sqrt",
@@ -17,14 +18,14 @@ _FUNCTIONS = {
     "maximum": "jnp.maximum",
     "minimum": "jnp.minimum",
     "where": "jnp.where",
-}
-_REDUCTIONS = {
     "sum": "jnp.sum",
     "prod": "jnp.prod",
     "max": "jnp.max",
     "min": "jnp.min",
     "mean": "jnp.mean",
     "logsumexp": "jax.nn.logsumexp",
+    "softmax": "jax.nn.softmax",
+    "cumsum": "jnp.cumsum",
 }
 
 
@@ -33,20 +34,10 @@ class JaxGenerator(Generator):
 
     module = "jnp"
     imports = ("import jax", "import jax.numpy as jnp")
+    spellings = SPELLINGS
 
     @property
     def decorator(self) -> str:  # type: ignore[override]
         if self.keyword_sizes:
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
-
-    def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        return Code(f"{_FUNCTIONS[op]}({', '.join(arg.text for arg in args)})")
-
-    def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
-        axis = str(axes[0]) if len(axes) == 1 else str(axes)
-        return Code(f"{_REDUCTIONS[op]}({operand.text}, axis={axis})")
-
-    def along(self, op: str, operand: Code, axis: int) -> Code:
-        func = "jax.nn.softmax" if op == "softmax" else "jnp.cumsum"
-        return Code(f"{func}({operand.text}, axis={axis})")

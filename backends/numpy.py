@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
 
-_FUNCTIONS = {
+# How NumPy writes each operation that is not a Python operator (see `Generator.spell`).
+SPELLINGS = {
     "exp": "np.exp",
     "log": "np.log",
     "sqrt": "np.sqrt",
     "abs": "np.abs",
     "tanh": "np.tanh",
+    "sigmoid": "_sigmoid",
+    "relu": "np.maximum({0}, 0)",
     "sin": "np.sin",
     "cos": "np.cos",
     "maximum": "np.maximum",
     "minimum": "np.minimum",
     "where": "np.where",
-}
-_REDUCTIONS = {
     "sum": "np.sum",
     "prod": "np.prod",
     "max": "np.max",
     "min": "np.min",
     "mean": "np.mean",
+    "logsumexp": "_logsumexp({0}, {axis})",
+    "softmax": "_softmax({0}, {axis})",
+    "cumsum": "np.cumsum",
 }
 
 _HELPERS = {
@@ -52,15 +56,10 @@ class NumpyGenerator(Generator):
     module = "np"
     imports = ("import numpy as np",)
     helpers = _HELPERS
+    spellings = SPELLINGS
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        joined = ", ".join(arg.text for arg in args)
-        if op == "relu":
-            code = Code(f"np.maximum({joined}, 0)")
-        elif op == "sigmoid":
-            code = Code(f"{self.use_helper('_sigmoid')}({joined})")
-        else:
-            code = Code(f"{_FUNCTIONS[op]}({joined})")
+        code = super().function(op, args, scalars)
         if all(scalars):
             # np.sqrt(8.0) is a float64 NumPy scalar, which would promote float32 arrays;
             # as a Python float it does not, as on the other backends.
@@ -70,14 +69,3 @@ class NumpyGenerator(Generator):
     def inplace_function(self, op: str, operand: Code) -> Code | None:
         name = self.name_of(operand)
         return Code(f"np.maximum({name}, 0, out={name})")
-
-    def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
-        axis = str(axes[0]) if len(axes) == 1 else str(axes)
-        if op == "logsumexp":
-            return Code(f"{self.use_helper('_logsumexp')}({operand.text}, {axis})")
-        return Code(f"{_REDUCTIONS[op]}({operand.text}, axis={axis})")
-
-    def along(self, op: str, operand: Code, axis: int) -> Code:
-        if op == "softmax":
-            return Code(f"{self.use_helper('_softmax')}({operand.text}, {axis})")
-        return Code(f"np.cumsum({operand.text}, axis={axis})")

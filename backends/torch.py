@@ -6,7 +6,8 @@ from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 
-_FUNCTIONS = {
+# How PyTorch writes each operation that is not a Python operator (see `Generator.spell`).
+SPELLINGS = {
     "exp": "torch.exp",
     "log": "torch.log",
     "sqrt": "torch.sqrt",
@@ -16,13 +17,17 @@ _FUNCTIONS = {
     "cos": "torch.cos",
     "sigmoid": "torch.sigmoid",
     "relu": "torch.relu",
-}
-_REDUCTIONS = {
+    "maximum": "torch.maximum",  # a number bound becomes torch.clamp: see `_extremum`
+    "minimum": "torch.minimum",
+    "where": "torch.where",
     "sum": "torch.sum",
+    "prod": "torch.prod",  # one dim at a time: see `reduce`
     "max": "torch.amax",
     "min": "torch.amin",
     "mean": "torch.mean",
     "logsumexp": "torch.logsumexp",
+    "softmax": "torch.softmax",
+    "cumsum": "torch.cumsum",
 }
 
 
@@ -53,16 +58,16 @@ class TorchGenerator(Generator):
     module = "torch"
     imports = ("import torch",)
     helpers = _HELPERS
+    spellings = SPELLINGS
+    axis_keyword = "dim"
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
         if op in ("maximum", "minimum"):
             return self._extremum(op, args, scalars)
-        if op == "where":
-            return Code(f"torch.where({', '.join(texts)})")
-        if _is_number(texts[0]):
-            texts[0] = f"torch.tensor({texts[0]})"  # when constant folding is off
-        return Code(f"{_FUNCTIONS[op]}({texts[0]})")
+        if op != "where" and _is_number(texts[0]):
+            texts[0] = f"torch.tensor({texts[0]})"  # torch functions take tensors
+        return self.spell(op, texts)
 
     def inplace_function(self, op: str, operand: Code) -> Code | None:
         return Code(f"{operand.at(ATOM)}.{op}_()")
@@ -77,7 +82,7 @@ class TorchGenerator(Generator):
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
         if _is_number(a.text):
             return Code(f"torch.clamp({b.text}, {bound}={a.text})")
-        return Code(f"torch.{op}({a.text}, {b.text})")
+        return self.spell(op, [a.text, b.text])
 
     def entry_lines(self) -> list[str]:
         """Scalar inputs become 0-d tensors, so that torch functions accept them; a Python
@@ -124,16 +129,11 @@ class TorchGenerator(Generator):
 
     def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
         if op == "prod":
-            text = operand.text
             # torch.prod takes one dim at a time: go from the outside in so the rest keep their place
             for axis in sorted(axes, reverse=axes[0] >= 0):
-                text = f"torch.prod({text}, dim={axis})"
-            return Code(text)
-        dim = str(axes[0]) if len(axes) == 1 else str(axes)
-        return Code(f"{_REDUCTIONS[op]}({operand.text}, dim={dim})")
-
-    def along(self, op: str, operand: Code, axis: int) -> Code:
-        return Code(f"torch.{op}({operand.text}, dim={axis})")
+                operand = self.spell(op, [operand.text], str(axis))
+            return operand
+        return super().reduce(op, operand, axes)
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """PyTorch's fused kernel. Its `scale` must be a Python float, so a scale computed

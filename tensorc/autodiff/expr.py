@@ -10,19 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from tensorc import ops
 from tensorc.errors import Span
 from tensorc.frontend import ast
 from tensorc.frontend.ast import flatten_product
 from tensorc.ir.nodes import ELLIPSIS, composed_label, label_parts
+from tensorc.ops import Kind, Precedence
 
 SPAN = Span(1, 1)
-REDUCTIONS = frozenset({"sum", "prod", "max", "min", "mean", "logsumexp"})
-NORMALISERS = frozenset({"softmax", "cumsum"})
-FUNCTIONS = frozenset(
-    {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "max", "min", "where"}
-)
 CONSTANTS = frozenset({"inf", "pi"})
-COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+COMPARISONS = frozenset(op.spelling for op in ops.of_kind(Kind.COMPARISON))
 
 # --- building -------------------------------------------------------------------------------
 
@@ -155,9 +152,6 @@ def ones_like(expr: ast.Expr) -> ast.Expr:
 
 # --- printing -------------------------------------------------------------------------------
 
-_COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5, 6
-_BINARY_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT}
-
 
 def show(expr: ast.Expr) -> str:
     """Program text for an expression, with only the parentheses the grammar needs."""
@@ -166,25 +160,23 @@ def show(expr: ast.Expr) -> str:
 
 def _show(expr: ast.Expr) -> tuple[str, int]:
     if isinstance(expr, ast.Number):
-        return expr.text, _ATOM
+        return expr.text, Precedence.ATOM
     if isinstance(expr, ast.Name):
-        return expr.name, _ATOM
+        return expr.name, Precedence.ATOM
     if isinstance(expr, ast.Access):
-        return f"{expr.tensor}[{', '.join(labels_of(expr.axes))}]", _ATOM
-    if isinstance(expr, ast.Unary):
-        return "-" + _at(expr.operand, _UNARY), _UNARY
-    if isinstance(expr, ast.Binary):
-        if expr.op == "**":
-            return f"{_at(expr.left, _ATOM)} ** {_at(expr.right, _UNARY)}", _POWER
-        if expr.op in COMPARISONS:
-            return f"{_at(expr.left, _SUM)} {expr.op} {_at(expr.right, _SUM)}", _COMPARE
-        precedence = _BINARY_PRECEDENCE[expr.op]
-        right = _UNARY if precedence == _PRODUCT else precedence + 1
-        return f"{_at(expr.left, precedence)} {expr.op} {_at(expr.right, right)}", precedence
+        return f"{expr.tensor}[{', '.join(labels_of(expr.axes))}]", Precedence.ATOM
+    if isinstance(expr, ast.Unary | ast.Binary):
+        operands = ast.children(expr)
+        op = ops.operator(expr.op, len(operands))
+        assert op is not None and op.infix is not None, f"no operator {expr.op!r}"
+        infix = op.infix
+        sides = (infix.right,) if len(operands) == 1 else (infix.left, infix.right)
+        texts = [_at(operand, side) for operand, side in zip(operands, sides, strict=True)]
+        return infix.write(texts), infix.precedence
     if isinstance(expr, ast.Call):
-        return f"{expr.func}({', '.join(show(arg) for arg in expr.args)})", _ATOM
+        return f"{expr.func}({', '.join(show(arg) for arg in expr.args)})", Precedence.ATOM
     indices = ", ".join(axis.name for axis in expr.indices)
-    return f"{expr.func}[{indices}]({show(expr.operand)})", _ATOM
+    return f"{expr.func}[{indices}]({show(expr.operand)})", Precedence.ATOM
 
 
 def _at(expr: ast.Expr, precedence: int) -> str:
@@ -231,7 +223,7 @@ class Indices:
         if isinstance(expr, ast.Call):
             return frozenset().union(*(self.free(arg) for arg in expr.args))
         operand = self.free(expr.operand)
-        if expr.func in NORMALISERS:
+        if is_normaliser(expr):
             return operand
         return operand - {axis.name for axis in expr.indices}
 
@@ -278,7 +270,7 @@ class Indices:
                 return None
             return ast.Call(SPAN, expr.func, tuple(a for a in args if a is not None))
         bound = {axis.name for axis in expr.indices}
-        if expr.func in NORMALISERS:
+        if is_normaliser(expr):
             bound = set()  # a normaliser's index stays free: it is renamed like the others
             indices = tuple(ast.IndexAxis(SPAN, mapping.get(a.name, a.name)) for a in expr.indices)
         else:
@@ -288,6 +280,12 @@ class Indices:
             return None
         operand = self._rename(expr.operand, inner)
         return None if operand is None else ast.Along(SPAN, expr.func, indices, operand)
+
+
+def is_normaliser(expr: ast.Along) -> bool:
+    """Whether `expr` keeps the index it works along (softmax), rather than reducing it."""
+    op = ops.along(expr.func)
+    return op is not None and op.kind is Kind.NORMALISER
 
 
 def ordered(indices: Iterable[str], order: Sequence[str]) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import keyword
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tensorc import ops
 from tensorc.autodiff import expr as ex
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
@@ -49,7 +50,7 @@ class Names:
     """Fresh names for tensors and indices, never equal to a name the program uses."""
 
     def __init__(self, taken: Iterable[str]):
-        self.taken = set(taken) | ex.REDUCTIONS | ex.NORMALISERS | ex.FUNCTIONS | ex.CONSTANTS
+        self.taken = set(taken) | ops.WORDS | ex.CONSTANTS
         self.taken |= set(keyword.kwlist) | {"program", "math", "functools"} | set(dir(builtins))
 
     def claim(self, wanted: str) -> str:

@@ -1,0 +1,216 @@
+"""Every operation of the language, once: its IR name, how programs spell it, its kind and
+arity, what its arguments must be, how it folds when its arguments are constants, and how it
+is written between its operands where it is an operator.
+
+Lowering, constant folding, the code generators, the derivative rules
+(`tensorc.autodiff.rules`) and the printer of derivative programs look operations up here;
+each backend spells every entry once in its own dialect table (`backends/<framework>.py`).
+`tests/ops` checks that every backend and every derivative rule covers every entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import Any
+
+import numpy as np
+
+
+class Kind(Enum):
+    OPERATOR = "operator"  # arithmetic, written infix or prefix: + - * / ** and unary -
+    COMPARISON = "comparison"  # < <= > >= == !=
+    FUNCTION = "function"  # elementwise calls: exp(x), max(a, b), where(c, a, b)
+    REDUCTION = "reduction"  # sum[j](x): the bracketed indices are reduced away
+    NORMALISER = "normaliser"  # softmax[j](x): along one index, the shape kept
+
+
+ELEMENTWISE = frozenset({Kind.OPERATOR, Kind.COMPARISON, Kind.FUNCTION})
+
+
+class Value(Enum):
+    """What an argument must be, or what a result is."""
+
+    NUMBER = "number"  # a boolean argument becomes 1 or 0
+    BOOLEAN = "boolean"  # a number argument is tested against zero
+    ANY = "any"  # taken as it is (comparisons compare booleans as booleans)
+
+
+class Precedence(IntEnum):
+    """How tightly an operator binds, loosest first, on Python's scale: the language follows
+    Python, so program text and generated code need parentheses in the same places."""
+
+    OR = 2
+    AND = 3
+    NOT = 4
+    COMPARE = 5
+    SUM = 8
+    PRODUCT = 9
+    UNARY = 10
+    POWER = 11
+    ATOM = 13
+
+
+@dataclass(frozen=True)
+class Infix:
+    """How an operator is written before or between its operands: the weakest operand that
+    needs no parentheses on each side (`right` alone for a prefix operator)."""
+
+    symbol: str
+    precedence: Precedence
+    left: Precedence
+    right: Precedence
+    python: bool = True  # generated code writes it so too (`and` of arrays is a call instead)
+
+    def write(self, operands: list[str]) -> str:
+        """The operator applied to operand texts already parenthesised as needed."""
+        if len(operands) == 1:
+            space = " " if self.symbol.isalpha() else ""
+            return f"{self.symbol}{space}{operands[0]}"
+        return f"{operands[0]} {self.symbol} {operands[1]}"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation. `fold` evaluates an elementwise operation on float64 NumPy scalars,
+    as the backends compute it (1/0 is inf, log(-1) is nan); reductions and normalisers never
+    meet constants alone and have none."""
+
+    name: str  # the IR name: ir.Map/Reduce/Along.op
+    spelling: str  # how programs write it
+    kind: Kind
+    arity: int = 1
+    fold: Callable[..., Any] | None = None
+    infix: Infix | None = None
+    takes: tuple[Value, ...] = ()  # per argument; numbers where not given
+    gives: Value = Value.NUMBER
+    inplace: bool = False  # the result has its operand's shape and dtype for every dtype
+
+    @property
+    def operands(self) -> tuple[Value, ...]:
+        return self.takes or (Value.NUMBER,) * self.arity
+
+    @property
+    def boolean(self) -> bool:
+        return self.gives is Value.BOOLEAN
+
+
+# --- float64 evaluations for constant folding ------------------------------------------------
+
+
+def _sigmoid(x: Any) -> Any:
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+# --- the table ---------------------------------------------------------------------------
+
+
+# The operands' precedences of each binary operator level: left-associative, except that
+# comparisons do not chain.
+_SIDES = {
+    Precedence.SUM: (Precedence.SUM, Precedence.PRODUCT),
+    Precedence.PRODUCT: (Precedence.PRODUCT, Precedence.UNARY),
+    Precedence.COMPARE: (Precedence.SUM, Precedence.SUM),
+    Precedence.POWER: (Precedence.ATOM, Precedence.UNARY),
+}
+
+
+def _binary(name: str, symbol: str, precedence: Precedence, fold: Callable[..., Any]) -> Op:
+    comparison = precedence is Precedence.COMPARE
+    left, right = _SIDES[precedence]
+    return Op(
+        name,
+        symbol,
+        Kind.COMPARISON if comparison else Kind.OPERATOR,
+        2,
+        fold,
+        Infix(symbol, precedence, left, right),
+        takes=(Value.ANY, Value.ANY) if comparison else (),
+        gives=Value.BOOLEAN if comparison else Value.NUMBER,
+    )
+
+
+def _function(
+    name: str, fold: Callable[..., Any], arity: int = 1, spelling: str | None = None, **more: Any
+) -> Op:
+    return Op(name, spelling or name, Kind.FUNCTION, arity, fold, **more)
+
+
+def _reduction(name: str, **more: Any) -> Op:
+    return Op(name, name, Kind.REDUCTION, **more)
+
+
+def _normaliser(name: str) -> Op:
+    return Op(name, name, Kind.NORMALISER)
+
+
+_P = Precedence
+TABLE: tuple[Op, ...] = (
+    Op("neg", "-", Kind.OPERATOR, 1, np.negative, Infix("-", _P.UNARY, _P.UNARY, _P.UNARY)),
+    _binary("add", "+", _P.SUM, np.add),
+    _binary("sub", "-", _P.SUM, np.subtract),
+    _binary("mul", "*", _P.PRODUCT, np.multiply),
+    _binary("div", "/", _P.PRODUCT, np.divide),
+    _binary("pow", "**", _P.POWER, np.power),
+    _binary("lt", "<", _P.COMPARE, np.less),
+    _binary("le", "<=", _P.COMPARE, np.less_equal),
+    _binary("gt", ">", _P.COMPARE, np.greater),
+    _binary("ge", ">=", _P.COMPARE, np.greater_equal),
+    _binary("eq", "==", _P.COMPARE, np.equal),
+    _binary("ne", "!=", _P.COMPARE, np.not_equal),
+    _function("exp", np.exp),
+    _function("log", np.log),
+    _function("sqrt", np.sqrt),
+    _function("abs", np.abs),
+    _function("tanh", np.tanh),
+    _function("sigmoid", _sigmoid),
+    _function("relu", lambda x: np.maximum(x, 0.0), inplace=True),
+    _function("sin", np.sin),
+    _function("cos", np.cos),
+    _function("maximum", np.maximum, 2, "max"),
+    _function("minimum", np.minimum, 2, "min"),
+    _function("where", np.where, 3, takes=(Value.BOOLEAN, Value.ANY, Value.ANY)),
+    _reduction("sum"),
+    _reduction("prod"),
+    _reduction("max"),
+    _reduction("min"),
+    _reduction("mean"),
+    _reduction("logsumexp"),
+    _normaliser("softmax"),
+    _normaliser("cumsum"),
+)
+
+OPS: dict[str, Op] = {op.name: op for op in TABLE}
+
+
+def _by_spelling(kinds: frozenset[Kind]) -> dict[tuple[str, int], Op]:
+    return {(op.spelling, op.arity): op for op in TABLE if op.kind in kinds}
+
+
+_OPERATORS = _by_spelling(frozenset({Kind.OPERATOR, Kind.COMPARISON}))
+_FUNCTIONS = {op.spelling: op for op in TABLE if op.kind is Kind.FUNCTION}
+_ALONG = {op.spelling: op for op in TABLE if op.kind in (Kind.REDUCTION, Kind.NORMALISER)}
+
+# Every spelling that is a word: names a program cannot give its tensors.
+WORDS: frozenset[str] = frozenset(op.spelling for op in TABLE if op.spelling.isidentifier())
+
+
+def operator(symbol: str, arity: int) -> Op | None:
+    """The operator written `symbol` with this many operands: ("-", 1) is "neg"."""
+    return _OPERATORS.get((symbol, arity))
+
+
+def function(spelling: str) -> Op | None:
+    """The elementwise function a call `spelling(...)` names: "max" is "maximum"."""
+    return _FUNCTIONS.get(spelling)
+
+
+def along(spelling: str) -> Op | None:
+    """The reduction or normaliser that `spelling[i](...)` names: "max" is the reduction."""
+    return _ALONG.get(spelling)
+
+
+def of_kind(*kinds: Kind) -> tuple[Op, ...]:
+    """The operations of these kinds, in table order."""
+    return tuple(op for op in TABLE if op.kind in kinds)
