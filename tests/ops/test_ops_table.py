@@ -4,11 +4,11 @@ that an operation without a spelling fails here rather than in a user's program.
 from __future__ import annotations
 
 import pytest
-
-from tensorc import ops
 from tensorc.backends.jax import JaxGenerator
 from tensorc.backends.numpy import NumpyGenerator
 from tensorc.backends.torch import TorchGenerator
+
+from tensorc import ops
 from tensorc.codegen import Generator
 from tensorc.ops import ELEMENTWISE, OPS, TABLE, Kind
 
@@ -68,3 +68,15 @@ def test_operators_print_with_their_symbol() -> None:
             assert op.infix is not None and op.infix.symbol == op.spelling
     assert OPS["neg"].infix is not None and OPS["neg"].infix.write(["x"]) == "-x"
     assert OPS["add"].infix is not None and OPS["add"].infix.write(["a", "b"]) == "a + b"
+
+
+def test_every_operation_has_a_derivative_rule() -> None:
+    """A rule for each entry; `zero(n)` marks a derivative that is zero (steps, booleans)."""
+    from tensorc.autodiff.rules import RULES
+
+    missing = set(OPS) - set(RULES)
+    assert not missing, f"no derivative rule for {sorted(missing)}"
+    assert not set(RULES) - set(OPS), "a rule for an operation the table lacks"
+    for op in TABLE:
+        if op.kind in ELEMENTWISE and op.name not in ("mul", "div"):
+            assert len(RULES[op.name].zero) <= op.arity, op.name
