@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import re
 from dataclasses import dataclass
 
 from tensorc.ir import nodes as ir
@@ -422,8 +423,15 @@ class Generator:
         return f"{self.module}.asarray({text})"
 
     def use_helper(self, name: str) -> str:
+        """Adds a helper function to the module, with the helpers it calls (and `import math`
+        where it uses math)."""
         if name not in self.used_helpers:
             self.used_helpers.append(name)
+            source = self.helpers[name]
+            self.uses_math = self.uses_math or "math." in source
+            for other in self.helpers:
+                if other != name and re.search(rf"\b{other}\(", source):
+                    self.use_helper(other)
         return name
 
     def map(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
