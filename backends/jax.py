@@ -13,6 +13,7 @@ SPELLINGS = {
     "tanh": "jnp.tanh",
     "sin": "jnp.sin",
     "cos": "jnp.cos",
+    "erf": "jax.scipy.special.erf",
     "sigmoid": "jax.nn.sigmoid",
     "relu": "jax.nn.relu",
     "maximum": "jnp.maximum",

@@ -15,6 +15,7 @@ SPELLINGS = {
     "tanh": "torch.tanh",
     "sin": "torch.sin",
     "cos": "torch.cos",
+    "erf": "torch.erf",
     "sigmoid": "torch.sigmoid",
     "relu": "torch.relu",
     "maximum": "torch.maximum",  # a number bound becomes torch.clamp: see `_extremum`

@@ -10,6 +10,7 @@ each backend spells every entry once in its own dialect table (`backends/<framew
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -168,6 +169,7 @@ TABLE: tuple[Op, ...] = (
     _function("relu", lambda x: np.maximum(x, 0.0), inplace=True),
     _function("sin", np.sin),
     _function("cos", np.cos),
+    _function("erf", math.erf),
     _function("maximum", np.maximum, 2, "max"),
     _function("minimum", np.minimum, 2, "min"),
     _function("where", np.where, 3, takes=(Value.BOOLEAN, Value.ANY, Value.ANY)),

@@ -17,6 +17,7 @@ operation of `tensorc.ops` has a rule here, `zero(...)` where its derivative is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -201,6 +202,12 @@ def _sigmoid(site: Site, g: ast.Expr) -> ast.Expr:
     return ex.mul(g, site.value, ex.binary("-", ex.number(1), site.value))
 
 
+def _erf(site: Site, g: ast.Expr) -> ast.Expr:
+    """erf'(x) = 2 / sqrt(pi) * exp(-x ** 2)."""
+    gaussian = ex.call("exp", ex.neg(ex.binary("**", site.args[0], ex.number(2))))
+    return ex.mul(g, ex.number(2 / math.sqrt(math.pi)), gaussian)
+
+
 def _extreme_share(winner: str, position: int) -> Linear:
     """The part of `g` that argument `position` of max(a, b) (or min) gets: all where it
     wins, half on a tie (as JAX)."""
@@ -311,6 +318,7 @@ RULES: dict[str, Rule] = {
     "relu": elementwise(_relu),
     "sin": elementwise(lambda site, g: ex.mul(g, ex.call("cos", site.args[0]))),
     "cos": elementwise(lambda site, g: ex.neg(ex.mul(g, ex.call("sin", site.args[0])))),
+    "erf": elementwise(_erf),
     "maximum": elementwise(_extreme_share(">", 0), _extreme_share(">", 1)),
     "minimum": elementwise(_extreme_share("<", 0), _extreme_share("<", 1)),
     "where": replace(elementwise(None, _where(1), _where(2)), jvp=_where_jvp),

@@ -8,6 +8,7 @@ expected to appear (order of first appearance in the source), plus any keyword s
 
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from collections.abc import Callable, Mapping
@@ -173,6 +174,11 @@ def sigmoid(x: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def erf(x: np.ndarray) -> np.ndarray:
+    """math.erf elementwise, in x's float dtype."""
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+
+
 def relu(x: Any) -> Any:
     return np.maximum(x, 0.0)
 
@@ -263,6 +269,16 @@ prog("sqrt", "Y[i, j] = sqrt(X[i, j])", {"X": Arr((3, 4), "positive")}, lambda X
 prog("abs", "Y[i, j] = abs(X[i, j])", {"X": (3, 4)}, lambda X: np.abs(X))
 prog("tanh", "Y[i, j] = tanh(X[i, j])", {"X": (3, 4)}, lambda X: np.tanh(X))
 prog("sigmoid", "Y[i, j] = sigmoid(X[i, j])", {"X": (3, 4)}, lambda X: sigmoid(X))
+prog("erf", "Y[i, j] = erf(X[i, j])", {"X": (3, 4)}, lambda X: erf(X))
+prog(
+    "erf-float32",
+    "Y[i, j] = erf(X[i, j])",
+    {"X": Arr((3, 4), "float32")},
+    lambda X: erf(X),
+    grad=False,
+    rtol=1e-6,
+    atol=1e-7,
+)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
