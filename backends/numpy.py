@@ -16,9 +16,19 @@ SPELLINGS = {
     "sin": "np.sin",
     "cos": "np.cos",
     "erf": "_erf",
+    "floor": "np.floor",
+    "ceil": "np.ceil",
+    "round": "np.round",
+    "sign": "np.sign",
+    "log1p": "np.log1p",
+    "expm1": "np.expm1",
+    "softplus": "np.logaddexp(0, {0})",
+    "silu": "_silu",
+    "gelu": "_gelu",
     "maximum": "np.maximum",
     "minimum": "np.minimum",
     "where": "np.where",
+    "clip": "np.clip",
     "sum": "np.sum",
     "prod": "np.prod",
     "max": "np.max",
@@ -42,6 +52,16 @@ def _erf(x):
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.float64
     return np.vectorize(math.erf, otypes=[np.float64])(x).astype(dtype)
+''',
+    "_silu": '''
+def _silu(x):
+    """x * sigmoid(x)."""
+    return x * _sigmoid(x)
+''',
+    "_gelu": '''
+def _gelu(x):
+    """x * P(N(0, 1) <= x): the exact gelu, in the error function."""
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
 ''',
     "_softmax": '''
 def _softmax(x, axis):

@@ -16,11 +16,21 @@ SPELLINGS = {
     "sin": "torch.sin",
     "cos": "torch.cos",
     "erf": "torch.erf",
+    "floor": "torch.floor",
+    "ceil": "torch.ceil",
+    "round": "torch.round",
+    "sign": "torch.sign",
+    "log1p": "torch.log1p",
+    "expm1": "torch.expm1",
+    "softplus": "torch.nn.functional.softplus",  # x itself beyond 20 (off by < 2e-9)
+    "silu": "torch.nn.functional.silu",
+    "gelu": "torch.nn.functional.gelu",  # the exact (erf) form by default
     "sigmoid": "torch.sigmoid",
     "relu": "torch.relu",
     "maximum": "torch.maximum",  # a number bound becomes torch.clamp: see `_extremum`
     "minimum": "torch.minimum",
     "where": "torch.where",
+    "clip": "torch.clamp",
     "sum": "torch.sum",
     "prod": "torch.prod",  # one dim at a time: see `reduce`
     "max": "torch.amax",
@@ -66,6 +76,10 @@ class TorchGenerator(Generator):
         texts = [arg.text for arg in args]
         if op in ("maximum", "minimum"):
             return self._extremum(op, args, scalars)
+        if op == "clip" and _is_number(texts[1]) != _is_number(texts[2]):
+            # torch.clamp takes two numbers or two tensors as bounds, not one of each
+            low = self._extremum("maximum", args[:2], scalars[:2])
+            return self._extremum("minimum", [low, args[2]], [False, scalars[2]])
         if op != "where" and _is_number(texts[0]):
             texts[0] = f"torch.tensor({texts[0]})"  # torch functions take tensors
         return self.spell(op, texts)

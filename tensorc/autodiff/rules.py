@@ -208,15 +208,56 @@ def _erf(site: Site, g: ast.Expr) -> ast.Expr:
     return ex.mul(g, ex.number(2 / math.sqrt(math.pi)), gaussian)
 
 
+def _softplus(site: Site, g: ast.Expr) -> ast.Expr:
+    return ex.mul(g, ex.call("sigmoid", site.args[0]))
+
+
+def _silu(site: Site, g: ast.Expr) -> ast.Expr:
+    """silu'(x) = s * (1 + x * (1 - s)), s = sigmoid(x)."""
+    x = site.args[0]
+    s = ex.call("sigmoid", x)
+    return ex.mul(g, s, ex.add([ex.number(1), ex.mul(x, ex.binary("-", ex.number(1), s))]))
+
+
+def _gelu(site: Site, g: ast.Expr) -> ast.Expr:
+    """gelu'(x) = Phi(x) + x * phi(x), the normal distribution's cdf and density."""
+    x = site.args[0]
+    root_half = ex.number(math.sqrt(0.5))
+    cdf = ex.mul(ex.number(0.5), ex.add([ex.number(1), ex.call("erf", ex.mul(x, root_half))]))
+    half_square = ex.mul(ex.number(0.5), ex.binary("**", x, ex.number(2)))
+    density = ex.mul(ex.number(1 / math.sqrt(2 * math.pi)), ex.call("exp", ex.neg(half_square)))
+    return ex.mul(g, ex.add([cdf, ex.mul(x, density)]))
+
+
+def _share(winner: str, mine: ast.Expr, other: ast.Expr, g: ast.Expr) -> ast.Expr:
+    """The part of `g` that `mine` gets in max(mine, other) (winner ">") or min ("<"): all
+    where it wins, half on a tie (as JAX)."""
+    wins = ex.binary(winner, mine, other)
+    tie = ex.where(ex.binary("==", mine, other), ex.mul(ex.number(0.5), g), ex.number(0))
+    return ex.where(wins, g, tie)
+
+
 def _extreme_share(winner: str, position: int) -> Linear:
-    """The part of `g` that argument `position` of max(a, b) (or min) gets: all where it
-    wins, half on a tie (as JAX)."""
+    """The part of `g` that argument `position` of max(a, b) (or min) gets."""
 
     def share(site: Site, g: ast.Expr) -> ast.Expr:
-        mine, other = site.args[position], site.args[1 - position]
-        wins = ex.binary(winner, mine, other)
-        tie = ex.where(ex.binary("==", mine, other), ex.mul(ex.number(0.5), g), ex.number(0))
-        return ex.where(wins, g, tie)
+        return _share(winner, site.args[position], site.args[1 - position], g)
+
+    return share
+
+
+def _clip(position: int) -> Linear:
+    """clip(x, lo, hi) differentiates as JAX's jnp.clip, min(max(x, lo), hi): on a tie each
+    side gets half, at each of the two steps."""
+
+    def share(site: Site, g: ast.Expr) -> ast.Expr:
+        x, low, high = site.args
+        clipped_below = ex.call("max", x, low)
+        if position == 2:
+            return _share("<", high, clipped_below, g)
+        g = site.once(_share("<", clipped_below, high, g))
+        mine, other = (x, low) if position == 0 else (low, x)
+        return _share(">", mine, other, g)
 
     return share
 
@@ -319,9 +360,16 @@ RULES: dict[str, Rule] = {
     "sin": elementwise(lambda site, g: ex.mul(g, ex.call("cos", site.args[0]))),
     "cos": elementwise(lambda site, g: ex.neg(ex.mul(g, ex.call("sin", site.args[0])))),
     "erf": elementwise(_erf),
+    **{name: zero(1) for name in ("floor", "ceil", "round", "sign")},
+    "log1p": elementwise(lambda site, g: ex.div(g, ex.add([ex.number(1), site.args[0]]))),
+    "expm1": elementwise(lambda site, g: ex.mul(g, ex.add([site.value, ex.number(1)]))),
+    "softplus": elementwise(_softplus),
+    "silu": elementwise(_silu),
+    "gelu": elementwise(_gelu),
     "maximum": elementwise(_extreme_share(">", 0), _extreme_share(">", 1)),
     "minimum": elementwise(_extreme_share("<", 0), _extreme_share("<", 1)),
     "where": replace(elementwise(None, _where(1), _where(2)), jvp=_where_jvp),
+    "clip": elementwise(_clip(0), _clip(1), _clip(2)),
     "sum": reduction(_same),
     "prod": reduction(_prod),
     "max": reduction(_extreme),

@@ -279,6 +279,55 @@ prog(
     rtol=1e-6,
     atol=1e-7,
 )
+# The elementwise functions grown through the operation table, each in float64 (with
+# derivatives) and in float32, which must stay float32.
+for _name, _expr, _reference in [
+    ("floor", "floor(X[i, j] * 2)", lambda X: np.floor(X * 2)),
+    ("ceil", "ceil(X[i, j] * 2)", lambda X: np.ceil(X * 2)),
+    ("round", "round(X[i, j] * 2)", lambda X: np.round(X * 2)),  # half to even
+    ("sign", "sign(X[i, j])", np.sign),
+    ("log1p", "log1p(X[i, j] ** 2)", lambda X: np.log1p(X**2)),
+    ("expm1", "expm1(X[i, j])", np.expm1),
+    ("softplus", "softplus(X[i, j])", lambda X: np.log1p(np.exp(X))),
+    ("silu", "silu(X[i, j])", lambda X: X / (1 + np.exp(-X))),
+    ("gelu", "gelu(X[i, j])", lambda X: 0.5 * X * (1 + erf(X / math.sqrt(2)))),
+]:
+    prog(f"fn-{_name}", f"Y[i, j] = {_expr}", {"X": (3, 4)}, _reference)
+    prog(
+        f"fn-{_name}-float32",
+        f"Y[i, j] = {_expr}",
+        {"X": Arr((3, 4), "float32")},
+        _reference,
+        grad=False,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+prog(
+    "fn-round-half-to-even",
+    "Y[i] = round(X[i] - 0.5)",
+    {"X": Arr((6,), "small")},
+    lambda X: np.round(X - 0.5),
+    grad=False,
+)
+prog(
+    "fn-clip",
+    "Y[i, j] = clip(X[i, j], -0.5, b[j])",
+    {"X": (3, 4), "b": Arr((4,), "unit")},
+    lambda X, b: np.minimum(np.maximum(X, -0.5), b),
+)
+prog(
+    "fn-clip-scalar-bounds",
+    "Y[i] = clip(X[i], lo, hi)",
+    {"X": (6,), "lo": -0.3, "hi": 0.4},
+    lambda X, lo, hi: np.clip(X, lo, hi),
+)
+prog(
+    "fn-clip-float32",
+    "Y[i] = clip(X[i], -0.5, 0.5)",
+    {"X": Arr((6,), "float32")},
+    lambda X: np.clip(X, -0.5, 0.5),
+    grad=False,
+)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
