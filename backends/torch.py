@@ -8,6 +8,7 @@ from tensorc.ir.nodes import ELLIPSIS
 
 # How PyTorch writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
+    "floordiv": 'torch.div({0}, {1}, rounding_mode="floor")',  # `//` has no derivative
     "exp": "torch.exp",
     "log": "torch.log",
     "sqrt": "torch.sqrt",

@@ -435,10 +435,10 @@ class Generator:
         return name
 
     def map(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        """An elementwise operation: an operator where Python writes it as the language does,
-        otherwise the backend's function."""
+        """An elementwise operation: the backend's spelling where it has one, else an operator
+        where Python writes it as the language does, else the backend's function."""
         infix = OPS[op].infix
-        if infix is None or not infix.python:
+        if op in self.spellings or infix is None or not infix.python:
             return self.function(op, args, scalars)
         if len(args) == 1:
             return Code(infix.write([args[0].at(infix.right)]), infix.precedence)

@@ -20,7 +20,7 @@ import numpy as np
 
 
 class Kind(Enum):
-    OPERATOR = "operator"  # arithmetic, written infix or prefix: + - * / ** and unary -
+    OPERATOR = "operator"  # arithmetic, written infix or prefix: + - * / // % ** and unary -
     COMPARISON = "comparison"  # < <= > >= == !=
     FUNCTION = "function"  # elementwise calls: exp(x), max(a, b), where(c, a, b)
     REDUCTION = "reduction"  # sum[j](x): the bracketed indices are reduced away
@@ -153,6 +153,8 @@ TABLE: tuple[Op, ...] = (
     _binary("sub", "-", _P.SUM, np.subtract),
     _binary("mul", "*", _P.PRODUCT, np.multiply),
     _binary("div", "/", _P.PRODUCT, np.divide),
+    _binary("floordiv", "//", _P.PRODUCT, np.floor_divide),  # numpy's floor semantics
+    _binary("mod", "%", _P.PRODUCT, np.remainder),  # the sign of the divisor, as Python
     _binary("pow", "**", _P.POWER, np.power),
     _binary("lt", "<", _P.COMPARE, np.less),
     _binary("le", "<=", _P.COMPARE, np.less_equal),

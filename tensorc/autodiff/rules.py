@@ -152,6 +152,12 @@ PRODUCT = Rule(
 )
 
 
+def _remainder_divisor(site: Site, g: ast.Expr) -> ast.Expr:
+    """d(a % b)/db = -floor(a / b); d(a % b)/da = 1 (as JAX and PyTorch)."""
+    a, b = site.args
+    return ex.neg(ex.mul(g, ex.call("floor", ex.binary("/", a, b))))
+
+
 def _power_base(site: Site, g: ast.Expr) -> ast.Expr | None:
     """d(a ** b)/da = b * a ** (b - 1); a constant exponent 0 gives 0 (JAX's integer_pow)."""
     a, b = site.args
@@ -348,6 +354,8 @@ RULES: dict[str, Rule] = {
     "sub": elementwise(_same, _negated),
     "mul": PRODUCT,
     "div": PRODUCT,
+    "floordiv": zero(2),
+    "mod": elementwise(_same, _remainder_divisor),
     "pow": elementwise(_power_base, _power_exponent),
     **{name: zero(2) for name in ("lt", "le", "gt", "ge", "eq", "ne")},
     "exp": elementwise(lambda site, g: ex.mul(g, site.value)),

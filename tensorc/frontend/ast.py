@@ -68,7 +68,7 @@ class Unary(Node):
 
 @dataclass(frozen=True)
 class Binary(Node):
-    """Arithmetic (`+ - * / **`) and comparisons (`< <= > >= == !=`)."""
+    """Arithmetic (`+ - * / // % **`) and comparisons (`< <= > >= == !=`)."""
 
     op: str
     left: Expr

@@ -53,6 +53,8 @@ JAX_CASES = {
     "fn-gelu",
     "fn-softplus",
     "fn-round",
+    "op-mod-negative-divisor",
+    "op-floordiv-mod-identity",
     "power-tensor-exponent",
     "cosine-similarity",
     "einsum-users:bii->bi",

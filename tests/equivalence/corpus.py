@@ -328,6 +328,47 @@ prog(
     lambda X: np.clip(X, -0.5, 0.5),
     grad=False,
 )
+# The operators // and % (NumPy's floor semantics on every backend).
+prog(
+    "op-floordiv",
+    "Y[i, j] = 3 * A[i, j] // B[j]",
+    {"A": (3, 4), "B": Arr((4,), "positive")},
+    lambda A, B: 3 * A // B,
+)
+prog(
+    "op-mod",
+    "Y[i, j] = 3 * A[i, j] % B[j]",
+    {"A": (3, 4), "B": Arr((4,), "positive")},
+    lambda A, B: 3 * A % B,
+)
+prog(
+    "op-mod-negative-divisor",
+    "Y[i, j] = 3 * A[i, j] % (B[j] - 2.5)",
+    {"A": (3, 4), "B": Arr((4,), "positive")},
+    lambda A, B: 3 * A % (B - 2.5),
+)
+prog(
+    "op-floordiv-mod-identity",
+    "Y[i, j] = A[i, j] // B[j] * B[j] + A[i, j] % B[j]",
+    {"A": (3, 4), "B": (4,)},
+    lambda A, B: A // B * B + A % B,
+)
+prog(
+    "op-floordiv-mod-int",
+    "Y[i] = A[i] // 3 - A[i] % 3",
+    {"A": Arr((7,), "int")},
+    lambda A: A // 3 - A % 3,
+    grad=False,
+)
+prog(
+    "op-floordiv-mod-float32",
+    "Y[i] = A[i] // 0.5 + A[i] % 0.75",
+    {"A": Arr((6,), "float32")},
+    lambda A: A // 0.5 + A % 0.75,
+    grad=False,
+    rtol=1e-5,
+    atol=1e-6,
+)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
