@@ -6,6 +6,9 @@ from tensorc.codegen import Generator
 
 # How JAX writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
+    "not": "jnp.logical_not",
+    "and": "jnp.logical_and",
+    "or": "jnp.logical_or",
     "exp": "jnp.exp",
     "log": "jnp.log",
     "sqrt": "jnp.sqrt",

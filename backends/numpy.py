@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
+from tensorc.ops import OPS
 
 # How NumPy writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
+    "not": "np.logical_not",
+    "and": "np.logical_and",
+    "or": "np.logical_or",
     "exp": "np.exp",
     "log": "np.log",
     "sqrt": "np.sqrt",
@@ -89,7 +93,7 @@ class NumpyGenerator(Generator):
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         code = super().function(op, args, scalars)
-        if all(scalars):
+        if all(scalars) and not OPS[op].boolean:
             # np.sqrt(8.0) is a float64 NumPy scalar, which would promote float32 arrays;
             # as a Python float it does not, as on the other backends.
             return Code(f"float({code.text})")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
+from tensorc.ops import OPS, Kind
 
 # How PyTorch writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
     "floordiv": 'torch.div({0}, {1}, rounding_mode="floor")',  # `//` has no derivative
+    "not": "torch.logical_not",
+    "and": "torch.logical_and",
+    "or": "torch.logical_or",
     "exp": "torch.exp",
     "log": "torch.log",
     "sqrt": "torch.sqrt",
@@ -81,8 +85,10 @@ class TorchGenerator(Generator):
             # torch.clamp takes two numbers or two tensors as bounds, not one of each
             low = self._extremum("maximum", args[:2], scalars[:2])
             return self._extremum("minimum", [low, args[2]], [False, scalars[2]])
-        if op != "where" and _is_number(texts[0]):
-            texts[0] = f"torch.tensor({texts[0]})"  # torch functions take tensors
+        if op != "where":  # torch functions take tensors (bounds and divisors may be numbers)
+            texts[0] = _tensor(texts[0])
+        if OPS[op].kind is Kind.LOGICAL:
+            texts = [_tensor(text) for text in texts]
         return self.spell(op, texts)
 
     def inplace_function(self, op: str, operand: Code) -> Code | None:
@@ -177,6 +183,11 @@ class TorchGenerator(Generator):
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
+
+
+def _tensor(text: str) -> str:
+    """Generated text for a tensor: a numeric literal becomes one."""
+    return f"torch.tensor({text})" if _is_number(text) else text
 
 
 def _is_number(text: str) -> bool:

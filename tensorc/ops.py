@@ -22,12 +22,13 @@ import numpy as np
 class Kind(Enum):
     OPERATOR = "operator"  # arithmetic, written infix or prefix: + - * / // % ** and unary -
     COMPARISON = "comparison"  # < <= > >= == !=
+    LOGICAL = "logical"  # and or not, on booleans
     FUNCTION = "function"  # elementwise calls: exp(x), max(a, b), where(c, a, b)
     REDUCTION = "reduction"  # sum[j](x): the bracketed indices are reduced away
     NORMALISER = "normaliser"  # softmax[j](x): along one index, the shape kept
 
 
-ELEMENTWISE = frozenset({Kind.OPERATOR, Kind.COMPARISON, Kind.FUNCTION})
+ELEMENTWISE = frozenset({Kind.OPERATOR, Kind.COMPARISON, Kind.LOGICAL, Kind.FUNCTION})
 
 
 class Value(Enum):
@@ -114,6 +115,8 @@ _SIDES = {
     Precedence.PRODUCT: (Precedence.PRODUCT, Precedence.UNARY),
     Precedence.COMPARE: (Precedence.SUM, Precedence.SUM),
     Precedence.POWER: (Precedence.ATOM, Precedence.UNARY),
+    Precedence.AND: (Precedence.AND, Precedence.NOT),
+    Precedence.OR: (Precedence.OR, Precedence.AND),
 }
 
 
@@ -130,6 +133,15 @@ def _binary(name: str, symbol: str, precedence: Precedence, fold: Callable[..., 
         takes=(Value.ANY, Value.ANY) if comparison else (),
         gives=Value.BOOLEAN if comparison else Value.NUMBER,
     )
+
+
+def _logical(name: str, precedence: Precedence, fold: Callable[..., Any]) -> Op:
+    """`and`, `or`, `not`: booleans in, a boolean out; generated code calls a function, since
+    Python's keywords do not work on arrays."""
+    arity = 1 if precedence is Precedence.NOT else 2
+    left, right = _SIDES.get(precedence, (precedence, precedence))
+    infix = Infix(name, precedence, left, right, python=False)
+    return Op(name, name, Kind.LOGICAL, arity, fold, infix, (Value.BOOLEAN,) * arity, Value.BOOLEAN)
 
 
 def _function(
@@ -162,6 +174,9 @@ TABLE: tuple[Op, ...] = (
     _binary("ge", ">=", _P.COMPARE, np.greater_equal),
     _binary("eq", "==", _P.COMPARE, np.equal),
     _binary("ne", "!=", _P.COMPARE, np.not_equal),
+    _logical("not", _P.NOT, np.logical_not),
+    _logical("and", _P.AND, np.logical_and),
+    _logical("or", _P.OR, np.logical_or),
     _function("exp", np.exp),
     _function("log", np.log),
     _function("sqrt", np.sqrt),
@@ -202,7 +217,7 @@ def _by_spelling(kinds: frozenset[Kind]) -> dict[tuple[str, int], Op]:
     return {(op.spelling, op.arity): op for op in TABLE if op.kind in kinds}
 
 
-_OPERATORS = _by_spelling(frozenset({Kind.OPERATOR, Kind.COMPARISON}))
+_OPERATORS = _by_spelling(frozenset({Kind.OPERATOR, Kind.COMPARISON, Kind.LOGICAL}))
 _FUNCTIONS = {op.spelling: op for op in TABLE if op.kind is Kind.FUNCTION}
 _ALONG = {op.spelling: op for op in TABLE if op.kind in (Kind.REDUCTION, Kind.NORMALISER)}
 

@@ -19,7 +19,6 @@ from tensorc.ops import Kind, Precedence
 
 SPAN = Span(1, 1)
 CONSTANTS = frozenset({"inf", "pi"})
-COMPARISONS = frozenset(op.spelling for op in ops.of_kind(Kind.COMPARISON))
 
 # --- building -------------------------------------------------------------------------------
 
@@ -280,6 +279,17 @@ class Indices:
             return None
         operand = self._rename(expr.operand, inner)
         return None if operand is None else ast.Along(SPAN, expr.func, indices, operand)
+
+
+def is_boolean(expr: ast.Expr) -> bool:
+    """Whether an expression's value is a boolean: a comparison, `and`, `or`, `not`."""
+    if isinstance(expr, ast.Unary | ast.Binary):
+        op = ops.operator(expr.op, len(ast.children(expr)))
+    elif isinstance(expr, ast.Along):
+        op = ops.along(expr.func)
+    else:
+        return False
+    return op is not None and op.boolean
 
 
 def is_normaliser(expr: ast.Along) -> bool:

@@ -248,7 +248,7 @@ def _split(
             return node
         children = ast.children(node)
         size = 1 + sum(sizes[id(child)] for child in children)
-        whole = isinstance(node, ast.Binary) and node.op in ("*", "/", *ex.COMPARISONS)
+        whole = (isinstance(node, ast.Binary) and node.op in ("*", "/")) or ex.is_boolean(node)
         if root or whole or size <= SPLIT_SIZE:
             sizes[id(node)] = size
             return node

@@ -369,6 +369,41 @@ prog(
     rtol=1e-5,
     atol=1e-6,
 )
+# and, or, not: on comparisons and booleans, looser than comparisons, `not` above `and` above
+# `or` (as Python); a number is tested against zero.
+prog(
+    "logical-and-or-not",
+    "M[i, j] = A[i, j] > 0 and not B[j] > 0.5 or A[i, j] < -1",
+    {"A": (3, 4), "B": Arr((4,), "unit")},
+    lambda A, B: ((A > 0) & ~(B > 0.5)) | (A < -1),
+    grad=False,
+)
+prog(
+    "logical-where",
+    "Y[i, j] = where(A[i, j] > 0 and B[j] > 0 or not A[i, j] < 1, A[i, j], B[j])",
+    {"A": (3, 4), "B": (4,)},
+    lambda A, B: np.where(((A > 0) & (B > 0)) | ~(A < 1), A, B),
+)
+prog(
+    "logical-of-booleans-and-numbers",
+    "Y[i] = where(not M[i] or X[i], X[i], 2)",
+    {"M": Arr((6,), "bool"), "X": Arr((6,), "small")},
+    lambda M, X: np.where(~M | (X != 0), X, 2),
+    grad=False,
+)
+prog(
+    "logical-as-number",
+    "Y[i] = X[i] * (X[i] > 0.5 or X[i] < -0.5)",
+    {"X": (6,)},
+    lambda X: X * np.where((X > 0.5) | (X < -0.5), 1, 0),
+)
+prog(
+    "logical-float32",
+    "Y[i] = where(X[i] > 0 and X[i] < 1, X[i], 0)",
+    {"X": Arr((6,), "float32")},
+    lambda X: np.where((X > 0) & (X < 1), X, 0),
+    grad=False,
+)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
