@@ -38,6 +38,10 @@ SPELLINGS = {
     "min": "jnp.min",
     "mean": "jnp.mean",
     "logsumexp": "jax.nn.logsumexp",
+    "var": "jnp.var",
+    "std": "jnp.std",
+    "any": "jnp.any",
+    "all": "jnp.all",
     "softmax": "jax.nn.softmax",
     "cumsum": "jnp.cumsum",
 }

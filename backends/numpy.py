@@ -39,6 +39,10 @@ SPELLINGS = {
     "min": "np.min",
     "mean": "np.mean",
     "logsumexp": "_logsumexp({0}, {axis})",
+    "var": "np.var",
+    "std": "np.std",
+    "any": "np.any",
+    "all": "np.all",
     "softmax": "_softmax({0}, {axis})",
     "cumsum": "np.cumsum",
 }

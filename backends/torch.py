@@ -42,6 +42,10 @@ SPELLINGS = {
     "min": "torch.amin",
     "mean": "torch.mean",
     "logsumexp": "torch.logsumexp",
+    "var": "torch.var({0}, dim={axis}, correction=0)",  # population, as NumPy
+    "std": "torch.std({0}, dim={axis}, correction=0)",
+    "any": "torch.any",
+    "all": "torch.all",
     "softmax": "torch.softmax",
     "cumsum": "torch.cumsum",
 }

@@ -206,6 +206,10 @@ TABLE: tuple[Op, ...] = (
     _reduction("min"),
     _reduction("mean"),
     _reduction("logsumexp"),
+    _reduction("var"),  # population variance (ddof=0), as NumPy, on every backend
+    _reduction("std"),
+    _reduction("any", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
+    _reduction("all", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
     _normaliser("softmax"),
     _normaliser("cumsum"),
 )

@@ -328,6 +328,22 @@ def _logsumexp(site: Site, g: ast.Expr) -> ast.Expr:
     return ex.mul(g, ex.call("exp", ex.binary("-", site.args[0], site.value)))
 
 
+def _centred(site: Site) -> ast.Expr:
+    """The operand minus its mean along the reduced indices."""
+    operand = site.stored(site.args[0], "_arg")
+    return ex.binary("-", operand, ex.along("mean", site.reduced, operand))
+
+
+def _var(site: Site, g: ast.Expr) -> ast.Expr:
+    """d var[j](a) / d a = 2 * (a - mean[j](a)) / n."""
+    return ex.div(ex.mul(g, ex.number(2), _centred(site)), site.count())
+
+
+def _std(site: Site, g: ast.Expr) -> ast.Expr:
+    """d std[j](a) / d a = (a - mean[j](a)) / (n * std): nan where std is 0, as JAX."""
+    return ex.div(ex.mul(g, _centred(site)), ex.mul(site.count(), site.value))
+
+
 def _softmax(site: Site, x: ast.Expr) -> ast.Expr:
     """P * (x - sum[j](x * P)): the same map for tangents and cotangents (it is symmetric)."""
     p = site.stored(site.value, "_softmax")
@@ -385,6 +401,10 @@ RULES: dict[str, Rule] = {
     "min": reduction(_extreme),
     "mean": replace(reduction(lambda site, g: ex.div(g, site.count())), jvp=_mean_jvp),
     "logsumexp": reduction(_logsumexp),
+    "var": reduction(_var),
+    "std": reduction(_std),
+    "any": zero(1),
+    "all": zero(1),
     "softmax": normaliser(_softmax, _softmax),
     "cumsum": normaliser(_cumsum_jvp, _cumsum_vjp),
 }

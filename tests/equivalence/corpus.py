@@ -404,6 +404,46 @@ prog(
     lambda X: np.where((X > 0) & (X < 1), X, 0),
     grad=False,
 )
+# The reductions var and std (population, as NumPy), any and all.
+prog("reduce-var", "v[i] = var[j](X[i, j])", {"X": (3, 4)}, lambda X: X.var(1))
+prog("reduce-std", "s[j] = std[i](2 * X[i, j] + 1)", {"X": (3, 4)}, lambda X: (2 * X + 1).std(0))
+prog("reduce-var-all-indices", "v = var[i, j](X[i, j])", {"X": (3, 4)}, lambda X: X.var())
+prog(
+    "reduce-std-in-layer-norm",
+    "Y[i, j] = (X[i, j] - mean[k](X[i, k])) / std[k](X[i, k])",
+    {"X": (3, 5)},
+    lambda X: (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True),
+)
+for _name in ("var", "std"):
+    prog(
+        f"reduce-{_name}-float32",
+        f"v[i] = {_name}[j](X[i, j])",
+        {"X": Arr((3, 4), "float32")},
+        lambda X, _name=_name: getattr(X, _name)(1),
+        grad=False,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+prog(
+    "reduce-any-all",
+    "a[i] = any[j](X[i, j] > 1)\nb[j] = all[i](X[i, j] > -1)\nreturn a, b",
+    {"X": (4, 5)},
+    lambda X: ((X > 1).any(1), (X > -1).all(0)),
+    grad=False,
+)
+prog(
+    "reduce-all-of-numbers",
+    "a[i] = all[j](M[i, j])",
+    {"M": Arr((4, 3), "small")},
+    lambda M: (M != 0).all(1),
+    grad=False,
+)
+prog(
+    "reduce-any-as-number",
+    "Y[i, j] = X[i, j] * any[k](X[i, k] > 1)",
+    {"X": (4, 3)},
+    lambda X: X * np.where((X > 1).any(1), 1, 0)[:, None],
+)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
