@@ -44,6 +44,8 @@ SPELLINGS = {
     "all": "jnp.all",
     "softmax": "jax.nn.softmax",
     "cumsum": "jnp.cumsum",
+    "log_softmax": "jax.nn.log_softmax",
+    "cumprod": "jnp.cumprod",
 }
 
 

@@ -45,6 +45,8 @@ SPELLINGS = {
     "all": "np.all",
     "softmax": "_softmax({0}, {axis})",
     "cumsum": "np.cumsum",
+    "log_softmax": "_log_softmax({0}, {axis})",
+    "cumprod": "np.cumprod",
 }
 
 _HELPERS = {
@@ -76,6 +78,13 @@ def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along axis, the maximum subtracted first so that exp cannot overflow."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
+''',
+    "_log_softmax": '''
+def _log_softmax(x, axis):
+    """x - log(sum(exp(x))) along axis, the maximum subtracted first so that exp cannot overflow."""
+    peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    shifted = x - np.where(np.isfinite(peak), peak, 0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 ''',
     "_logsumexp": '''
 def _logsumexp(x, axis):

@@ -48,6 +48,8 @@ SPELLINGS = {
     "all": "torch.all",
     "softmax": "torch.softmax",
     "cumsum": "torch.cumsum",
+    "log_softmax": "torch.log_softmax",
+    "cumprod": "torch.cumprod",
 }
 
 

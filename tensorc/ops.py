@@ -212,6 +212,8 @@ TABLE: tuple[Op, ...] = (
     _reduction("all", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
     _normaliser("softmax"),
     _normaliser("cumsum"),
+    _normaliser("log_softmax"),
+    _normaliser("cumprod"),
 )
 
 OPS: dict[str, Op] = {op.name: op for op in TABLE}

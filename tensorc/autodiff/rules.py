@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from tensorc.autodiff import expr as ex
+from tensorc.autodiff import reductions
 from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Statement
 from tensorc.autodiff.site import Product, Site, operation
@@ -283,85 +284,6 @@ def _where_jvp(site: Site, tangents: Sequence[ast.Expr | None]) -> ast.Expr | No
     return ex.where(site.args[0], yes or ex.number(0), no or ex.number(0))
 
 
-# --- reductions and normalisers ------------------------------------------------------------
-
-
-def _mean_jvp(site: Site, tangents: Sequence[ast.Expr | None]) -> ast.Expr | None:
-    (t,) = tangents
-    if t is None:
-        return None
-    return ex.along("mean", [i for i in site.reduced if i in site.builder.free(t)], t)
-
-
-def _extreme(site: Site, g: ast.Expr) -> ast.Expr:
-    """max[j](a) (or min): ties share the derivative equally, as in JAX."""
-    operand = site.stored(site.args[0], "_arg")
-    hit = ex.binary("==", operand, site.value)
-    hits = ex.along("sum", site.reduced, ex.where(hit, ex.ones_like(operand), ex.number(0)))
-    return ex.div(ex.where(hit, g, ex.number(0)), hits)
-
-
-def _prod(site: Site, g: ast.Expr) -> ast.Expr:
-    """d prod[j](a) / d a[j]: the product of the others, correct where some are zero."""
-    builder, statement = site.builder, site.statement
-    operand = site.stored(site.args[0], "_arg")
-    is_zero = ex.binary("==", operand, ex.number(0))
-    one, nothing = ex.number(1), ex.number(0)
-    safe = ex.where(is_zero, one, operand)
-    others = builder.store(
-        builder.base(statement, "", "_nonzero"),
-        ex.along("prod", site.reduced, safe),
-        statement.order,
-    )
-    zeros = builder.store(
-        builder.base(statement, "", "_zeros"),
-        ex.along("sum", site.reduced, ex.where(is_zero, one, nothing)),
-        statement.order,
-    )
-    no_zero = ex.where(ex.binary("==", zeros, nothing), ex.div(others, safe), nothing)
-    one_zero = ex.where(ex.binary("==", zeros, one), others, nothing)
-    return ex.mul(g, ex.where(is_zero, one_zero, no_zero))
-
-
-def _logsumexp(site: Site, g: ast.Expr) -> ast.Expr:
-    """g * exp(x - L): 0 where x is -inf."""
-    return ex.mul(g, ex.call("exp", ex.binary("-", site.args[0], site.value)))
-
-
-def _centred(site: Site) -> ast.Expr:
-    """The operand minus its mean along the reduced indices."""
-    operand = site.stored(site.args[0], "_arg")
-    return ex.binary("-", operand, ex.along("mean", site.reduced, operand))
-
-
-def _var(site: Site, g: ast.Expr) -> ast.Expr:
-    """d var[j](a) / d a = 2 * (a - mean[j](a)) / n."""
-    return ex.div(ex.mul(g, ex.number(2), _centred(site)), site.count())
-
-
-def _std(site: Site, g: ast.Expr) -> ast.Expr:
-    """d std[j](a) / d a = (a - mean[j](a)) / (n * std): nan where std is 0, as JAX."""
-    return ex.div(ex.mul(g, _centred(site)), ex.mul(site.count(), site.value))
-
-
-def _softmax(site: Site, x: ast.Expr) -> ast.Expr:
-    """P * (x - sum[j](x * P)): the same map for tangents and cotangents (it is symmetric)."""
-    p = site.stored(site.value, "_softmax")
-    x = site.once(x)
-    return ex.mul(p, ex.binary("-", x, ex.along("sum", site.reduced, ex.mul(x, p))))
-
-
-def _cumsum_jvp(site: Site, t: ast.Expr) -> ast.Expr:
-    return ex.along("cumsum", site.reduced, site.along_reduced(t))
-
-
-def _cumsum_vjp(site: Site, g: ast.Expr) -> ast.Expr:
-    """The reverse cumulative sum, written sum - cumsum + g."""
-    g = site.along_reduced(g)
-    total = ex.along("sum", site.reduced, g)
-    return ex.add([total, ex.neg(ex.along("cumsum", site.reduced, g)), g])
-
-
 # --- the table -----------------------------------------------------------------------------
 
 RULES: dict[str, Rule] = {
@@ -396,15 +318,17 @@ RULES: dict[str, Rule] = {
     "where": replace(elementwise(None, _where(1), _where(2)), jvp=_where_jvp),
     "clip": elementwise(_clip(0), _clip(1), _clip(2)),
     "sum": reduction(_same),
-    "prod": reduction(_prod),
-    "max": reduction(_extreme),
-    "min": reduction(_extreme),
-    "mean": replace(reduction(lambda site, g: ex.div(g, site.count())), jvp=_mean_jvp),
-    "logsumexp": reduction(_logsumexp),
-    "var": reduction(_var),
-    "std": reduction(_std),
+    "prod": reduction(reductions.prod),
+    "max": reduction(reductions.extreme),
+    "min": reduction(reductions.extreme),
+    "mean": replace(reduction(lambda site, g: ex.div(g, site.count())), jvp=reductions.mean_jvp),
+    "logsumexp": reduction(reductions.logsumexp),
+    "var": reduction(reductions.var),
+    "std": reduction(reductions.std),
     "any": zero(1),
     "all": zero(1),
-    "softmax": normaliser(_softmax, _softmax),
-    "cumsum": normaliser(_cumsum_jvp, _cumsum_vjp),
+    "softmax": normaliser(reductions.softmax, reductions.softmax),
+    "cumsum": normaliser(reductions.cumsum_jvp, reductions.cumsum_vjp),
+    "log_softmax": normaliser(reductions.log_softmax_jvp, reductions.log_softmax_vjp),
+    "cumprod": normaliser(reductions.cumprod_jvp, reductions.cumprod_vjp),
 }

@@ -75,6 +75,11 @@ class Site:
         base = self.builder.base(self.statement, "", suffix)
         return self.builder.simple(value, base, self.statement.order)
 
+    def named(self, value: ast.Expr, suffix: str) -> ast.Expr:
+        """A primal value stored as `<target><suffix>`, and read back."""
+        base = self.builder.base(self.statement, "", suffix)
+        return self.builder.store(base, value, self.statement.order)
+
     def summed(self, x: ast.Expr) -> ast.Expr:
         """`sum[reduced](x)`, also along reduced indices that `x` does not use."""
         base = self.builder.base(self.statement)

@@ -57,6 +57,8 @@ JAX_CASES = {
     "op-floordiv-mod-identity",
     "reduce-std-in-layer-norm",
     "reduce-var",
+    "norm-log-softmax-first-axis-broadcast",
+    "norm-cumprod",
     "power-tensor-exponent",
     "cosine-similarity",
     "einsum-users:bii->bi",

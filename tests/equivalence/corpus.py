@@ -444,6 +444,58 @@ prog(
     {"X": (4, 3)},
     lambda X: X * np.where((X > 1).any(1), 1, 0)[:, None],
 )
+# The normalisers log_softmax (stable) and cumprod.
+prog(
+    "norm-log-softmax",
+    "L[i, j] = log_softmax[j](S[i, j])",
+    {"S": (3, 4)},
+    lambda S: S - logsumexp(S, 1, keepdims=True),
+)
+prog(
+    "norm-log-softmax-first-axis-broadcast",
+    "L[i, j] = log_softmax[i](S[i, j] + b[j] * 3)",
+    {"S": (3, 4), "b": (4,)},
+    lambda S, b: (S + 3 * b) - logsumexp(S + 3 * b, 0, keepdims=True),
+)
+prog(
+    "norm-log-softmax-cross-entropy",
+    "nll = -sum[n, c](T[n, c] * log_softmax[c](Z[n, c]))",
+    {"T": Arr((4, 3), "unit"), "Z": (4, 3)},
+    lambda T, Z: -(T * (Z - logsumexp(Z, 1, keepdims=True))).sum(),
+)
+prog(
+    "norm-log-softmax-large",
+    "L[i, j] = log_softmax[j](1000 * S[i, j])",
+    {"S": (3, 4)},
+    lambda S: 1000 * S - logsumexp(1000 * S, 1, keepdims=True),
+    rtol=1e-9,
+)
+prog("norm-cumprod", "C[i, j] = cumprod[j](A[i, j])", {"A": (3, 4)}, lambda A: np.cumprod(A, 1))
+prog(
+    "norm-cumprod-first-axis",
+    "C[i, j] = cumprod[i](A[i, j] + b[j])",
+    {"A": (4, 3), "b": (3,)},
+    lambda A, b: np.cumprod(A + b, 0),
+)
+prog(
+    "norm-cumprod-with-zeros",
+    "C[i, j] = cumprod[j](A[i, j])",
+    {"A": Arr((4, 5), "small")},
+    lambda A: np.cumprod(A, 1),
+)
+for _name, _reference in [
+    ("log-softmax", lambda S: S - logsumexp(S, 1, keepdims=True)),
+    ("cumprod", lambda S: np.cumprod(S, 1)),
+]:
+    prog(
+        f"norm-{_name}-float32",
+        f"L[i, j] = {_name.replace('-', '_')}[j](S[i, j])",
+        {"S": Arr((3, 4), "float32")},
+        _reference,
+        grad=False,
+        rtol=1e-5,
+        atol=1e-6,
+    )
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
