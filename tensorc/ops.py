@@ -117,6 +117,7 @@ _SIDES = {
     Precedence.POWER: (Precedence.ATOM, Precedence.UNARY),
     Precedence.AND: (Precedence.AND, Precedence.NOT),
     Precedence.OR: (Precedence.OR, Precedence.AND),
+    Precedence.NOT: (Precedence.NOT, Precedence.NOT),  # prefix: only the right side counts
 }
 
 
@@ -139,7 +140,7 @@ def _logical(name: str, precedence: Precedence, fold: Callable[..., Any]) -> Op:
     """`and`, `or`, `not`: booleans in, a boolean out; generated code calls a function, since
     Python's keywords do not work on arrays."""
     arity = 1 if precedence is Precedence.NOT else 2
-    left, right = _SIDES.get(precedence, (precedence, precedence))
+    left, right = _SIDES[precedence]
     infix = Infix(name, precedence, left, right, python=False)
     return Op(name, name, Kind.LOGICAL, arity, fold, infix, (Value.BOOLEAN,) * arity, Value.BOOLEAN)
 
@@ -227,7 +228,7 @@ _OPERATORS = _by_spelling(frozenset({Kind.OPERATOR, Kind.COMPARISON, Kind.LOGICA
 _FUNCTIONS = {op.spelling: op for op in TABLE if op.kind is Kind.FUNCTION}
 _ALONG = {op.spelling: op for op in TABLE if op.kind in (Kind.REDUCTION, Kind.NORMALISER)}
 
-# Every spelling that is a word: names a program cannot give its tensors.
+# Every spelling that is a word: derivative programs never pick these as fresh names.
 WORDS: frozenset[str] = frozenset(op.spelling for op in TABLE if op.spelling.isidentifier())
 
 
@@ -244,8 +245,3 @@ def function(spelling: str) -> Op | None:
 def along(spelling: str) -> Op | None:
     """The reduction or normaliser that `spelling[i](...)` names: "max" is the reduction."""
     return _ALONG.get(spelling)
-
-
-def of_kind(*kinds: Kind) -> tuple[Op, ...]:
-    """The operations of these kinds, in table order."""
-    return tuple(op for op in TABLE if op.kind in kinds)

@@ -3,6 +3,9 @@ that an operation without a spelling fails here rather than in a user's program.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from tensorc.backends.jax import JaxGenerator
 from tensorc.backends.numpy import NumpyGenerator
@@ -80,3 +83,15 @@ def test_every_operation_has_a_derivative_rule() -> None:
     for op in TABLE:
         if op.kind in ELEMENTWISE and op.name not in ("mul", "div"):
             assert len(RULES[op.name].zero) <= op.arity, op.name
+
+
+def test_the_language_reference_lists_every_operation() -> None:
+    """docs/language.md names every spelling in code (`...`), so a new entry is documented."""
+    docs = (Path(__file__).parents[2] / "docs" / "language.md").read_text(encoding="utf-8")
+    inline = re.sub(r"```.*?```", "", docs, flags=re.DOTALL)
+    code = " ".join(re.findall(r"`([^`]+)`", inline))
+    for op in TABLE:
+        if op.spelling.isidentifier():
+            assert re.search(rf"\b{op.spelling}\b", code), f"{op.spelling} is not in the docs"
+        else:
+            assert op.spelling in code, f"{op.spelling} is not in the docs"
