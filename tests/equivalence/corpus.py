@@ -123,6 +123,12 @@ def prog(
     CASES.append(Case(id=id, src=src, inputs=dict(inputs), reference=reference, **options))
 
 
+def prog_float32(id: str, src: str, name: str, shape: tuple[int, ...], reference: Any) -> None:
+    """A case whose one input is float32: the result must stay float32 on every backend."""
+    inputs = {name: Arr(shape, "float32")}
+    prog(id, src, inputs, reference, grad=False, rtol=1e-5, atol=1e-6)
+
+
 # Letter sizes for einsum specifications (the sizes opt_einsum's own tests use).
 EINSUM_SIZES: dict[str, int] = dict(
     zip(
@@ -270,15 +276,7 @@ prog("abs", "Y[i, j] = abs(X[i, j])", {"X": (3, 4)}, lambda X: np.abs(X))
 prog("tanh", "Y[i, j] = tanh(X[i, j])", {"X": (3, 4)}, lambda X: np.tanh(X))
 prog("sigmoid", "Y[i, j] = sigmoid(X[i, j])", {"X": (3, 4)}, lambda X: sigmoid(X))
 prog("erf", "Y[i, j] = erf(X[i, j])", {"X": (3, 4)}, lambda X: erf(X))
-prog(
-    "erf-float32",
-    "Y[i, j] = erf(X[i, j])",
-    {"X": Arr((3, 4), "float32")},
-    lambda X: erf(X),
-    grad=False,
-    rtol=1e-6,
-    atol=1e-7,
-)
+prog_float32("erf-float32", "Y[i, j] = erf(X[i, j])", "X", (3, 4), erf)
 # The elementwise functions grown through the operation table, each in float64 (with
 # derivatives) and in float32, which must stay float32.
 for _name, _expr, _reference in [
@@ -293,15 +291,7 @@ for _name, _expr, _reference in [
     ("gelu", "gelu(X[i, j])", lambda X: 0.5 * X * (1 + erf(X / math.sqrt(2)))),
 ]:
     prog(f"fn-{_name}", f"Y[i, j] = {_expr}", {"X": (3, 4)}, _reference)
-    prog(
-        f"fn-{_name}-float32",
-        f"Y[i, j] = {_expr}",
-        {"X": Arr((3, 4), "float32")},
-        _reference,
-        grad=False,
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    prog_float32(f"fn-{_name}-float32", f"Y[i, j] = {_expr}", "X", (3, 4), _reference)
 prog(
     "fn-round-half-to-even",
     "Y[i] = round(X[i] - 0.5)",
@@ -321,12 +311,8 @@ prog(
     {"X": (6,), "lo": -0.3, "hi": 0.4},
     lambda X, lo, hi: np.clip(X, lo, hi),
 )
-prog(
-    "fn-clip-float32",
-    "Y[i] = clip(X[i], -0.5, 0.5)",
-    {"X": Arr((6,), "float32")},
-    lambda X: np.clip(X, -0.5, 0.5),
-    grad=False,
+prog_float32(
+    "fn-clip-float32", "Y[i] = clip(X[i], -0.5, 0.5)", "X", (6,), lambda X: np.clip(X, -0.5, 0.5)
 )
 # The operators // and % (NumPy's floor semantics on every backend).
 prog(
@@ -360,14 +346,12 @@ prog(
     lambda A: A // 3 - A % 3,
     grad=False,
 )
-prog(
+prog_float32(
     "op-floordiv-mod-float32",
     "Y[i] = A[i] // 0.5 + A[i] % 0.75",
-    {"A": Arr((6,), "float32")},
+    "A",
+    (6,),
     lambda A: A // 0.5 + A % 0.75,
-    grad=False,
-    rtol=1e-5,
-    atol=1e-6,
 )
 # and, or, not: on comparisons and booleans, looser than comparisons, `not` above `and` above
 # `or` (as Python); a number is tested against zero.
@@ -397,12 +381,12 @@ prog(
     {"X": (6,)},
     lambda X: X * np.where((X > 0.5) | (X < -0.5), 1, 0),
 )
-prog(
+prog_float32(
     "logical-float32",
     "Y[i] = where(X[i] > 0 and X[i] < 1, X[i], 0)",
-    {"X": Arr((6,), "float32")},
+    "X",
+    (6,),
     lambda X: np.where((X > 0) & (X < 1), X, 0),
-    grad=False,
 )
 # The reductions var and std (population, as NumPy), any and all.
 prog("reduce-var", "v[i] = var[j](X[i, j])", {"X": (3, 4)}, lambda X: X.var(1))
@@ -415,14 +399,12 @@ prog(
     lambda X: (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True),
 )
 for _name in ("var", "std"):
-    prog(
+    prog_float32(
         f"reduce-{_name}-float32",
         f"v[i] = {_name}[j](X[i, j])",
-        {"X": Arr((3, 4), "float32")},
+        "X",
+        (3, 4),
         lambda X, _name=_name: getattr(X, _name)(1),
-        grad=False,
-        rtol=1e-5,
-        atol=1e-6,
     )
 prog(
     "reduce-any-all",
@@ -487,15 +469,8 @@ for _name, _reference in [
     ("log-softmax", lambda S: S - logsumexp(S, 1, keepdims=True)),
     ("cumprod", lambda S: np.cumprod(S, 1)),
 ]:
-    prog(
-        f"norm-{_name}-float32",
-        f"L[i, j] = {_name.replace('-', '_')}[j](S[i, j])",
-        {"S": Arr((3, 4), "float32")},
-        _reference,
-        grad=False,
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    source = f"L[i, j] = {_name.replace('-', '_')}[j](S[i, j])"
+    prog_float32(f"norm-{_name}-float32", source, "S", (3, 4), _reference)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
