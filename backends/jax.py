@@ -9,9 +9,13 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
-from tensorc.codegen import Code, Generator
+from tensorc.codegen import Generator
 
-_FUNCTIONS = {
+# How JAX writes each operation that is not a Python operator (see `Generator.spell`).
+SPELLINGS = {
+    "not": "jnp.logical_not",
+    "and": "jnp.logical_and",
+    "or": "jnp.logical_or",
     "exp": "jnp.exp",
     "log": "jnp.log",
     "sqrt": "jnp.sqrt",
@@ -19,19 +23,36 @@ _FUNCTIONS = {
     "tanh": "jnp.tanh",
     "sin": "jnp.sin",
     "cos": "jnp.cos",
+    "erf": "jax.scipy.special.erf",
+    "floor": "jnp.floor",
+    "ceil": "jnp.ceil",
+    "round": "jnp.round",
+    "sign": "jnp.sign",
+    "log1p": "jnp.log1p",
+    "expm1": "jnp.expm1",
+    "softplus": "jax.nn.softplus",
+    "silu": "jax.nn.silu",
+    "gelu": "jax.nn.gelu({0}, approximate=False)",
     "sigmoid": "jax.nn.sigmoid",
     "relu": "jax.nn.relu",
     "maximum": "jnp.maximum",
     "minimum": "jnp.minimum",
     "where": "jnp.where",
-}
-_REDUCTIONS = {
+    "clip": "jnp.clip",
     "sum": "jnp.sum",
     "prod": "jnp.prod",
     "max": "jnp.max",
     "min": "jnp.min",
     "mean": "jnp.mean",
     "logsumexp": "jax.nn.logsumexp",
+    "var": "jnp.var",
+    "std": "jnp.std",
+    "any": "jnp.any",
+    "all": "jnp.all",
+    "softmax": "jax.nn.softmax",
+    "cumsum": "jnp.cumsum",
+    "log_softmax": "jax.nn.log_softmax",
+    "cumprod": "jnp.cumprod",
 }
 
 
@@ -40,23 +61,13 @@ class JaxGenerator(Generator):
 
     module = "jnp"
     imports = ("import jax", "import jax.numpy as jnp")
+    spellings = SPELLINGS
 
     @property
     def decorator(self) -> str:  # type: ignore[override]
         if self.keyword_sizes:
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
-
-    def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        return Code(f"{_FUNCTIONS[op]}({', '.join(arg.text for arg in args)})")
-
-    def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
-        axis = str(axes[0]) if len(axes) == 1 else str(axes)
-        return Code(f"{_REDUCTIONS[op]}({operand.text}, axis={axis})")
-
-    def along(self, op: str, operand: Code, axis: int) -> Code:
-        func = "jax.nn.softmax" if op == "softmax" else "jnp.cumsum"
-        return Code(f"{func}({operand.text}, axis={axis})")
 
 
 # --- the runtime record ---------------------------------------------------------------------

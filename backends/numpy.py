@@ -8,25 +8,50 @@ import numpy as np
 
 from tensorc.backends import Backend, owned_by_modules
 from tensorc.codegen import Code, Generator
+from tensorc.ops import OPS
 
-_FUNCTIONS = {
+# How NumPy writes each operation that is not a Python operator (see `Generator.spell`).
+SPELLINGS = {
+    "not": "np.logical_not",
+    "and": "np.logical_and",
+    "or": "np.logical_or",
     "exp": "np.exp",
     "log": "np.log",
     "sqrt": "np.sqrt",
     "abs": "np.abs",
     "tanh": "np.tanh",
+    "sigmoid": "_sigmoid",
+    "relu": "np.maximum({0}, 0)",
     "sin": "np.sin",
     "cos": "np.cos",
+    "erf": "_erf",
+    "floor": "np.floor",
+    "ceil": "np.ceil",
+    "round": "np.round",
+    "sign": "np.sign",
+    "log1p": "np.log1p",
+    "expm1": "np.expm1",
+    "softplus": "np.logaddexp(0, {0})",
+    "silu": "_silu",
+    "gelu": "_gelu",
     "maximum": "np.maximum",
     "minimum": "np.minimum",
     "where": "np.where",
-}
-_REDUCTIONS = {
+    "clip": "np.clip",
     "sum": "np.sum",
     "prod": "np.prod",
     "max": "np.max",
     "min": "np.min",
     "mean": "np.mean",
+    "logsumexp": "_logsumexp({0}, {axis})",
+    "var": "np.var",
+    "std": "np.std",
+    "any": "np.any",
+    "all": "np.all",
+    "softmax": "_softmax({0}, {axis})",
+    "cumsum": "np.cumsum",
+    "log_softmax": "_log_softmax({0}, {axis})",
+    "cumprod": "np.cumprod",
 }
 
 _HELPERS = {
@@ -35,11 +60,36 @@ def _sigmoid(x):
     """1 / (1 + exp(-x)), without overflow for large negative x."""
     return np.exp(-np.logaddexp(0, -x))
 ''',
+    "_erf": '''
+def _erf(x):
+    """The error function, exact in float64: NumPy has none, so math.erf runs on each element
+    (slow, about 0.3 µs each, but exact), and the result keeps x's float dtype."""
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float64
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(dtype)
+''',
+    "_silu": '''
+def _silu(x):
+    """x * sigmoid(x)."""
+    return x * _sigmoid(x)
+''',
+    "_gelu": '''
+def _gelu(x):
+    """x * P(N(0, 1) <= x): the exact gelu, in the error function."""
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+''',
     "_softmax": '''
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along axis, the maximum subtracted first so that exp cannot overflow."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
+''',
+    "_log_softmax": '''
+def _log_softmax(x, axis):
+    """x - log(sum(exp(x))) along axis, the maximum subtracted first so that exp cannot overflow."""
+    peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    shifted = x - np.where(np.isfinite(peak), peak, 0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 ''',
     "_logsumexp": '''
 def _logsumexp(x, axis):
@@ -57,16 +107,11 @@ class NumpyGenerator(Generator):
     module = "np"
     imports = ("import numpy as np",)
     helpers = _HELPERS
+    spellings = SPELLINGS
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        joined = ", ".join(arg.text for arg in args)
-        if op == "relu":
-            code = Code(f"np.maximum({joined}, 0)")
-        elif op == "sigmoid":
-            code = Code(f"{self.use_helper('_sigmoid')}({joined})")
-        else:
-            code = Code(f"{_FUNCTIONS[op]}({joined})")
-        if all(scalars):
+        code = super().function(op, args, scalars)
+        if all(scalars) and not OPS[op].boolean:
             # np.sqrt(8.0) is a float64 NumPy scalar, which would promote float32 arrays;
             # as a Python float it does not, as on the other backends.
             return Code(f"float({code.text})")
@@ -75,17 +120,6 @@ class NumpyGenerator(Generator):
     def inplace_function(self, op: str, operand: Code) -> Code | None:
         name = self.name_of(operand)
         return Code(f"np.maximum({name}, 0, out={name})")
-
-    def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
-        axis = str(axes[0]) if len(axes) == 1 else str(axes)
-        if op == "logsumexp":
-            return Code(f"{self.use_helper('_logsumexp')}({operand.text}, {axis})")
-        return Code(f"{_REDUCTIONS[op]}({operand.text}, axis={axis})")
-
-    def along(self, op: str, operand: Code, axis: int) -> Code:
-        if op == "softmax":
-            return Code(f"{self.use_helper('_softmax')}({operand.text}, {axis})")
-        return Code(f"np.cumsum({operand.text}, axis={axis})")
 
 
 # --- the runtime record ---------------------------------------------------------------------

@@ -10,8 +10,14 @@ from tensorc.backends import Backend, GradientRequest, owned_by_modules
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
+from tensorc.ops import OPS, Kind
 
-_FUNCTIONS = {
+# How PyTorch writes each operation that is not a Python operator (see `Generator.spell`).
+SPELLINGS = {
+    "floordiv": 'torch.div({0}, {1}, rounding_mode="floor")',  # `//` has no derivative
+    "not": "torch.logical_not",
+    "and": "torch.logical_and",
+    "or": "torch.logical_or",
     "exp": "torch.exp",
     "log": "torch.log",
     "sqrt": "torch.sqrt",
@@ -19,15 +25,36 @@ _FUNCTIONS = {
     "tanh": "torch.tanh",
     "sin": "torch.sin",
     "cos": "torch.cos",
+    "erf": "torch.erf",
+    "floor": "torch.floor",
+    "ceil": "torch.ceil",
+    "round": "torch.round",
+    "sign": "torch.sign",
+    "log1p": "torch.log1p",
+    "expm1": "torch.expm1",
+    "softplus": "torch.nn.functional.softplus",  # x itself beyond 20 (off by < 2e-9)
+    "silu": "torch.nn.functional.silu",
+    "gelu": "torch.nn.functional.gelu",  # the exact (erf) form by default
     "sigmoid": "torch.sigmoid",
     "relu": "torch.relu",
-}
-_REDUCTIONS = {
+    "maximum": "torch.maximum",  # a number bound becomes torch.clamp: see `_extremum`
+    "minimum": "torch.minimum",
+    "where": "torch.where",
+    "clip": "torch.clamp",
     "sum": "torch.sum",
+    "prod": "torch.prod",  # one dim at a time: see `reduce`
     "max": "torch.amax",
     "min": "torch.amin",
     "mean": "torch.mean",
     "logsumexp": "torch.logsumexp",
+    "var": "torch.var({0}, dim={axis}, correction=0)",  # population, as NumPy
+    "std": "torch.std({0}, dim={axis}, correction=0)",
+    "any": "torch.any",
+    "all": "torch.all",
+    "softmax": "torch.softmax",
+    "cumsum": "torch.cumsum",
+    "log_softmax": "torch.log_softmax",
+    "cumprod": "torch.cumprod",
 }
 
 
@@ -58,16 +85,22 @@ class TorchGenerator(Generator):
     module = "torch"
     imports = ("import torch",)
     helpers = _HELPERS
+    spellings = SPELLINGS
+    axis_keyword = "dim"
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
         if op in ("maximum", "minimum"):
             return self._extremum(op, args, scalars)
-        if op == "where":
-            return Code(f"torch.where({', '.join(texts)})")
-        if _is_number(texts[0]):
-            texts[0] = f"torch.tensor({texts[0]})"  # when constant folding is off
-        return Code(f"{_FUNCTIONS[op]}({texts[0]})")
+        if op == "clip" and _is_number(texts[1]) != _is_number(texts[2]):
+            # torch.clamp takes two numbers or two tensors as bounds, not one of each
+            low = self._extremum("maximum", args[:2], scalars[:2])
+            return self._extremum("minimum", [low, args[2]], [False, scalars[2]])
+        if op != "where":  # torch functions take tensors (bounds and divisors may be numbers)
+            texts[0] = _tensor(texts[0])
+        if OPS[op].kind is Kind.LOGICAL:
+            texts = [_tensor(text) for text in texts]
+        return self.spell(op, texts)
 
     def inplace_function(self, op: str, operand: Code) -> Code | None:
         return Code(f"{operand.at(ATOM)}.{op}_()")
@@ -82,7 +115,7 @@ class TorchGenerator(Generator):
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
         if _is_number(a.text):
             return Code(f"torch.clamp({b.text}, {bound}={a.text})")
-        return Code(f"torch.{op}({a.text}, {b.text})")
+        return self.spell(op, [a.text, b.text])
 
     def entry_lines(self) -> list[str]:
         """Scalar inputs become 0-d tensors, so that torch functions accept them; a Python
@@ -129,16 +162,11 @@ class TorchGenerator(Generator):
 
     def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
         if op == "prod":
-            text = operand.text
             # torch.prod takes one dim at a time: go from the outside in so the rest keep their place
             for axis in sorted(axes, reverse=axes[0] >= 0):
-                text = f"torch.prod({text}, dim={axis})"
-            return Code(text)
-        dim = str(axes[0]) if len(axes) == 1 else str(axes)
-        return Code(f"{_REDUCTIONS[op]}({operand.text}, dim={dim})")
-
-    def along(self, op: str, operand: Code, axis: int) -> Code:
-        return Code(f"torch.{op}({operand.text}, dim={axis})")
+                operand = self.spell(op, [operand.text], str(axis))
+            return operand
+        return super().reduce(op, operand, axes)
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """PyTorch's fused kernel. Its `scale` must be a Python float, so a scale computed
@@ -166,6 +194,11 @@ class TorchGenerator(Generator):
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
+
+
+def _tensor(text: str) -> str:
+    """Generated text for a tensor: a numeric literal becomes one."""
+    return f"torch.tensor({text})" if _is_number(text) else text
 
 
 def _is_number(text: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import re
 from dataclasses import dataclass
 
 from tensorc.ir import nodes as ir
@@ -15,24 +16,9 @@ from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.labels import parts as label_parts
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, reads, size_sources
+from tensorc.ops import OPS, Precedence
 
-ATOM, POWER, UNARY, PRODUCT, SUM, COMPARE = 13, 11, 10, 9, 8, 5
-_INFIX = {
-    "add": ("+", SUM),
-    "sub": ("-", SUM),
-    "mul": ("*", PRODUCT),
-    "div": ("/", PRODUCT),
-    "pow": ("**", POWER),
-    "lt": ("<", COMPARE),
-    "le": ("<=", COMPARE),
-    "gt": (">", COMPARE),
-    "ge": (">=", COMPARE),
-    "eq": ("==", COMPARE),
-    "ne": ("!=", COMPARE),
-}
-# Functions whose result has the operand's shape and dtype for every dtype, so that writing it
-# over an owned operand changes nothing but memory traffic (tanh of an int array is a float).
-INPLACE_FUNCTIONS = ("relu",)
+ATOM, UNARY, PRODUCT = Precedence.ATOM, Precedence.UNARY, Precedence.PRODUCT
 INLINE_LIMIT = 72  # longer single-use expressions get a name of their own, for readability
 FUNCTION_NAME = "program"
 
@@ -74,6 +60,8 @@ class Generator:
     imports: tuple[str, ...] = ("import numpy as np",)
     decorator: str | None = None
     helpers: dict[str, str] = {}  # noqa: RUF012 - name -> source of helper functions
+    spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
+    axis_keyword = "axis"  # how the library's reductions name the axis
 
     def __init__(self, program: ir.Program, sizes: Sizes | None):
         self.program = program
@@ -289,7 +277,9 @@ class Generator:
                 for arg, child in zip(args, node.args, strict=True)
             ]
             scalars = [self.python_scalar(child) for child in node.args]
-            if node.op in INPLACE_FUNCTIONS and self._owned(node.args[0]):
+            # an operation whose result has its operand's shape and dtype for every dtype
+            # may overwrite an owned operand: that changes nothing but memory traffic
+            if OPS[node.op].inplace and self._owned(node.args[0]):
                 found = self.inplace_function(node.op, aligned[0])
                 if found is not None:
                     return found
@@ -435,28 +425,46 @@ class Generator:
         return f"{self.module}.asarray({text})"
 
     def use_helper(self, name: str) -> str:
+        """Adds a helper function to the module, with the helpers it calls (and `import math`
+        where it uses math)."""
         if name not in self.used_helpers:
             self.used_helpers.append(name)
+            source = self.helpers[name]
+            self.uses_math = self.uses_math or "math." in source
+            for other in self.helpers:
+                if other != name and re.search(rf"\b{other}\(", source):
+                    self.use_helper(other)
         return name
 
     def map(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
-        if op in _INFIX:
-            symbol, precedence = _INFIX[op]
-            if op == "pow":
-                return Code(f"{args[0].at(POWER + 2)} ** {args[1].at(UNARY)}", POWER)
-            right_precedence = precedence + 1
-            left_precedence = precedence + (1 if precedence == COMPARE else 0)
-            return Code(
-                f"{args[0].at(left_precedence)} {symbol} {args[1].at(right_precedence)}",
-                precedence,
-            )
-        if op == "neg":
-            return Code(f"-{args[0].at(UNARY)}", UNARY)
-        return self.function(op, args, scalars)
+        """An elementwise operation: the backend's spelling where it has one, else an operator
+        where Python writes it as the language does, else the backend's function."""
+        infix = OPS[op].infix
+        if op in self.spellings or infix is None or not infix.python:
+            return self.function(op, args, scalars)
+        if len(args) == 1:
+            return Code(infix.write([args[0].at(infix.right)]), infix.precedence)
+        operands = [args[0].at(infix.left), args[1].at(infix.right)]
+        return Code(infix.write(operands), infix.precedence)
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         """A call of an elementwise function; `scalars` marks arguments with no axes."""
-        raise NotImplementedError
+        return self.spell(op, [arg.text for arg in args])
+
+    def spell(self, op: str, args: list[str], axis: str | None = None) -> Code:
+        """`op` applied to `args` (along `axis`) as this backend spells it. A spelling is a
+        template such as `np.maximum({0}, 0)` or `_softmax({0}, {axis})`, or the name of a
+        function to call with the arguments (and the axis by keyword): `np.exp`, `np.sum`.
+        A helper that the spelling calls is added to the module."""
+        spelling = self.spellings[op]
+        callee = spelling.split("(", 1)[0]
+        if callee in self.helpers:
+            self.use_helper(callee)
+        if "(" in spelling:
+            return Code(spelling.format(*args, axis=axis))
+        if axis is not None:
+            args = [*args, f"{self.axis_keyword}={axis}"]
+        return Code(f"{spelling}({', '.join(args)})")
 
     def arange(self, size: str) -> Code:
         return Code(f"{self.module}.arange({size})")
@@ -482,10 +490,10 @@ class Generator:
         return Code(f"{self.module}.broadcast_to({operand.text}, {shape})")
 
     def reduce(self, op: str, operand: Code, axes: tuple[int, ...]) -> Code:
-        raise NotImplementedError
+        return self.spell(op, [operand.text], str(axes[0]) if len(axes) == 1 else str(axes))
 
     def along(self, op: str, operand: Code, axis: int) -> Code:
-        raise NotImplementedError
+        return self.spell(op, [operand.text], str(axis))
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

@@ -1,5 +1,5 @@
 """What forward and reverse mode share: writing statements, storing values under a name,
-summing over indices, and the rules that both modes need for reductions."""
+summing over indices, and counting elements. The derivative rules are in `rules`."""
 
 from __future__ import annotations
 
@@ -172,35 +172,3 @@ class Builder:
             elif isinstance(node, ast.Call):
                 stack.extend(reversed(node.args))
         return ex.along("sum", reduced, ex.ones_like(witness))
-
-    def extreme_hits(
-        self, node: ast.Along, statement: Statement
-    ) -> tuple[ast.Expr, ast.Expr, ast.Expr]:
-        """For `max[j](a)` (or min): the operand (stored if compound), the test `a == max`,
-        and how many elements attain the extreme (ties share the derivative, as in JAX)."""
-        reduced = [axis.name for axis in node.indices]
-        operand = self.simple(node.operand, self.base(statement, "", "_arg"), statement.order)
-        hit = ex.binary("==", operand, self.value_of(node, statement))
-        hits = ex.along("sum", reduced, ex.where(hit, ex.ones_like(operand), ex.number(0)))
-        return operand, hit, hits
-
-    def product_factor(self, node: ast.Along, statement: Statement) -> ast.Expr:
-        """d prod[j](a) / d a[j]: the product of the others, correct where some are zero."""
-        reduced = [axis.name for axis in node.indices]
-        operand = self.simple(node.operand, self.base(statement, "", "_arg"), statement.order)
-        zero = ex.binary("==", operand, ex.number(0))
-        one, nothing = ex.number(1), ex.number(0)
-        safe = ex.where(zero, one, operand)
-        others = self.store(
-            self.base(statement, "", "_nonzero"),
-            ex.along("prod", reduced, safe),
-            statement.order,
-        )
-        zeros = self.store(
-            self.base(statement, "", "_zeros"),
-            ex.along("sum", reduced, ex.where(zero, one, nothing)),
-            statement.order,
-        )
-        no_zero = ex.where(ex.binary("==", zeros, nothing), ex.div(others, safe), nothing)
-        one_zero = ex.where(ex.binary("==", zeros, one), others, nothing)
-        return ex.where(zero, one_zero, no_zero)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from tensorc import ops
 from tensorc.frontend import ast
 from tensorc.frontend.resolve import NOWHERE as SPAN
 from tensorc.frontend.resolve import FreeIndices, axis_of
@@ -19,14 +20,6 @@ from tensorc.frontend.resolve import FreeIndices, axis_of
 from tensorc.frontend.resolve import labels_of as labels_of
 from tensorc.ir.labels import expanded as expanded
 from tensorc.ir.labels import ordered as ordered
-
-REDUCTIONS = frozenset({"sum", "prod", "max", "min", "mean", "logsumexp"})
-NORMALISERS = frozenset({"softmax", "cumsum"})
-FUNCTIONS = frozenset(
-    {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos", "max", "min", "where"}
-)
-CONSTANTS = frozenset({"inf", "pi"})
-COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
 # --- building -------------------------------------------------------------------------------
 
@@ -181,7 +174,7 @@ class Indices(FreeIndices):
                 return None
             return ast.Call(SPAN, expr.func, tuple(a for a in args if a is not None))
         bound = {axis.name for axis in expr.indices}
-        if expr.func in NORMALISERS:
+        if ops.keeps_index(expr.func):
             bound = set()  # a normaliser's index stays free: it is renamed like the others
             indices = tuple(ast.IndexAxis(SPAN, mapping.get(a.name, a.name)) for a in expr.indices)
         else:
@@ -191,3 +184,14 @@ class Indices(FreeIndices):
             return None
         operand = self._rename(expr.operand, inner)
         return None if operand is None else ast.Along(SPAN, expr.func, indices, operand)
+
+
+def is_boolean(expr: ast.Expr) -> bool:
+    """Whether an expression's value is a boolean: a comparison, `and`, `or`, `not`."""
+    if isinstance(expr, ast.Unary | ast.Binary):
+        op = ops.operator(expr.op, len(ast.children(expr)))
+    elif isinstance(expr, ast.Along):
+        op = ops.along(expr.func)
+    else:
+        return False
+    return op is not None and op.boolean

@@ -13,6 +13,7 @@ import keyword
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tensorc import ops
 from tensorc.autodiff import expr as ex
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
@@ -50,7 +51,7 @@ class Names:
     """Fresh names for tensors and indices, never equal to a name the program uses."""
 
     def __init__(self, taken: Iterable[str]):
-        self.taken = set(taken) | ex.REDUCTIONS | ex.NORMALISERS | ex.FUNCTIONS | ex.CONSTANTS
+        self.taken = set(taken) | ops.WORDS
         self.taken |= set(keyword.kwlist) | {"program", "math", "functools"} | set(dir(builtins))
 
     def claim(self, wanted: str) -> str:
@@ -99,7 +100,7 @@ class Program:
             elif (
                 isinstance(node, ast.Name)
                 and node.name not in self.indices.names
-                and node.name not in ex.CONSTANTS
+                and node.name not in ops.CONSTANTS
             ):
                 found.add(node.name)
         return found
@@ -195,7 +196,7 @@ def _split(
             return node
         children = ast.children(node)
         size = 1 + sum(sizes[id(child)] for child in children)
-        whole = isinstance(node, ast.Binary) and node.op in ("*", "/", *ex.COMPARISONS)
+        whole = (isinstance(node, ast.Binary) and node.op in ("*", "/")) or ex.is_boolean(node)
         if root or whole or size <= SPLIT_SIZE:
             sizes[id(node)] = size
             return node

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Program, Statement
+from tensorc.autodiff.rules import rule_at
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
 from tensorc.ir.labels import ELLIPSIS, Composed, parts
@@ -219,180 +220,32 @@ class Reverse(Builder):
         """Adds the contributions of subexpression `node`, whose cotangent is `g`."""
         if not self.is_active(node):
             return
-        nominal = self.free(node) | (self.free(g) & {ELLIPSIS})
         if isinstance(node, ast.Access):
             self.read_term(node.tensor, ex.labels_of(node.axes), g, st.order)
         elif isinstance(node, ast.Name):
             self.read_term(node.name, (), g, st.order)
-        elif isinstance(node, ast.Unary):
-            self.visit(node.operand, ex.neg(g), st)
-        elif isinstance(node, ast.Binary):
-            self.binary(node, g, st, nominal)
-        elif isinstance(node, ast.Call):
-            self.call(node, g, st, nominal)
-        elif isinstance(node, ast.Along):
-            self.along(node, g, st)
+        else:
+            self.apply(node, g, st)
+
+    def apply(self, node: ast.Expr, g: ast.Expr, st: Statement) -> None:
+        """Passes the cotangent of an operation to its arguments, by the operation's rule."""
+        rule, site = rule_at(self, st, node)
+        live = [
+            k for k, arg in enumerate(site.args) if rule.has_derivative(k) and self.is_active(arg)
+        ]
+        if len(live) > 1:  # several arguments read the cotangent: stored once
+            g = self.simple(g, self.base(st), st.order)
+        nominal = self.free(node) | (self.free(g) & {ELLIPSIS})
+        for k in live:
+            cotangent = rule.vjp(site, g, k)
+            if cotangent is not None:
+                self.into(site.args[k], cotangent, st, nominal)
 
     def into(self, child: ast.Expr, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
-        """Visits a broadcast operand: the cotangent summed over the indices it lacks."""
-        if self.is_active(child):
-            summed = nominal - self.free(child)
-            self.visit(child, self.sum_over(summed, g, st.order, self.base(st)), st)
-
-    def shared(self, g: ast.Expr, st: Statement) -> ast.Expr:
-        """A cotangent that several operands use, stored once if it is not a plain read."""
-        return self.simple(g, self.base(st), st.order)
-
-    def binary(self, node: ast.Binary, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
-        a, b = node.left, node.right
-        if node.op in ("*", "/"):
-            self.product(node, g, st, nominal)
-        elif node.op in ("+", "-"):
-            if self.is_active(a) and self.is_active(b):
-                g = self.shared(g, st)
-            self.into(a, g, st, nominal)
-            self.into(b, ex.neg(g) if node.op == "-" else g, st, nominal)
-        elif node.op == "**":
-            self.power(node, g, st, nominal)
-        # comparisons: no derivative
-
-    def product(self, node: ast.Expr, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
-        """d(f1 * f2 / d1) = g * f2 / d1 for f1 (summed over what f1 lacks: a contraction),
-        and -g * f1 * f2 / d1 ** 2 for d1."""
-        factors, divisors, negate = ast.flatten_product(node)
-        live = [f for f in (*factors, *divisors) if self.is_active(f)]
-        if len(live) > 1:
-            g = self.shared(g, st)
-        denominator = ex.mul(*divisors) if divisors else None
-        for k, factor in enumerate(factors):
-            if not self.is_active(factor):
-                continue
-            term = ex.mul(g, *factors[:k], *factors[k + 1 :])
-            if denominator is not None:
-                term = ex.div(term, denominator)
-            self.into(factor, ex.neg(term) if negate else term, st, nominal)
-        for divisor in divisors:
-            if not self.is_active(divisor):
-                continue
-            if len(divisors) == 1:
-                squared: ast.Expr = ex.binary("**", divisor, ex.number(2))
-            else:
-                squared = ex.mul(*divisors, divisor)
-            term = ex.div(ex.mul(g, *factors), squared)
-            self.into(divisor, term if negate else ex.neg(term), st, nominal)
-
-    def power(self, node: ast.Binary, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
-        a, b = node.left, node.right
-        if self.is_active(a) and ex.constant_value(b) != 0:
-            self.into(a, ex.mul(g, power_slope(a, b)), st, nominal)
-        if self.is_active(b):
-            self.into(b, ex.mul(g, self.value_of(node, st), log_base(a)), st, nominal)
-
-    def call(self, node: ast.Call, g: ast.Expr, st: Statement, nominal: frozenset[str]) -> None:
-        func, args = node.func, node.args
-        zero = ex.number(0)
-        if func == "where":
-            condition, yes, no = args
-            if self.is_active(yes) and self.is_active(no):
-                g = self.shared(g, st)
-            self.into(yes, ex.where(condition, g, zero), st, nominal)
-            self.into(no, ex.where(condition, zero, g), st, nominal)
-            return
-        if func in ("max", "min"):
-            a, b = args
-            if self.is_active(a) and self.is_active(b):
-                g = self.shared(g, st)
-            self.into(a, extreme_share(func, a, b, g), st, nominal)
-            self.into(b, extreme_share(func, b, a, g), st, nominal)
-            return
-        (a,) = args
-        if func == "abs":  # where(a >= 0, g, -g) uses g twice
-            g = self.shared(g, st)
-        self.visit(a, chain(func, a, self.value_of(node, st), g), st)
-
-    def along(self, node: ast.Along, g: ast.Expr, st: Statement) -> None:
-        func, a = node.func, node.operand
-        reduced = [axis.name for axis in node.indices]
-        value = self.value_of(node, st)
-        if func == "sum":
-            self.visit(a, g, st)
-        elif func == "mean":
-            self.visit(a, ex.div(g, self.count(reduced, a)), st)
-        elif func in ("max", "min"):
-            _, hit, hits = self.extreme_hits(node, st)
-            self.visit(a, ex.div(ex.where(hit, g, ex.number(0)), hits), st)
-        elif func == "prod":
-            self.visit(a, ex.mul(g, self.product_factor(node, st)), st)
-        elif func == "logsumexp":
-            self.visit(a, ex.mul(g, ex.call("exp", ex.binary("-", a, value))), st)
-        elif func == "softmax":
-            p = self.simple(value, self.base(st, "", "_softmax"), st.order)
-            g = self.shared(g, st)
-            inner = ex.binary("-", g, ex.along("sum", reduced, ex.mul(g, p)))
-            self.visit(a, ex.mul(p, inner), st)
-        else:  # cumsum: the reverse cumulative sum, sum - cumsum + g
-            g = self.simple(g, self.base(st), st.order, reduced)
-            total = ex.along("sum", reduced, g)
-            self.visit(a, ex.add([total, ex.neg(ex.along("cumsum", reduced, g)), g]), st)
-
-
-# --- rules for elementwise functions, shared with forward mode -----------------------------
-
-
-def chain(func: str, a: ast.Expr, value: ast.Expr, g: ast.Expr) -> ast.Expr:
-    """`g` times the derivative of `func` at `a`, whose value is `value`. JAX's choices where
-    there is none: abs'(0) = 1, relu'(0) = 0. Written so that no integer array meets `g`
-    (NumPy would promote float32 to float64)."""
-    one, zero = ex.number(1), ex.number(0)
-    if func == "exp":
-        return ex.mul(g, value)
-    if func == "log":
-        return ex.div(g, a)
-    if func == "sqrt":
-        return ex.div(g, ex.mul(ex.number(2), value))
-    if func == "abs":
-        return ex.where(ex.binary(">=", a, zero), g, ex.neg(g))
-    if func == "tanh":
-        return ex.mul(g, ex.binary("-", one, ex.binary("**", value, ex.number(2))))
-    if func == "sigmoid":
-        return ex.mul(g, value, ex.binary("-", one, value))
-    if func == "relu":
-        return ex.where(ex.binary(">", a, zero), g, zero)
-    if func == "sin":
-        return ex.mul(g, ex.call("cos", a))
-    if func == "cos":
-        return ex.neg(ex.mul(g, ex.call("sin", a)))
-    raise TensorcError(f"cannot differentiate '{func}'")
-
-
-def extreme_share(func: str, a: ast.Expr, b: ast.Expr, g: ast.Expr) -> ast.Expr:
-    """The part of `g` that `a` gets in max(a, b) (or min): all where it wins, half on a tie."""
-    wins = ex.binary(">" if func == "max" else "<", a, b)
-    tie = ex.binary("==", a, b)
-    zero = ex.number(0)
-    return ex.where(wins, g, ex.where(tie, ex.mul(ex.number(0.5), g), zero))
-
-
-def power_slope(a: ast.Expr, b: ast.Expr) -> ast.Expr:
-    """d(a ** b)/da = b * a ** (b - 1); a constant exponent 0 gives 0 (JAX's integer_pow)."""
-    n = ex.constant_value(b)
-    if n is not None:
-        if n == 0:
-            return ex.number(0)
-        if n == 1:
-            return ex.number(1)
-        if n == 2:
-            return ex.mul(ex.number(2), a)
-        return ex.mul(ex.number(n), ex.binary("**", a, ex.number(n - 1)))
-    return ex.mul(b, ex.binary("**", a, ex.binary("-", b, ex.number(1))))
-
-
-def log_base(a: ast.Expr) -> ast.Expr:
-    """log(a) for d(a ** b)/db = a ** b * log(a), with log(1) where a is 0, as in JAX."""
-    c = ex.constant_value(a)
-    if c is not None:
-        return ex.number(0) if c == 0 else ex.call("log", a)
-    return ex.call("log", ex.where(ex.binary("==", a, ex.number(0)), ex.number(1), a))
+        """Visits an operand that may be broadcast: the cotangent summed over the indices it
+        lacks (for a factor of a product, a contraction)."""
+        summed = nominal - self.free(child)
+        self.visit(child, self.sum_over(summed, g, st.order, self.base(st)), st)
 
 
 def _compatible(read: tuple[str, ...], written: tuple[str, ...]) -> bool:

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from tensorc.errors import TensorcError
+from tensorc.ir import labels
 from tensorc.ir import nodes as ir
-from tensorc.ir.labels import ELLIPSIS, Composed, parts
+from tensorc.ir.labels import ELLIPSIS, Composed
 from tensorc.ir.shapes import KeywordSize, reads, size_sources
 from tensorc.runtime import Program
 
@@ -177,5 +178,5 @@ def _shape(
         if label == ELLIPSIS:
             shape.extend(batch)
         else:
-            shape.append(prod(sizes[part] for part in parts(label)))
+            shape.append(prod(sizes[part] for part in labels.parts(label)))
     return tuple(shape)

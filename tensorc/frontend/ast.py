@@ -62,13 +62,15 @@ class Access(Node):
 
 @dataclass(frozen=True)
 class Unary(Node):
+    """`-x` or `not c`."""
+
     op: str
     operand: Expr
 
 
 @dataclass(frozen=True)
 class Binary(Node):
-    """Arithmetic (`+ - * / **`) and comparisons (`< <= > >= == !=`)."""
+    """Arithmetic (`+ - * / // % **`), comparisons (`< <= > >= == !=`), `and`, `or`."""
 
     op: str
     left: Expr
@@ -155,7 +157,7 @@ def flatten_product(expr: Expr) -> tuple[list[Expr], list[Expr], bool]:
         if isinstance(node, Binary) and node.op in ("*", "/"):
             stack.append((node.right, inverted != (node.op == "/")))
             stack.append((node.left, inverted))
-        elif isinstance(node, Unary):
+        elif isinstance(node, Unary) and node.op == "-":
             negate = not negate
             stack.append((node.operand, inverted))
         else:

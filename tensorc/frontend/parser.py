@@ -31,12 +31,16 @@ _TERMINAL_WORDS = {
     "ELLIPSIS": "'...'",
     "NEWLINE": "a new line",
     "SEMICOLON": "';'",
-    "MUL_OP": "'*' or '/'",
+    "MUL_OP": "'*', '/' or '%'",
+    "FLOOR_DIV": "'//'",
     "ADD_OP": "'+' or '-'",
     "MINUS": "'-'",
     "PLUS": "'+'",
     "COMPARE": "a comparison",
     "RETURN": "'return'",
+    "AND": "'and'",
+    "OR": "'or'",
+    "NOT": "'not'",
     "$END": "the end of the program",
     "ARROW": "'->'",
     "LETTER": "an index letter",
@@ -114,6 +118,15 @@ class _ToAst(Transformer_NonRecursive):
 
     def negate(self, meta: Any, items: list[Any]) -> ast.Unary:
         return ast.Unary(_span_of(meta), "-", items[0])
+
+    def logical_not(self, meta: Any, items: list[Any]) -> ast.Unary:
+        return ast.Unary(_span_of(meta), "not", items[0])
+
+    def logical_and(self, meta: Any, items: list[Any]) -> ast.Binary:
+        return ast.Binary(_span_of(meta), "and", items[0], items[1])
+
+    def logical_or(self, meta: Any, items: list[Any]) -> ast.Binary:
+        return ast.Binary(_span_of(meta), "or", items[0], items[1])
 
     def power(self, meta: Any, items: list[Any]) -> ast.Binary:
         return ast.Binary(_span_of(meta), "**", items[0], items[1])

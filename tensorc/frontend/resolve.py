@@ -20,13 +20,12 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from tensorc import ops
 from tensorc.errors import ProgramError, ShapeError, Span
 from tensorc.frontend import ast
 from tensorc.ir.labels import ELLIPSIS, Composed, composed, ellipsis_first, expanded
 
 # What reading a program needs to know of the vocabulary (the operation table has the rest).
-CONSTANTS = frozenset({"inf", "pi"})  # bare names that are numbers
-NORMALISERS = frozenset({"softmax", "cumsum"})  # work along an index and keep it; others reduce
 
 NOWHERE = Span(1, 1)  # the span of AST nodes that are built, not parsed
 
@@ -117,7 +116,7 @@ class FreeIndices:
         inner: frozenset[str] = frozenset()
         for child in ast.children(node):
             inner |= self._cache[id(child)][1]
-        if isinstance(node, ast.Along) and node.func not in NORMALISERS:
+        if isinstance(node, ast.Along) and not ops.keeps_index(node.func):
             return inner - {axis.name for axis in node.indices}
         return inner
 
@@ -272,7 +271,7 @@ def _declare_inputs(
             found = Input(name, False, len(labels), ELLIPSIS in labels, node.span)
         else:
             name, found = node.name, Input(node.name, True, 0, False, node.span)
-            if name in CONSTANTS:
+            if name in ops.CONSTANTS:
                 continue
         if name not in assigned and name not in indices and name not in inputs:
             inputs[name] = found

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tensorc import ops
 from tensorc.frontend import ast
 from tensorc.frontend.resolve import labels_of
-
-# How tightly each form binds, loosest first (see grammar/tensorc.lark).
-_COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5, 6
-_BINARY = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "**": _POWER}
-_BINARY.update(dict.fromkeys(("<", "<=", ">", ">=", "==", "!="), _COMPARE))
+from tensorc.ops import Precedence
 
 
 def program(tree: ast.Program) -> str:
@@ -50,26 +47,23 @@ def expression(expr: ast.Expr) -> str:
 def _text(node: ast.Expr, children: list[tuple[str, int]]) -> tuple[str, int]:
     """A node's text and how tightly it binds, given its children's."""
     if isinstance(node, ast.Number):
-        return node.text, _ATOM
+        return node.text, Precedence.ATOM
     if isinstance(node, ast.Name):
-        return node.name, _ATOM
+        return node.name, Precedence.ATOM
     if isinstance(node, ast.Access):
-        return target(node.tensor, labels_of(node.axes)), _ATOM
-    if isinstance(node, ast.Unary):
-        return "-" + _at(children[0], _UNARY), _UNARY
+        return target(node.tensor, labels_of(node.axes)), Precedence.ATOM
     if isinstance(node, ast.Call):
-        return f"{node.func}({', '.join(text for text, _ in children)})", _ATOM
+        return f"{node.func}({', '.join(text for text, _ in children)})", Precedence.ATOM
     if isinstance(node, ast.Along):
         indices = ", ".join(axis.name for axis in node.indices)
-        return f"{node.func}[{indices}]({children[0][0]})", _ATOM
-    left, right = children
-    own = _BINARY[node.op]
-    if own == _POWER:  # `atom ** unary`: right-associative
-        return f"{_at(left, _ATOM)} ** {_at(right, _UNARY)}", _POWER
-    if own == _COMPARE:  # `sum < sum`: comparisons do not chain
-        return f"{_at(left, _SUM)} {node.op} {_at(right, _SUM)}", _COMPARE
-    tighter = _UNARY if own == _PRODUCT else own + 1  # left-associative
-    return f"{_at(left, own)} {node.op} {_at(right, tighter)}", own
+        return f"{node.func}[{indices}]({children[0][0]})", Precedence.ATOM
+    op = ops.operator(node.op, len(children))
+    assert op is not None and op.infix is not None, f"no operator {node.op!r}"
+    infix = op.infix
+    sides = (infix.right,) if len(children) == 1 else (infix.left, infix.right)
+    return infix.write(
+        [_at(c, side) for c, side in zip(children, sides, strict=True)]
+    ), infix.precedence
 
 
 def _at(child: tuple[str, int], needed: int) -> str:

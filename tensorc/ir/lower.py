@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tensorc import ops
 from tensorc.errors import ProgramError, ShapeError, Span, TensorcError
 from tensorc.frontend import ast
 from tensorc.frontend.resolve import (
@@ -25,26 +26,7 @@ from tensorc.frontend.resolve import (
 )
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, in_order, permutation
-
-CONSTANTS = {"inf": "inf", "pi": "pi"}
-UNARY_FUNCTIONS = {"exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sin", "cos"}
-BINARY_FUNCTIONS = {"max": "maximum", "min": "minimum"}
-REDUCTIONS = {"sum", "prod", "max", "min", "mean", "logsumexp"}
-NORMALISERS = {"softmax", "cumsum"}
-COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
-OPERATORS = {
-    "+": "add",
-    "-": "sub",
-    "*": "mul",
-    "/": "div",
-    "**": "pow",
-    "<": "lt",
-    "<=": "le",
-    ">": "gt",
-    ">=": "ge",
-    "==": "eq",
-    "!=": "ne",
-}
+from tensorc.ops import OPS, Kind, Value
 
 
 def lower_program(program: ast.Program) -> ir.Program:
@@ -84,7 +66,7 @@ class _Lowering:
         statement, name = resolved.assign, resolved.target
         if name in self.index_names:
             raise self._both_ways(name, statement.span)
-        if name in CONSTANTS:
+        if name in ops.CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
         target_axes = statement.axes or ()
         target_indices = indices_of(target_axes)
@@ -143,14 +125,13 @@ class _Lowering:
         if isinstance(expr, ast.Access):
             return self._access(expr)
         if isinstance(expr, ast.Unary):
-            operand = _numeric(self._expr(expr.operand))
-            return ir.Map("neg", (operand,), operand.indices)
+            return self._map(_operator(expr.op, 1), (expr.operand,))
         if isinstance(expr, ast.Binary):
             if expr.op in ("*", "/"):
                 product = self._product(expr, None)
                 if product is not None:
                     return product
-            return self._map(OPERATORS[expr.op], (expr.left, expr.right))
+            return self._map(_operator(expr.op, 2), (expr.left, expr.right))
         if isinstance(expr, ast.Call):
             return self._call(expr)
         return self._along(expr)
@@ -166,8 +147,8 @@ class _Lowering:
                 shown, rank = ir.display_name(name), len(self.targets[name])
                 raise ShapeError(f"'{shown}' has {rank} axes: write {shown}[...]", expr.span)
             return ir.Var(name, (), expr.span)
-        if name in CONSTANTS:
-            return ir.Const(float("inf") if name == "inf" else 3.141592653589793, name)
+        if name in ops.CONSTANTS:
+            return ir.Const(ops.CONSTANTS[name], name)
         self.meaning.inputs[name].check_read(True, 0, False, expr.span)
         return ir.Var(name, (), expr.span)
 
@@ -175,7 +156,7 @@ class _Lowering:
         name = expr.tensor
         if name in self.index_names:
             raise self._both_ways(name, expr.span)
-        if name in CONSTANTS:
+        if name in ops.CONSTANTS:
             raise ProgramError(f"'{name}' is a constant, not a tensor", expr.span)
         labels = tuple(_axis_label(axis) for axis in expr.axes)
         if labels.count(ELLIPSIS) > 1:
@@ -202,56 +183,50 @@ class _Lowering:
         later = max(span, index_span, key=lambda s: (s.line, s.column))
         return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
 
-    def _map(self, op: str, operands: tuple[ast.Expr, ...]) -> ir.Node:
-        args = tuple(self._expr(operand) for operand in operands)
-        if op == "where":
-            args = (_condition(args[0]), *args[1:])
-        elif op not in COMPARISONS:
-            args = tuple(_numeric(arg) for arg in args)
+    def _map(self, op: ops.Op, operands: tuple[ast.Expr, ...]) -> ir.Node:
+        args = tuple(
+            _as(value, self._expr(operand))
+            for value, operand in zip(op.operands, operands, strict=True)
+        )
         labels = _union(args, self.order)
-        return ir.Map(op, args, labels)
+        return ir.Map(op.name, args, labels)
 
     def _call(self, expr: ast.Call) -> ir.Node:
-        func, count = expr.func, len(expr.args)
-        if func in UNARY_FUNCTIONS:
-            _check_arity(expr, 1)
-            return self._map(func, expr.args)
-        if func in BINARY_FUNCTIONS:
-            _check_arity(expr, 2)
-            return self._map(BINARY_FUNCTIONS[func], expr.args)
-        if func == "where":
-            _check_arity(expr, 3)
-            return self._map("where", expr.args)
-        if func in REDUCTIONS | NORMALISERS:
+        func = expr.func
+        op = ops.function(func)
+        if op is not None:
+            _check_arity(expr, op.arity)
+            return self._map(op, expr.args)
+        if ops.along(func) is not None:
             raise ProgramError(
                 f"{func} needs the index to work along: write {func}[i](...)", expr.span
             )
-        del count
         raise ProgramError(f"unknown function '{func}'", expr.span)
 
     def _along(self, expr: ast.Along) -> ir.Node:
         func = expr.func
         names = tuple(axis.name for axis in expr.indices)
-        if func not in REDUCTIONS | NORMALISERS:
+        op = ops.along(func)
+        if op is None:
             raise ProgramError(f"unknown reduction '{func}'", expr.span)
         if len(set(names)) != len(names):
             raise ShapeError(f"{func}[...] names an index twice", expr.span)
-        operand = _numeric(self._expr(expr.operand))
+        operand = _as(op.operands[0], self._expr(expr.operand))
         for axis in expr.indices:
             if axis.name not in operand.indices:
                 raise ShapeError(
                     f"{func} is along '{axis.name}', which its argument does not use", axis.span
                 )
-        if func in NORMALISERS:
+        if op.kind is Kind.NORMALISER:
             if len(names) != 1:
                 raise ShapeError(f"{func} works along exactly one index", expr.span)
-            return ir.Along(func, operand, names[0])
+            return ir.Along(op.name, operand, names[0])
         kept = tuple(i for i in operand.indices if i not in names)
         if func == "sum":
             product = self._product(expr.operand, kept, explicit=True)
             if product is not None:
                 return product
-        return ir.Reduce(func, operand, kept)
+        return ir.Reduce(op.name, operand, kept)
 
     def _product(
         self, expr: ast.Expr, wanted: tuple[str, ...] | None, explicit: bool = False
@@ -294,17 +269,36 @@ class _Lowering:
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _operator(symbol: str, arity: int) -> ops.Op:
+    op = ops.operator(symbol, arity)
+    assert op is not None, f"the grammar made an operator {symbol!r} that the table lacks"
+    return op
+
+
+def _as(value: Value, node: ir.Node) -> ir.Node:
+    """An argument as the operation takes it: a number, a boolean, or as it is."""
+    if value is Value.NUMBER:
+        return _numeric(node)
+    if value is Value.BOOLEAN:
+        return _condition(node)
+    return node
+
+
+def _is_boolean(node: ir.Node) -> bool:
+    return isinstance(node, ir.Map | ir.Reduce) and OPS[node.op].boolean
+
+
 def _numeric(node: ir.Node) -> ir.Node:
     """A comparison used as a number becomes 1 or 0: backends disagree on arithmetic with
     booleans (numpy refuses `-b`, and adds them as logical or)."""
-    if isinstance(node, ir.Map) and node.op in COMPARISONS:
-        return ir.Map("where", (node, ir.Const(1.0, "1"), ir.Const(0.0, "0")), node.labels)
+    if _is_boolean(node):
+        return ir.Map("where", (node, ir.Const(1.0, "1"), ir.Const(0.0, "0")), node.indices)
     return node
 
 
 def _condition(node: ir.Node) -> ir.Node:
     """A `where` condition as a boolean: anything but a comparison is tested against zero."""
-    if isinstance(node, ir.Map) and node.op in COMPARISONS:
+    if _is_boolean(node):
         return node
     return ir.Map("ne", (node, ir.Const(0.0, "0")), node.indices)
 

@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
-
-# float64 arithmetic as the backends do it: 1/0 is inf and log(-1) is nan, never an exception.
-_FOLDABLE: dict[str, Callable[..., object]] = {
-    "add": np.add,
-    "sub": np.subtract,
-    "mul": np.multiply,
-    "div": np.divide,
-    "pow": np.power,
-    "neg": np.negative,
-    "exp": np.exp,
-    "log": np.log,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "tanh": np.tanh,
-    "sin": np.sin,
-    "cos": np.cos,
-    "maximum": np.maximum,
-    "minimum": np.minimum,
-    "lt": np.less,
-    "le": np.less_equal,
-    "gt": np.greater,
-    "ge": np.greater_equal,
-    "eq": np.equal,
-    "ne": np.not_equal,
-}
+from tensorc.ops import OPS
 
 
 def fold_constants(program: ir.Program, sizes: Sizes) -> ir.Program:
@@ -50,11 +25,12 @@ def _fold(node: ir.Node) -> ir.Node | None:
         if chosen.indices == node.labels:
             return chosen
         return ir.Expand(chosen, node.labels) if chosen.indices else None
-    if node.op not in _FOLDABLE or not all(isinstance(arg, ir.Const) for arg in node.args):
+    fold = OPS[node.op].fold
+    if fold is None or not all(isinstance(arg, ir.Const) for arg in node.args):
         return None
     values = [np.float64(arg.value) for arg in node.args]  # type: ignore[attr-defined]
-    with np.errstate(all="ignore"):
-        value = float(_FOLDABLE[node.op](*values))  # type: ignore[arg-type]
+    with np.errstate(all="ignore"):  # float64 as the backends compute: 1/0 is inf, log(-1) nan
+        value = float(fold(*values))
     return ir.Const(value, const_text(value))
 
 

@@ -10,8 +10,8 @@ from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, ellipsis_first, in_order
 from tensorc.ir.shapes import Sizes
 
-NOMINAL_SIZE = 64
-SEARCHED_FACTORS = 16  # the size assumed for every index when planning before shapes are known
+NOMINAL_SIZE = 64  # the size assumed for every index when planning before shapes are known
+SEARCHED_FACTORS = 16  # products of more factors than this take the greedy path
 
 
 def plan_contractions(program: ir.Program, sizes: Sizes) -> ir.Program:

@@ -8,6 +8,7 @@ expected to appear (order of first appearance in the source), plus any keyword s
 
 from __future__ import annotations
 
+import math
 import os
 import zlib
 from collections.abc import Callable, Mapping
@@ -122,6 +123,12 @@ def prog(
     CASES.append(Case(id=id, src=src, inputs=dict(inputs), reference=reference, **options))
 
 
+def prog_float32(id: str, src: str, name: str, shape: tuple[int, ...], reference: Any) -> None:
+    """A case whose one input is float32: the result must stay float32 on every backend."""
+    inputs = {name: Arr(shape, "float32")}
+    prog(id, src, inputs, reference, grad=False, rtol=1e-5, atol=1e-6)
+
+
 # Letter sizes for einsum specifications (the sizes opt_einsum's own tests use).
 EINSUM_SIZES: dict[str, int] = dict(
     zip(
@@ -171,6 +178,11 @@ def logsumexp(x: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
 
 def sigmoid(x: Any) -> Any:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """math.erf elementwise, in x's float dtype."""
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
 
 
 def relu(x: Any) -> Any:
@@ -263,6 +275,202 @@ prog("sqrt", "Y[i, j] = sqrt(X[i, j])", {"X": Arr((3, 4), "positive")}, lambda X
 prog("abs", "Y[i, j] = abs(X[i, j])", {"X": (3, 4)}, lambda X: np.abs(X))
 prog("tanh", "Y[i, j] = tanh(X[i, j])", {"X": (3, 4)}, lambda X: np.tanh(X))
 prog("sigmoid", "Y[i, j] = sigmoid(X[i, j])", {"X": (3, 4)}, lambda X: sigmoid(X))
+prog("erf", "Y[i, j] = erf(X[i, j])", {"X": (3, 4)}, lambda X: erf(X))
+prog_float32("erf-float32", "Y[i, j] = erf(X[i, j])", "X", (3, 4), erf)
+# The elementwise functions grown through the operation table, each in float64 (with
+# derivatives) and in float32, which must stay float32.
+for _name, _expr, _reference in [
+    ("floor", "floor(X[i, j] * 2)", lambda X: np.floor(X * 2)),
+    ("ceil", "ceil(X[i, j] * 2)", lambda X: np.ceil(X * 2)),
+    ("round", "round(X[i, j] * 2)", lambda X: np.round(X * 2)),  # half to even
+    ("sign", "sign(X[i, j])", np.sign),
+    ("log1p", "log1p(X[i, j] ** 2)", lambda X: np.log1p(X**2)),
+    ("expm1", "expm1(X[i, j])", np.expm1),
+    ("softplus", "softplus(X[i, j])", lambda X: np.log1p(np.exp(X))),
+    ("silu", "silu(X[i, j])", lambda X: X / (1 + np.exp(-X))),
+    ("gelu", "gelu(X[i, j])", lambda X: 0.5 * X * (1 + erf(X / math.sqrt(2)))),
+]:
+    prog(f"fn-{_name}", f"Y[i, j] = {_expr}", {"X": (3, 4)}, _reference)
+    prog_float32(f"fn-{_name}-float32", f"Y[i, j] = {_expr}", "X", (3, 4), _reference)
+prog(
+    "fn-round-half-to-even",
+    "Y[i] = round(X[i] - 0.5)",
+    {"X": Arr((6,), "small")},
+    lambda X: np.round(X - 0.5),
+    grad=False,
+)
+prog(
+    "fn-clip",
+    "Y[i, j] = clip(X[i, j], -0.5, b[j])",
+    {"X": (3, 4), "b": Arr((4,), "unit")},
+    lambda X, b: np.minimum(np.maximum(X, -0.5), b),
+)
+prog(
+    "fn-clip-scalar-bounds",
+    "Y[i] = clip(X[i], lo, hi)",
+    {"X": (6,), "lo": -0.3, "hi": 0.4},
+    lambda X, lo, hi: np.clip(X, lo, hi),
+)
+prog_float32(
+    "fn-clip-float32", "Y[i] = clip(X[i], -0.5, 0.5)", "X", (6,), lambda X: np.clip(X, -0.5, 0.5)
+)
+# The operators // and % (NumPy's floor semantics on every backend).
+prog(
+    "op-floordiv",
+    "Y[i, j] = 3 * A[i, j] // B[j]",
+    {"A": (3, 4), "B": Arr((4,), "positive")},
+    lambda A, B: 3 * A // B,
+)
+prog(
+    "op-mod",
+    "Y[i, j] = 3 * A[i, j] % B[j]",
+    {"A": (3, 4), "B": Arr((4,), "positive")},
+    lambda A, B: 3 * A % B,
+)
+prog(
+    "op-mod-negative-divisor",
+    "Y[i, j] = 3 * A[i, j] % (B[j] - 2.5)",
+    {"A": (3, 4), "B": Arr((4,), "positive")},
+    lambda A, B: 3 * A % (B - 2.5),
+)
+prog(
+    "op-floordiv-mod-identity",
+    "Y[i, j] = A[i, j] // B[j] * B[j] + A[i, j] % B[j]",
+    {"A": (3, 4), "B": (4,)},
+    lambda A, B: A // B * B + A % B,
+)
+prog(
+    "op-floordiv-mod-int",
+    "Y[i] = A[i] // 3 - A[i] % 3",
+    {"A": Arr((7,), "int")},
+    lambda A: A // 3 - A % 3,
+    grad=False,
+)
+prog_float32(
+    "op-floordiv-mod-float32",
+    "Y[i] = A[i] // 0.5 + A[i] % 0.75",
+    "A",
+    (6,),
+    lambda A: A // 0.5 + A % 0.75,
+)
+# and, or, not: on comparisons and booleans, looser than comparisons, `not` above `and` above
+# `or` (as Python); a number is tested against zero.
+prog(
+    "logical-and-or-not",
+    "M[i, j] = A[i, j] > 0 and not B[j] > 0.5 or A[i, j] < -1",
+    {"A": (3, 4), "B": Arr((4,), "unit")},
+    lambda A, B: ((A > 0) & ~(B > 0.5)) | (A < -1),
+    grad=False,
+)
+prog(
+    "logical-where",
+    "Y[i, j] = where(A[i, j] > 0 and B[j] > 0 or not A[i, j] < 1, A[i, j], B[j])",
+    {"A": (3, 4), "B": (4,)},
+    lambda A, B: np.where(((A > 0) & (B > 0)) | ~(A < 1), A, B),
+)
+prog(
+    "logical-of-booleans-and-numbers",
+    "Y[i] = where(not M[i] or X[i], X[i], 2)",
+    {"M": Arr((6,), "bool"), "X": Arr((6,), "small")},
+    lambda M, X: np.where(~M | (X != 0), X, 2),
+    grad=False,
+)
+prog(
+    "logical-as-number",
+    "Y[i] = X[i] * (X[i] > 0.5 or X[i] < -0.5)",
+    {"X": (6,)},
+    lambda X: X * np.where((X > 0.5) | (X < -0.5), 1, 0),
+)
+prog_float32(
+    "logical-float32",
+    "Y[i] = where(X[i] > 0 and X[i] < 1, X[i], 0)",
+    "X",
+    (6,),
+    lambda X: np.where((X > 0) & (X < 1), X, 0),
+)
+# The reductions var and std (population, as NumPy), any and all.
+prog("reduce-var", "v[i] = var[j](X[i, j])", {"X": (3, 4)}, lambda X: X.var(1))
+prog("reduce-std", "s[j] = std[i](2 * X[i, j] + 1)", {"X": (3, 4)}, lambda X: (2 * X + 1).std(0))
+prog("reduce-var-all-indices", "v = var[i, j](X[i, j])", {"X": (3, 4)}, lambda X: X.var())
+prog(
+    "reduce-std-in-layer-norm",
+    "Y[i, j] = (X[i, j] - mean[k](X[i, k])) / std[k](X[i, k])",
+    {"X": (3, 5)},
+    lambda X: (X - X.mean(1, keepdims=True)) / X.std(1, keepdims=True),
+)
+for _name in ("var", "std"):
+    prog_float32(
+        f"reduce-{_name}-float32",
+        f"v[i] = {_name}[j](X[i, j])",
+        "X",
+        (3, 4),
+        lambda X, _name=_name: getattr(X, _name)(1),
+    )
+prog(
+    "reduce-any-all",
+    "a[i] = any[j](X[i, j] > 1)\nb[j] = all[i](X[i, j] > -1)\nreturn a, b",
+    {"X": (4, 5)},
+    lambda X: ((X > 1).any(1), (X > -1).all(0)),
+    grad=False,
+)
+prog(
+    "reduce-all-of-numbers",
+    "a[i] = all[j](M[i, j])",
+    {"M": Arr((4, 3), "small")},
+    lambda M: (M != 0).all(1),
+    grad=False,
+)
+prog(
+    "reduce-any-as-number",
+    "Y[i, j] = X[i, j] * any[k](X[i, k] > 1)",
+    {"X": (4, 3)},
+    lambda X: X * np.where((X > 1).any(1), 1, 0)[:, None],
+)
+# The normalisers log_softmax (stable) and cumprod.
+prog(
+    "norm-log-softmax",
+    "L[i, j] = log_softmax[j](S[i, j])",
+    {"S": (3, 4)},
+    lambda S: S - logsumexp(S, 1, keepdims=True),
+)
+prog(
+    "norm-log-softmax-first-axis-broadcast",
+    "L[i, j] = log_softmax[i](S[i, j] + b[j] * 3)",
+    {"S": (3, 4), "b": (4,)},
+    lambda S, b: (S + 3 * b) - logsumexp(S + 3 * b, 0, keepdims=True),
+)
+prog(
+    "norm-log-softmax-cross-entropy",
+    "nll = -sum[n, c](T[n, c] * log_softmax[c](Z[n, c]))",
+    {"T": Arr((4, 3), "unit"), "Z": (4, 3)},
+    lambda T, Z: -(T * (Z - logsumexp(Z, 1, keepdims=True))).sum(),
+)
+prog(
+    "norm-log-softmax-large",
+    "L[i, j] = log_softmax[j](1000 * S[i, j])",
+    {"S": (3, 4)},
+    lambda S: 1000 * S - logsumexp(1000 * S, 1, keepdims=True),
+    rtol=1e-9,
+)
+prog("norm-cumprod", "C[i, j] = cumprod[j](A[i, j])", {"A": (3, 4)}, lambda A: np.cumprod(A, 1))
+prog(
+    "norm-cumprod-first-axis",
+    "C[i, j] = cumprod[i](A[i, j] + b[j])",
+    {"A": (4, 3), "b": (3,)},
+    lambda A, b: np.cumprod(A + b, 0),
+)
+prog(
+    "norm-cumprod-with-zeros",
+    "C[i, j] = cumprod[j](A[i, j])",
+    {"A": Arr((4, 5), "small")},
+    lambda A: np.cumprod(A, 1),
+)
+for _name, _reference in [
+    ("log-softmax", lambda S: S - logsumexp(S, 1, keepdims=True)),
+    ("cumprod", lambda S: np.cumprod(S, 1)),
+]:
+    source = f"L[i, j] = {_name.replace('-', '_')}[j](S[i, j])"
+    prog_float32(f"norm-{_name}-float32", source, "S", (3, 4), _reference)
 prog("unary-minus", "Y[i, j] = -X[i, j]", {"X": (3, 4)}, lambda X: -X)
 prog(
     "max-binary-broadcast",
