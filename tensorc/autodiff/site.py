@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from tensorc import ops
-from tensorc.autodiff import expr as ex
 from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Statement
 from tensorc.errors import TensorcError
