@@ -47,6 +47,10 @@ class GradientRequest:
     dtype: str  # "float64" or "float32": the loss is summed in it
 
 
+def _as_it_is(value: Any) -> Any:
+    return value
+
+
 def _same_precision(dtype: str) -> AbstractContextManager[Any]:
     """A framework that computes in every dtype as asked needs nothing turned on."""
     return nullcontext()
@@ -65,6 +69,9 @@ class Backend:
     placeholder: Callable[[tuple[int, ...]], Any]  # a float32 array of a shape, no memory
     sum: Callable[[Any, tuple[int, ...], bool], Any]  # (value, axes, keepdims): a sum
     precision: Callable[[str], AbstractContextManager[Any]] = _same_precision
+    # one of its arrays as the plain kind generated code takes (NumPy: np.matrix -> ndarray);
+    # TensorcError for one that would change meaning (a masked array, whose mask is ignored)
+    plain: Callable[[Any], Any] = _as_it_is
     # the oracle `tc.check` compares gradients with; None for a framework without autodiff
     gradients: Callable[[GradientRequest], list[np.ndarray]] | None = None
 

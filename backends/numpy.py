@@ -8,6 +8,7 @@ import numpy as np
 
 from tensorc.backends import Backend, owned_by_modules
 from tensorc.codegen import Code, Generator
+from tensorc.errors import TensorcError
 from tensorc.ops import OPS
 
 # How NumPy writes each operation that is not a Python operator (see `Generator.spell`).
@@ -134,6 +135,19 @@ def _sum(value: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     return value.sum(axis=axes, keepdims=keepdims)
 
 
+def _plain(value: Any) -> Any:
+    """An ndarray subclass as a plain ndarray: `*` on an np.matrix is a matrix product and
+    its reductions stay 2-D. A masked array is refused: the generated code would ignore its mask."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TensorcError(
+            "it is a masked array, and tensorc does not apply masks: pass a.filled(value) to "
+            "choose the values under the mask, or np.asarray(a) for the data as stored"
+        )
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        return np.asarray(value)
+    return value
+
+
 BACKEND = Backend(
     name="numpy",
     module="numpy",
@@ -143,4 +157,5 @@ BACKEND = Backend(
     to_numpy=np.asarray,
     placeholder=_placeholder,
     sum=_sum,
+    plain=_plain,
 )

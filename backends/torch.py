@@ -244,6 +244,8 @@ def _matmul_inputs(program: ir.Program) -> list[str]:
 def _from_numpy(array: Any) -> Any:
     import torch
 
+    if isinstance(array, np.ndarray) and any(stride < 0 for stride in array.strides):
+        array = array.copy()  # a reversed view: torch takes no negative strides
     return torch.as_tensor(array)
 
 

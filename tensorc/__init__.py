@@ -35,9 +35,12 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def compile(source: str, backend: str | None = None, passes: Sequence[Pass] = PASSES) -> Program:
+def compile(
+    source: str, backend: str | None = None, passes: Sequence[Pass] | None = PASSES
+) -> Program:
     """Compiles a tensorc program for `backend` (a name in `tensorc.backends.BACKENDS`, or None
-    to follow the arguments); `passes=()` turns the optimising passes off."""
+    to follow the arguments). `passes` are the optimising passes: the default pipeline
+    `tensorc.passes.PASSES` when left out or None, none at all with `passes=()`."""
     return compile_program(source, backend, passes)
 
 

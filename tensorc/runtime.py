@@ -9,15 +9,35 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from numbers import Integral
 from typing import Any
 
 from tensorc import backends, compiler
-from tensorc.errors import ShapeError, TensorcError
+from tensorc.arguments import (
+    bind,
+    choose_backend,
+    converter,
+    input_shapes,
+    shape_of,
+    size_keyword,
+    size_keywords,
+)
+from tensorc.errors import TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import display_name
-from tensorc.ir.shapes import Sizes, infer_sizes, reads
+from tensorc.ir.shapes import Sizes, all_indices, infer_sizes, reads
 from tensorc.passes import PASSES, Pass
+
+__all__ = [
+    "CACHE",
+    "Program",
+    "ProgramCache",
+    "bind",
+    "compile_program",
+    "shape_of",
+    "size_keyword",
+]
 
 PLANS_PER_PROGRAM = 64
 PROGRAMS_CACHED = 512
@@ -36,6 +56,7 @@ class Program:
         # (positional signature, keyword signature) -> (plan, the inputs given by keyword)
         self._keyword_plans: dict[Any, tuple[Callable[..., Any], tuple[str, ...]]] = {}
         self._inputs = tuple(spec.name for spec in program.inputs)
+        self._keywords = size_keywords(self._inputs, all_indices(program))
         self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
         self._source: str | None = None
         self._ir: str | None = None
@@ -69,30 +90,33 @@ class Program:
             self._ir = compiler.describe(self._program, compiler.UNKNOWN_SIZES, self._passes)
         return self._ir
 
-    def ir_for(self, *args: Any, **kwargs: Any) -> str:
+    def ir_for(self, /, *args: Any, **kwargs: Any) -> str:
         """The optimised IR for these arguments' shapes (contraction paths with real FLOPs)."""
         _, sizes, _ = self._bind(args, kwargs)
         return compiler.describe(self._program, sizes, self._passes)
 
-    def source_for(self, *args: Any, **kwargs: Any) -> str:
+    def source_for(self, /, *args: Any, **kwargs: Any) -> str:
         """The generated module specialised to these arguments' shapes."""
         backend, sizes, _ = self._bind(args, kwargs)
         optimised = compiler.optimise(self._program, sizes, self._passes)
         return compiler.generate(optimised, backend, sizes)
 
-    def sizes_for(self, *args: Any, **kwargs: Any) -> dict[str, int]:
+    def sizes_for(self, /, *args: Any, **kwargs: Any) -> dict[str, int]:
         """Every index's size for these arguments (ShapeError where they disagree)."""
         return dict(self._bind(args, kwargs)[1].of)
 
-    def shapes_for(self, *args: Any, **kwargs: Any) -> dict[str, tuple[int, ...]]:
+    def shapes_for(self, /, *args: Any, **kwargs: Any) -> dict[str, tuple[int, ...]]:
         """The shape of every input and every statement's target for these arguments."""
         _, sizes, positional = self._bind(args, kwargs)
-        shapes = {
-            name: shape_of(value) for name, value in zip(self._inputs, positional, strict=True)
-        }
+        shapes = input_shapes(self._inputs, positional, self._scalars)
         for let in self._program.lets:
             shapes[display_name(let.name)] = sizes.shape(let.value.indices)
         return shapes
+
+    def known_sizes(self, shapes: Mapping[str, tuple[int, ...]], sizes: Mapping[str, int]) -> Sizes:
+        """The index sizes that the shapes of some inputs and keyword sizes determine (for
+        `tensorc compile --emit shapes`, which infers the shapes of the inputs not given)."""
+        return infer_sizes(self._program, shapes, sizes, complete=False)
 
     def labels(self) -> dict[str, tuple[str, ...]]:
         """How each input and target is indexed where it first appears (for display)."""
@@ -103,7 +127,7 @@ class Program:
             found[display_name(let.name)] = let.value.indices
         return found
 
-    def function_for(self, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    def function_for(self, /, *args: Any, **kwargs: Any) -> Callable[..., Any]:
         """The generated function that a call with these arguments runs (tensors positionally)."""
         return self._plan(args, kwargs)[0]
 
@@ -113,16 +137,20 @@ class Program:
 
     # --- calling ----------------------------------------------------------------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None
-        if not kwargs:  # `_signature(args)`, written out: this line is the hot path
-            function = self._plans.get(tuple([(type(a), getattr(a, "shape", None)) for a in args]))
-        else:
-            found = self._keyword_plans.get(_keyword_key(args, kwargs))
-            if found is not None:
-                function, named = found
-                args = (*args, *[kwargs[name] for name in named])
+        try:
+            if not kwargs:  # `_signature(args)`, written out: this line is the hot path
+                key = tuple([(type(a), getattr(a, "shape", None)) for a in args])
+                function = self._plans.get(key)
+            else:
+                found = self._keyword_plans.get(_keyword_key(args, kwargs))
+                if found is not None:
+                    function, named = found
+                    args = (*args, *[kwargs[name] for name in named])
+        except TypeError:  # an unhashable `.shape` (a list): `_plan` says what is wrong
+            function = None
         if function is None:
             function, args = self._plan(args, kwargs)
         try:
@@ -140,6 +168,8 @@ class Program:
     ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The plan for these arguments (made on first use), and the tensors in input order."""
         positional, sizes_given = self._arguments(args, kwargs)
+        for value in positional:
+            shape_of(value)  # TensorcError for what is not an array, before it is a key
         key: Any = _signature(positional)
         if sizes_given:
             key = (key, tuple(sorted(sizes_given.items())))
@@ -164,7 +194,7 @@ class Program:
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[list[Any], dict[str, int]]:
         """Arguments in input order, and the index sizes passed by keyword."""
-        values, sizes = bind(self._inputs, args, kwargs, size_keyword)
+        values, sizes = bind(self._inputs, args, kwargs, self._keywords)
         return [values[name] for name in self._inputs], sizes
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Sizes, list[Any]]:
@@ -176,12 +206,7 @@ class Program:
     def _sizes(self, positional: list[Any], sizes_given: dict[str, int]) -> tuple[str, Sizes]:
         """The backend and every index size for bound arguments; ShapeError where they clash."""
         backend = choose_backend(self._backend, positional)
-        shapes = {}
-        for name, value in zip(self._inputs, positional, strict=True):
-            shape = shape_of(value)
-            if name in self._scalars and shape != ():
-                raise ShapeError(f"'{name}' is used as a scalar but the argument has shape {shape}")
-            shapes[name] = shape
+        shapes = input_shapes(self._inputs, positional, self._scalars)
         return backend, infer_sizes(self._program, shapes, sizes_given)
 
     def _make_plan(
@@ -191,7 +216,7 @@ class Program:
         backend, sizes = self._sizes(positional, sizes_given)
         optimised = compiler.optimise(self._program, sizes, self._passes)
         function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
-        convert = converter(backend, positional)
+        convert = converter(backend, self._inputs, positional)
         if convert is None:
             return function, function
         return (lambda *args: function(*convert(args))), function
@@ -213,91 +238,15 @@ def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     positional = _signature(args)
     named = tuple(
         [
-            (name, type(value), getattr(value, "shape", value if type(value) is int else None))
+            (
+                name,
+                type(value),
+                value if isinstance(value, Integral) else getattr(value, "shape", None),
+            )
             for name, value in sorted(kwargs.items())
         ]
     )
     return positional, named
-
-
-def shape_of(value: Any) -> tuple[int, ...]:
-    """The shape of an array or a Python number; TensorcError for anything else."""
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return tuple(int(n) for n in shape)
-    if isinstance(value, int | float | complex):  # bool included: it is an int
-        return ()
-    raise TensorcError(f"expected an array or a number, got {type(value).__name__}")
-
-
-def backend_of(value: Any) -> str | None:
-    """The backend an argument belongs to, from its type; None for plain numbers."""
-    found = backends.owner(value)
-    return None if found is None else found.name
-
-
-def choose_backend(requested: str | None, args: list[Any]) -> str:
-    """The requested backend, or the one the arguments' types name (they must agree)."""
-    if requested is not None:
-        return requested
-    found = {b for b in map(backend_of, args) if b is not None}
-    if len(found) > 1:
-        raise TensorcError(
-            f"the arguments mix {' and '.join(sorted(found))} arrays: pass one kind, "
-            "or name the backend"
-        )
-    return found.pop() if found else backends.DEFAULT
-
-
-def converter(backend: str, args: list[Any]) -> Callable[[tuple[Any, ...]], list[Any]] | None:
-    """A function that turns foreign arrays into the backend's own, or None if none are foreign."""
-    foreign = [k for k, value in enumerate(args) if backend_of(value) not in (None, backend)]
-    if not foreign:
-        return None
-    to_native = backends.backend(backend).from_numpy
-
-    def convert(values: tuple[Any, ...]) -> list[Any]:
-        return [to_native(v) if k in foreign else v for k, v in enumerate(values)]
-
-    return convert
-
-
-# --- binding arguments to names -------------------------------------------------------------
-
-
-def bind(
-    names: Sequence[str],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    other: Callable[[str, Any], Any] = lambda name, value: value,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The value of each of `names` from a call's positional and keyword arguments, and the
-    other keywords (each passed through `other`, which may refuse it); TensorcError for too
-    many arguments, a name given twice, or one missing."""
-    if len(args) > len(names):
-        raise TensorcError(
-            f"expected {len(names)} inputs ({', '.join(names)}) but got {len(args)} arguments"
-        )
-    values = dict(zip(names, args, strict=False))
-    rest: dict[str, Any] = {}
-    for name, value in kwargs.items():
-        if name not in names:
-            rest[name] = other(name, value)
-        elif name in values:
-            raise TensorcError(f"input '{name}' is given twice")
-        else:
-            values[name] = value
-    missing = [name for name in names if name not in values]
-    if missing:
-        raise TensorcError(f"missing argument for input '{missing[0]}'")
-    return values, rest
-
-
-def size_keyword(name: str, value: Any) -> int:
-    """An index size passed by keyword: a non-negative int."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TensorcError(f"the size {name}={value!r} must be a non-negative int")
-    return value
 
 
 class ProgramCache:
@@ -326,9 +275,33 @@ CACHE = ProgramCache()
 
 
 def compile_program(
-    source: str, backend: str | None = None, passes: Sequence[Pass] = PASSES, einsum: bool = False
+    source: str,
+    backend: str | None = None,
+    passes: Sequence[Pass] | None = PASSES,
+    einsum: bool = False,
 ) -> Program:
-    """The compiled program for `source`, from the cache when it was compiled before."""
+    """The compiled program for `source`, from the cache when it was compiled before;
+    `passes=None` is the default pipeline, `PASSES`."""
     compiler.check_backend(backend)
-    key = (source, backend, tuple(passes), einsum)
+    passes = pipeline(passes)
+    key = (source, backend, passes, einsum)
     return CACHE.get(key, lambda: Program(compiler.front_end(source, einsum), backend, passes))
+
+
+def pipeline(passes: Iterable[Pass] | None) -> tuple[Pass, ...]:
+    """The optimising passes to run: None means the default pipeline; TensorcError for
+    anything but a sequence of passes (functions of a program and its sizes)."""
+    if passes is None:
+        return PASSES
+    if isinstance(passes, str | bytes) or not isinstance(passes, Iterable):
+        raise TensorcError(
+            f"passes is a sequence of passes (tensorc.passes.PASSES, or () for none), "
+            f"not {type(passes).__name__}"
+        )
+    found = tuple(passes)
+    bad = [p for p in found if not callable(p)]
+    if bad:
+        raise TensorcError(
+            f"a pass is a function of a program and its sizes, not {type(bad[0]).__name__}"
+        )
+    return found

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tensorc import backends, compiler
+from tensorc.arguments import bind, shape_of
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff.forward import Forward
 from tensorc.autodiff.program import Program as Prepared
@@ -28,7 +29,7 @@ from tensorc.frontend import ast, parse_einsum, parse_program, unparse
 from tensorc.frontend.parser import ast_depth
 from tensorc.ir.nodes import display_name
 from tensorc.passes import PASSES, Pass
-from tensorc.runtime import Program, bind, compile_program, shape_of
+from tensorc.runtime import Program, compile_program
 
 Wrt = str | Sequence[str]
 
@@ -38,7 +39,7 @@ def grad(
     wrt: Wrt,
     backend: str | None = None,
     *,
-    passes: Sequence[Pass] = PASSES,
+    passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
 ) -> Derivative:
     """The gradient of a program that returns one scalar, with respect to the input(s) `wrt`:
@@ -52,7 +53,7 @@ def vjp(
     wrt: Wrt,
     backend: str | None = None,
     *,
-    passes: Sequence[Pass] = PASSES,
+    passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
 ) -> Derivative:
     """Reverse mode for any program: a compiled function of the program's inputs followed by
@@ -66,7 +67,7 @@ def jvp(
     wrt: Wrt,
     backend: str | None = None,
     *,
-    passes: Sequence[Pass] = PASSES,
+    passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
 ) -> Derivative:
     """Forward mode: a compiled function of the program's inputs followed by one tangent per
@@ -80,7 +81,7 @@ def _derivative(
     source: str,
     wrt: Wrt,
     backend: str | None,
-    passes: Sequence[Pass],
+    passes: Sequence[Pass] | None,
     einsum: bool,
 ) -> Derivative:
     compiler.check_backend(backend)
@@ -245,11 +246,11 @@ class Derivative:
     def backend(self) -> str | None:
         return self.program.backend
 
-    def source_for(self, *args: Any, **kwargs: Any) -> str:
+    def source_for(self, /, *args: Any, **kwargs: Any) -> str:
         values, sizes = self._bind(args, kwargs)
         return self.program.source_for(*self._positional(values), **sizes)
 
-    def ir_for(self, *args: Any, **kwargs: Any) -> str:
+    def ir_for(self, /, *args: Any, **kwargs: Any) -> str:
         values, sizes = self._bind(args, kwargs)
         return self.program.ir_for(*self._positional(values), **sizes)
 
@@ -259,7 +260,7 @@ class Derivative:
             f"{', '.join(self.outputs)} on {self.backend or 'any backend'}>"
         )
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         if self._direct and not kwargs:
             return self.program(*args)
         values, sizes = self._bind(args, kwargs)

@@ -14,6 +14,12 @@ from tensorc.errors import ShapeError, Span, TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, Composed, axis_number, expanded, parts
 from tensorc.ir.nodes import display_name
+from tensorc.suggest import closest
+
+# The most elements an array may have: at 16 bytes each (complex128) its size in bytes then
+# just fits a signed 64-bit integer. Larger sizes wrap around in NumPy (a keyword size of 2**63
+# made a (2, 0) array) and abort the whole process in XLA, so they are refused up front.
+LARGEST_ARRAY = 2**59
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,13 @@ def infer_sizes(
     program: ir.Program,
     shapes: Mapping[str, tuple[int, ...]],
     keywords: Mapping[str, int],
+    complete: bool = True,
 ) -> Sizes:
-    """Solves every index size from input shapes and keyword sizes; ShapeError on disagreement."""
+    """Solves every index size from input shapes and keyword sizes; ShapeError on disagreement,
+    on sizes too large for any array and, if `complete`, for an index whose size nothing gives
+    (otherwise the sizes that are known, for inputs whose shapes were left out)."""
     try:
-        return _Inference(program, shapes, keywords).run()
+        return _Inference(program, shapes, keywords).run(complete)
     except TensorcError as error:
         raise error.with_source(program.source) from None
 
@@ -68,11 +77,12 @@ class _Inference:
     ellipsis_origin: str = ""
     composed: list[tuple[Composed, int, str, Span | None]] = field(default_factory=list)
 
-    def run(self) -> Sizes:
-        indices = _all_indices(self.program)
+    def run(self, complete: bool = True) -> Sizes:
+        indices = all_indices(self.program)
         for name, size in self.keywords.items():
             if name not in indices:
-                raise ShapeError(f"unknown keyword argument '{name}': it is not an index")
+                known = [spec.name for spec in self.program.inputs]
+                raise unknown_keyword(name, [*known, *indices])
             self.sizes[name] = size
             self.origin[name] = f"the keyword {name}={size}"
         shapes = dict(self.shapes)
@@ -95,7 +105,9 @@ class _Inference:
                     progress = True
             if not progress:
                 break
-        self._check_all_known(indices)
+        if complete:
+            self._check_all_known(indices)
+        self._check_allocatable()
         return self._sizes()
 
     def _sizes(self) -> Sizes:
@@ -192,11 +204,34 @@ class _Inference:
     def _check_all_known(self, indices: dict[str, Span | None]) -> None:
         for index, span in indices.items():
             if index not in self.sizes:
-                raise ShapeError(
+                raise _left_only(self.program, index, span) or ShapeError(
                     f"the size of index '{index}' cannot be inferred: pass it by keyword, "
                     f"e.g. {index}=...",
                     span,
                 )
+
+    def _check_allocatable(self) -> None:
+        """ShapeError for an index size or an array that no backend can hold (see LARGEST_ARRAY)."""
+        for index, size in self.sizes.items():
+            if size > LARGEST_ARRAY:
+                raise ShapeError(
+                    f"index '{index}' has size {size} {_in(self.origin[index])}: no array can "
+                    f"have an axis of more than 2**59 = {LARGEST_ARRAY} elements"
+                )
+        sizes = self._sizes()
+        for let in self.program.lets:
+            for node in ir.walk(let.value):
+                labels = [
+                    label for label in node.indices if label == ELLIPSIS or self._known((label,))
+                ]
+                shape = sizes.shape(tuple(labels))
+                if prod(shape) > LARGEST_ARRAY:
+                    raise ShapeError(
+                        f"an array over [{', '.join(labels)}] in {display_name(let.name)} would "
+                        f"have {' x '.join(map(str, shape))} = {prod(shape)} elements: no array "
+                        f"can have more than 2**59 = {LARGEST_ARRAY}",
+                        let.span,
+                    )
 
 
 def _in(where: str) -> str:
@@ -216,7 +251,55 @@ def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None
     return tuple(out)
 
 
-def _all_indices(program: ir.Program) -> dict[str, Span | None]:
+def unknown_keyword(name: str, known: list[str]) -> ShapeError:
+    """The error for a keyword that names neither an input nor an index, with the closest name."""
+    suggestion = closest(name, known)
+    if suggestion is None:
+        return ShapeError(f"unknown keyword argument '{name}': it is not an index")
+    return ShapeError(
+        f"unknown keyword argument '{name}': it is neither an input nor an index of this "
+        f"program; did you mean '{suggestion}'?"
+    )
+
+
+def _left_only(program: ir.Program, index: str, span: Span | None) -> ShapeError | None:
+    """The error for an unsized index that only a target names, when a similar index is read
+    on the right (`C[i, kk] = A[i, j] * B[j, k]`: a typo that sums `k`); None otherwise."""
+    read: set[str] = set()
+    for let in program.lets:
+        for node in ir.walk(let.value):
+            if isinstance(node, ir.Var):
+                read.update(expanded(node.labels))
+            elif isinstance(node, ir.IndexValue):
+                read.add(node.index)
+    if index in read:
+        return None
+    for let in program.lets:
+        target = expanded(let.value.indices)
+        if index not in target:
+            continue
+        used = [
+            i
+            for node in ir.walk(let.value)
+            if isinstance(node, ir.Var)
+            for i in expanded(node.labels)
+        ]
+        suggestion = closest(index, [i for i in used if i != ELLIPSIS])
+        if suggestion is None:
+            return None
+        summed = (
+            "" if suggestion in target else f" ('{suggestion}' is summed, as the left lacks it)"
+        )
+        return ShapeError(
+            f"index '{index}' appears only on the left of {display_name(let.name)}, so nothing "
+            f"gives its size: did you mean '{suggestion}'?{summed} To broadcast along a new "
+            f"index, pass its size by keyword, e.g. {index}=...",
+            let.span or span,
+        )
+    return None
+
+
+def all_indices(program: ir.Program) -> dict[str, Span | None]:
     """Every index a program's nodes use, with a statement span to point at when one is unsized."""
     found: dict[str, Span | None] = {}
     for let in program.lets:
@@ -283,6 +366,6 @@ def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
                 break
         else:
             break
-    for index in _all_indices(program):
+    for index in all_indices(program):
         sources.setdefault(index, KeywordSize(index))
     return sources
