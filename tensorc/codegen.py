@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, axis_number
@@ -198,7 +198,7 @@ class Generator:
     def _size_prologue(self) -> list[str]:
         if self.static is not None:
             return []
-        lines = []
+        lines = self._keyword_checks()
         for index in self.keyword_sizes:
             source = self.sources[index]
             if isinstance(source, KeywordSize) and source.fallback is not None:
@@ -220,6 +220,28 @@ class Generator:
                 continue
             lines.append(f"{self.size_names[index]} = {self._axis_text(source)}")
             done.add(index)
+        return lines
+
+    def _keyword_checks(self) -> list[str]:
+        """Lines that refuse a call giving too few of the optional sizes that split one axis
+        (all but one are needed) with a message naming them, not a TypeError about `//`."""
+        groups: dict[AxisSize, list[str]] = {}
+        for index in self.keyword_sizes:
+            source = self.sources[index]
+            if isinstance(source, KeywordSize) and source.fallback is not None:
+                groups.setdefault(replace(source.fallback, divide_by=()), []).append(index)
+        lines = []
+        for axis, indices in groups.items():
+            names = [self.size_names[index] for index in indices]
+            which = " or ".join(names) if len(names) == 2 else "all but one of " + ", ".join(names)
+            message = (
+                f"{FUNCTION_NAME}() needs {which} by keyword: they split "
+                f"{self.params[axis.tensor]}.shape[{axis.axis}]"
+            )
+            lines += [
+                f"if [{', '.join(names)}].count(None) > 1:",
+                f"    raise TypeError({message!r})",
+            ]
         return lines
 
     def _axis_text(self, source: AxisSize) -> str:

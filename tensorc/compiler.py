@@ -25,14 +25,15 @@ UNKNOWN_SIZES = Sizes({})  # planning before shapes are known uses nominal sizes
 _module_numbers = count(1)
 
 
-def front_end(source: str, einsum: bool = False) -> ir.Program:
-    """Parses and lowers program text (or einsum subscripts) to shape-checked IR."""
+def front_end(source: str, einsum: bool = False, lint: bool = True) -> ir.Program:
+    """Parses and lowers program text (or einsum subscripts) to shape-checked IR; `lint`
+    warns of likely typos in a program that a user wrote (not in einsums or derivatives)."""
     if not isinstance(source, str):
         raise TensorcError(f"a program is a str, not {type(source).__name__}")
     tree = parse_einsum(source) if einsum else parse_program(source)
     allow_recursion(ast_depth(tree))
     try:
-        program = lower_program(tree)
+        program = lower_program(tree, lint and not einsum)
     except RecursionError:
         raise TensorcError("the program is nested too deeply to compile") from None
     keywords = [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from dataclasses import dataclass
 
 
@@ -73,3 +76,22 @@ class ShapeError(TensorcError, ValueError):
 
 class ProgramError(TensorcError):
     """A well-formed program that means nothing: unknown functions, names used two ways, bad returns."""
+
+
+class TensorcWarning(UserWarning):
+    """A program that means something, though likely not what was meant (an index summed
+    alone beside a similar name: a typo?)."""
+
+
+def warn(message: str, span: Span | None = None, source: str | None = None) -> None:
+    """Issues a TensorcWarning, with the caret excerpt where there is one, attributed to the
+    first caller outside tensorc (the user's line)."""
+    if span is not None and source is not None:
+        message = f"{message}\n{span.render(source)}"
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: warn's caller
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    warnings.warn(TensorcWarning(message), stacklevel=level)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))

@@ -279,13 +279,17 @@ def compile_program(
     backend: str | None = None,
     passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
+    lint: bool = True,
 ) -> Program:
     """The compiled program for `source`, from the cache when it was compiled before;
-    `passes=None` is the default pipeline, `PASSES`."""
+    `passes=None` is the default pipeline, `PASSES`. `lint=False` for programs that tensorc
+    wrote (derivatives): no warnings about their text."""
     compiler.check_backend(backend)
     passes = pipeline(passes)
     key = (source, backend, passes, einsum)
-    return CACHE.get(key, lambda: Program(compiler.front_end(source, einsum), backend, passes))
+    return CACHE.get(
+        key, lambda: Program(compiler.front_end(source, einsum, lint), backend, passes)
+    )
 
 
 def pipeline(passes: Iterable[Pass] | None) -> tuple[Pass, ...]:

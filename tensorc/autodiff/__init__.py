@@ -91,7 +91,8 @@ def _derivative(
     if names is None:
         raise TensorcError("wrt is an input name or a tuple of input names")
     plan = derive(source, names, mode, einsum)
-    return Derivative(plan, compile_program(plan.text, backend, passes), isinstance(wrt, str))
+    program = compile_program(plan.text, backend, passes, lint=False)  # the user's was linted
+    return Derivative(plan, program, isinstance(wrt, str))
 
 
 def _is_names(wrt: object) -> bool:

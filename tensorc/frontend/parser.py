@@ -67,6 +67,9 @@ _MISTAKES: dict[str, list[str]] = {
 }
 
 
+FLOAT_DIGITS = 309  # the digits of the largest float, 1.8e308: longer integers overflow
+
+
 def _span_of(meta: Any) -> Span:
     length = meta.end_column - meta.column if meta.end_line == meta.line else 1
     return Span(meta.line, meta.column, max(1, length))
@@ -133,8 +136,16 @@ class _ToAst(Transformer_NonRecursive):
 
     def number(self, meta: Any, items: list[Token]) -> ast.Number:
         text = str(items[0])
-        is_int = text.isdigit()
-        return ast.Number(_token_span(items[0]), int(text) if is_int else float(text), text)
+        if not text.isdigit():
+            return ast.Number(_token_span(items[0]), float(text), text)
+        if len(text.lstrip("0")) > FLOAT_DIGITS or float(text) == float("inf"):
+            shown = text if len(text) <= 20 else f"{text[:8]}...{text[-4:]} ({len(text)} digits)"
+            raise ParseError(
+                f"the number {shown} is too large: numbers are computed as floats, "
+                "which end near 1.8e308",
+                _token_span(items[0]),
+            )
+        return ast.Number(_token_span(items[0]), int(text), text)
 
     def name(self, meta: Any, items: list[Token]) -> ast.Name:
         return ast.Name(_token_span(items[0]), str(items[0]))

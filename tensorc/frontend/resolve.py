@@ -24,6 +24,7 @@ from tensorc import ops
 from tensorc.errors import ProgramError, ShapeError, Span
 from tensorc.frontend import ast
 from tensorc.ir.labels import ELLIPSIS, Composed, composed, ellipsis_first, expanded
+from tensorc.suggest import closest
 
 # What reading a program needs to know of the vocabulary (the operation table has the rest).
 
@@ -70,6 +71,14 @@ def indices_in(expr: ast.Expr) -> Iterator[str]:
             yield from indices_of(node.axes)
         elif isinstance(node, ast.Along):
             yield from (axis.name for axis in node.indices)
+
+
+def values_of(expr: ast.Expr, indices: Container[str]) -> list[str]:
+    """The indices that an expression reads bare, as values (`j` in `j + A[i, j]`), in order of
+    appearance: an index of the program that a statement uses only so is still its index."""
+    names = [node for node in ast.walk(expr) if isinstance(node, ast.Name)]
+    names.sort(key=lambda node: (node.span.line, node.span.column))
+    return [node.name for node in names if node.name in indices]
 
 
 def is_product(expr: ast.Expr) -> bool:
@@ -241,13 +250,33 @@ def resolve(program: ast.Program) -> Resolution:
             name = f"{name}#{assignments[name]}"
         latest[assign.target] = name
         target = indices_of(assign.axes or ())
-        order = ellipsis_first((*target, *indices_in(assign.value)))
+        order = ellipsis_first((*target, *indices_in(assign.value), *values_of(value, indices)))
         summed: tuple[str, ...] = ()
         if is_product(value):
             used = free.free(value)
             summed = tuple(i for i in order if i in used and i not in target)
         statements.append(Statement(assign, name, value, order, summed))
     return Resolution(program, indices, inputs, tuple(statements), latest)
+
+
+def lonely_sums(meaning: Resolution) -> Iterator[tuple[Statement, str, str]]:
+    """Indices that the Einstein rule sums though they appear only once in their statement,
+    beside a similar index of the program: `B[jj, k]` next to `A[i, j]`, a likely typo. Each
+    (statement, index, similar index) once per pair of names."""
+    for statement in meaning.statements:
+        value = statement.assign.value
+        uses = [
+            *indices_of(statement.axes or ()),
+            *indices_in(value),
+            *values_of(value, meaning.indices),
+        ]
+        reported: set[frozenset[str]] = set()
+        for index in reversed(statement.summed):  # the later of two similar names first
+            similar = closest(index, meaning.indices) if uses.count(index) == 1 else None
+            pair = frozenset((index, similar or index))
+            if similar is not None and index != ELLIPSIS and pair not in reported:
+                reported.add(pair)
+                yield statement, index, similar
 
 
 def _collect_indices(program: ast.Program) -> dict[str, Span]:

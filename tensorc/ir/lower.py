@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tensorc import ops
-from tensorc.errors import ProgramError, ShapeError, Span, TensorcError
+from tensorc.errors import ProgramError, ShapeError, Span, TensorcError, warn
 from tensorc.frontend import ast
 from tensorc.frontend.resolve import (
     Resolution,
@@ -22,6 +22,7 @@ from tensorc.frontend.resolve import (
     indices_of,
     is_product,
     label_of,
+    lonely_sums,
     resolve,
 )
 from tensorc.ir import nodes as ir
@@ -29,12 +30,24 @@ from tensorc.ir.labels import ELLIPSIS, in_order, permutation
 from tensorc.ops import OPS, Kind, Value
 
 
-def lower_program(program: ast.Program) -> ir.Program:
-    """The IR of a parsed program; errors carry the program's source."""
+def lower_program(program: ast.Program, lint: bool = True) -> ir.Program:
+    """The IR of a parsed program; errors carry the program's source. With `lint`, warns
+    (TensorcWarning) where the Einstein rule sums an index that looks like a typo for another."""
+    meaning = resolve(program)
     try:
-        return _Lowering(resolve(program)).run()
+        lowered = _Lowering(meaning).run()
     except TensorcError as error:
         raise error.with_source(program.source) from None
+    for statement, index, similar in lonely_sums(meaning) if lint else ():
+        span = _find_index_span(statement.assign.value, index) or statement.assign.span
+        warn(
+            f"index '{index}' appears only once in this statement, so it is summed on its own, "
+            f"while the program also has the similar index '{similar}': a typo? (to sum it "
+            f"on purpose, write sum[{index}](...))",
+            span,
+            program.source,
+        )
+    return lowered
 
 
 @dataclass
