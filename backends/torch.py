@@ -186,6 +186,12 @@ class TorchGenerator(Generator):
     def matmul_node(self, node: ir.MatMul, left: Code, right: Code) -> Code:
         """`torch.bmm` where both sides are 3-D with the same batch index: it skips the
         broadcasting checks of `@`, which cost ~20% on small batched products."""
+        if _has_index_values(node.left) or _has_index_values(node.right):
+            # index values are int64 tensors: torch's matmul takes one dtype, `*` promotes
+            names = self.names.claim("left"), self.names.claim("right")
+            helper = self.use_helper("_common_dtype")
+            self.lines.append(f"{', '.join(names)} = {helper}({left.text}, {right.text})")
+            left, right = Code(names[0]), Code(names[1])
         a, b = node.left.indices, node.right.indices
         plain = not (node.left_vector or node.right_vector)
         if plain and len(a) == len(b) == 3 and a[0] == b[0] != ELLIPSIS:
@@ -194,6 +200,10 @@ class TorchGenerator(Generator):
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
+
+
+def _has_index_values(node: ir.Node) -> bool:
+    return any(isinstance(n, ir.IndexValue) for n in ir.walk(node))
 
 
 def _tensor(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from tensorc.autodiff import Derivative, grad, jvp, vjp
 from tensorc.check import CheckReport, check
-from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError
+from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError, TensorcWarning
 from tensorc.passes import PASSES, Pass
 from tensorc.runtime import Program, compile_program
 
@@ -25,6 +25,7 @@ __all__ = [
     "ProgramError",
     "ShapeError",
     "TensorcError",
+    "TensorcWarning",
     "check",
     "compile",
     "einsum",

@@ -4,6 +4,9 @@ For each pair of tensors: sum away indices only one of them has, classify the re
 left, right or contracted, permute and reshape each side to (batch, left, contracted) and
 (batch, contracted, right), multiply, and reshape back. The operand whose free indices come
 first in the output goes on the left, so the result rarely needs a final transpose.
+
+No step builds an array larger than the factors, the result and the planned intermediates:
+a product over a summed index is always a matmul, never a broadcast that is summed after.
 """
 
 from __future__ import annotations
@@ -50,9 +53,11 @@ def _pair(x: ir.Node, y: ir.Node, keep: set[str], output: tuple[str, ...]) -> ir
     shared = [label for label in x.indices if label in y.indices]
     contracted = [label for label in shared if label not in keep]
     order = _order(x, y, output)
-    if not contracted or _has_index_values(x) or _has_index_values(y):
-        # A broadcasting product: nothing is summed (an outer or elementwise product), or an
-        # operand holds index values, integers that matmul (unlike `*`) will not promote.
+    if not contracted:
+        # A broadcasting product: nothing is summed (an outer or elementwise product), so it
+        # is no larger than the result. (An operand that holds index values is contracted
+        # too: it is materialised, and the backends give matmul operands one dtype as `*`
+        # would; broadcasting it and summing would build the whole product.)
         labels = tuple(label for label in order if label in x.indices or label in y.indices)
         both = ir.Map(
             "mul", (ir.permuted(x, _sub(labels, x)), ir.permuted(y, _sub(labels, y))), labels
@@ -80,10 +85,6 @@ def _pair(x: ir.Node, y: ir.Node, keep: set[str], output: tuple[str, ...]) -> ir
     if unmerged != product_labels:
         result = ir.Reshape(result, unmerged)
     return result
-
-
-def _has_index_values(node: ir.Node) -> bool:
-    return any(isinstance(n, ir.IndexValue) for n in ir.walk(node))
 
 
 def _order(x: ir.Node, y: ir.Node, output: tuple[str, ...]) -> list[str]:

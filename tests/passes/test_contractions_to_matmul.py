@@ -7,6 +7,8 @@ unoptimised pipeline, answers are checked against `numpy.einsum` written indepen
 
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,8 @@ from hypothesis import strategies as st
 import tensorc as tc
 from tensorc.compiler import UNKNOWN_SIZES, front_end, optimise
 from tensorc.ir import nodes as ir
+from tensorc.ir.printer import format_program
+from tensorc.ir.shapes import Sizes
 from tensorc.passes.contractions_to_matmul import contractions_to_matmul
 
 FIXTURES = [
@@ -209,3 +213,55 @@ def test_random_products_lower_to_matmuls_and_compute_einsum(terms, data):
     np.testing.assert_allclose(
         tc.einsum(spec, *operands, backend="numpy"), np.einsum(spec, *operands), atol=1e-10
     )
+
+
+# --- issue 8, item 9: a factor that uses an index's value ------------------------------------
+
+INDEX_VALUE_PRODUCTS = [
+    "Y[i, k] = (j + A[i, j]) * B[j, k]",
+    "Y[i, k] = j * B[j, k] * A[i, j]",
+    "Y[i, k] = (i + j) * B[j, k]",
+    "y[i] = A[i, j] * where(j <= i, x[j], 0)",
+    "s = (i * x[i]) * y[i]",
+]
+
+
+def largest_array(program: ir.Program, sizes: Sizes) -> int:
+    """The most elements of any array that a node of `program` stands for."""
+    return max(
+        prod(sizes.shape(node.indices)) for let in program.lets for node in ir.walk(let.value)
+    )
+
+
+@pytest.mark.parametrize("source", INDEX_VALUE_PRODUCTS)
+def test_a_factor_with_index_values_is_materialised_and_contracted(source):
+    """It was broadcast and summed: 4.2 s and 512 MB for the first one at 400 x 400."""
+    program = lowered(source)
+    assert ir.MatMul in node_types(program), format_program(program)
+    assert broadcast_products_over_summed(program) == [], format_program(program)
+
+
+def test_no_lowering_builds_an_array_larger_than_the_inputs_and_outputs():
+    source = "Y[i, k] = (j + A[i, j]) * B[j, k]"
+    sizes = Sizes({"i": 400, "j": 400, "k": 400})
+    program = optimise(front_end(source), sizes)
+    assert largest_array(program, sizes) == 400 * 400
+    assert "A @ B" not in (text := tc.compile(source, backend="numpy").source)
+    assert " @ B" in text
+
+
+@pytest.mark.parametrize("source", INDEX_VALUE_PRODUCTS)
+def test_index_value_products_keep_their_answers(source, backend, arguments_for, same_answers):
+    args = arguments_for(source, low=-1.0, high=1.0, index_sizes={"i": 3, "j": 4, "k": 2})
+    same_answers(source, (contractions_to_matmul,), backend, arguments=args)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64"])
+def test_index_value_matmuls_on_torch_promote_as_multiplication_does(dtype):
+    torch = pytest.importorskip("torch")
+    a = torch.arange(12).reshape(3, 4).to(getattr(torch, dtype))
+    b = torch.arange(8).reshape(4, 2).to(getattr(torch, dtype))
+    result = tc.compile("Y[i, k] = (j + A[i, j]) * B[j, k]", backend="torch")(a, b)
+    expected = ((torch.arange(4) + a)[:, :, None] * b[None]).sum(1)
+    assert result.dtype == expected.dtype
+    torch.testing.assert_close(result, expected)
