@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from math import prod
+from typing import Any
 
 from tensorc import backends
-from tensorc.autodiff import grad
+from tensorc.autodiff import grad, jvp, vjp
 from tensorc.check import DEFAULT_TOLERANCE, check
 from tensorc.errors import TensorcError
+from tensorc.ir.labels import ELLIPSIS, parts
+from tensorc.ir.shapes import LARGEST_ARRAY, Sizes
 from tensorc.passes import PASSES
 from tensorc.runtime import Program, compile_program
 
@@ -23,6 +27,10 @@ examples:
   tensorc compile model.tc --emit ir
   tensorc compile model.tc --emit shapes --shape A=2x3 --shape B=3x4
   tensorc compile loss.tc --grad W,b          # the gradient program's module
+  tensorc compile model.tc --vjp W            # reverse mode for any result (takes dY)
+  tensorc compile model.tc --jvp W            # forward mode (takes dW)
+
+With --emit, inputs that --shape leaves out get the shapes that the others and --size imply.
 """
 
 
@@ -45,18 +53,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--emit shapes needs the input shapes: --shape NAME=2x3 ...")
 
     def compile_and_print() -> int:
-        source = _source(options)
-        passes = () if options.passes == "none" else PASSES
-        if options.grad:
-            wrt = tuple(name for text in options.grad for name in text.split(",") if name)
-            program = grad(source, wrt, options.backend, passes=passes).program
-        else:
-            program = compile_program(source, options.backend, passes)
+        program = _compile(options, _source(options))
         backend = options.backend or backends.DEFAULT
         print(_emit(program, options.emit, shapes, sizes, backend), end="")
         return 0
 
     return _reporting_errors(options, compile_and_print)
+
+
+DERIVATIVES = {"grad": grad, "vjp": vjp, "jvp": jvp}
+
+
+def _compile(options: argparse.Namespace, source: str) -> Program:
+    """The program, or with --grad, --vjp or --jvp its derivative, compiled as asked."""
+    passes = () if options.passes == "none" else PASSES
+    program = compile_program(source, options.backend, passes)
+    mode = next((mode for mode in DERIVATIVES if getattr(options, mode)), None)
+    if mode is None:
+        return program
+    wrt = tuple(name for text in getattr(options, mode) for name in text.split(",") if name)
+    if mode == "grad":
+        _check_scalar(program, ",".join(wrt))
+    return DERIVATIVES[mode](source, wrt, options.backend, passes=passes).program
+
+
+def _check_scalar(program: Program, wrt: str) -> None:
+    """TensorcError for --grad of a program that does not return one scalar, naming the
+    options that differentiate any program."""
+    labels = program.labels()
+    returned = [
+        f"{name}[{', '.join(labels[name])}]" if labels.get(name) else name
+        for name in program.outputs
+    ]
+    if len(returned) == 1 and not labels.get(program.outputs[0]):
+        return
+    first = program.outputs[0]
+    raise TensorcError(
+        f"--grad needs a program that returns one scalar, but this one returns "
+        f"{', '.join(returned)}: --vjp {wrt} compiles the reverse mode for any result (its "
+        f"module takes a cotangent d{first} shaped like {first}), --jvp {wrt} the forward mode"
+    )
 
 
 def _source(options: argparse.Namespace) -> str:
@@ -74,6 +110,8 @@ def _reporting_errors(options: argparse.Namespace, command: Callable[[], int]) -
         print(f"error: cannot read {options.file}: {error.strerror}", file=sys.stderr)
     except UnicodeDecodeError:
         print(f"error: {options.file} is not UTF-8 text", file=sys.stderr)
+    except MemoryError:
+        print("error: not enough memory for arrays of these shapes", file=sys.stderr)
     return 1
 
 
@@ -90,9 +128,8 @@ def _parser() -> argparse.ArgumentParser:
         description=DESCRIPTION.format(backends=", ".join(names), default=backends.DEFAULT),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    compile_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
-    compile_.add_argument(
-        "-e", dest="expression", metavar="PROGRAM", help="the program text itself"
+    _add_program_arguments(
+        compile_, "an input's shape (repeatable); specialises code and IR to these sizes"
     )
     compile_.add_argument(
         "--backend", choices=names, default=None, help=f"default: {backends.DEFAULT}"
@@ -104,34 +141,40 @@ def _parser() -> argparse.ArgumentParser:
         help="what to print: the generated module (default), the optimised IR, or every shape",
     )
     compile_.add_argument(
-        "--shape",
-        action="append",
-        default=[],
-        metavar="NAME=2x3",
-        help="an input's shape (repeatable); specialises code and IR to these sizes",
+        "--passes",
+        choices=("all", "none"),
+        default="all",
+        help="'none' shows the program before the optimising passes",
     )
-    compile_.add_argument(
+    derivatives = compile_.add_mutually_exclusive_group()
+    for mode, what in (
+        ("grad", "the gradient of the (scalar) result"),
+        ("vjp", "the reverse mode (vector-Jacobian product) of any result"),
+        ("jvp", "the forward mode (Jacobian-vector product)"),
+    ):
+        derivatives.add_argument(
+            f"--{mode}",
+            action="append",
+            default=[],
+            metavar="X[,Y]",
+            help=f"compile {what} with respect to these inputs instead (tc.{mode})",
+        )
+    _add_check_command(commands)
+    return parser
+
+
+def _add_program_arguments(parser: argparse.ArgumentParser, shape_help: str) -> None:
+    """The program (FILE or -e) and its sizes (--shape, --size), as both commands take them."""
+    parser.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
+    parser.add_argument("-e", dest="expression", metavar="PROGRAM", help="the program text itself")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=2x3", help=shape_help)
+    parser.add_argument(
         "--size",
         action="append",
         default=[],
         metavar="INDEX=8",
         help="an index size that the inputs do not determine (repeatable)",
     )
-    compile_.add_argument(
-        "--passes",
-        choices=("all", "none"),
-        default="all",
-        help="'none' shows the program before the optimising passes",
-    )
-    compile_.add_argument(
-        "--grad",
-        action="append",
-        default=[],
-        metavar="X[,Y]",
-        help="compile the gradient of the (scalar) result with respect to these inputs instead",
-    )
-    _add_check_command(commands)
-    return parser
 
 
 def _parse_shape(parser: argparse.ArgumentParser, text: str) -> tuple[str, tuple[int, ...]]:
@@ -146,6 +189,8 @@ def _parse_shape(parser: argparse.ArgumentParser, text: str) -> tuple[str, tuple
         parser.error(f"--shape {text!r}: sizes are whole numbers separated by 'x'")
     if any(d < 0 for d in shape):
         parser.error(f"--shape {text!r}: sizes cannot be negative")
+    if prod(shape) > LARGEST_ARRAY or max(shape) > LARGEST_ARRAY:
+        parser.error(f"--shape {text!r}: no array can have more than 2**59 elements")
     return name, shape
 
 
@@ -157,7 +202,8 @@ def _parse_size(parser: argparse.ArgumentParser, text: str) -> tuple[str, int]:
 
 
 def _read(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
+    """A program file's text; a byte order mark at its start (some editors write one) is not."""
+    with open(path, encoding="utf-8-sig") as handle:
         return handle.read()
 
 
@@ -173,8 +219,7 @@ def _emit(
     unknown = [name for name in shapes if name not in program.inputs]
     if unknown:
         raise TensorcError(f"--shape names '{unknown[0]}', which is not an input of the program")
-    placeholder = backends.backend(backend).placeholder
-    args = [placeholder(shapes.get(name, ())) for name in program.inputs]
+    args = _placeholders(program, shapes, sizes, backend)
     if emit == "code":
         return program.source_for(*args, **sizes)
     if emit == "ir":
@@ -187,6 +232,43 @@ def _emit(
         lines.append(f"{name}[{axes}]: {written}" if axes else f"{name}: {written}")
     lines += [f"{index} = {size}" for index, size in program.sizes_for(*args, **sizes).items()]
     return "\n".join(lines) + "\n"
+
+
+def _placeholders(
+    program: Program, shapes: dict[str, tuple[int, ...]], sizes: dict[str, int], backend: str
+) -> list[Any]:
+    """An array without data for each input: of its --shape, or of the shape that the other
+    inputs' shapes and the --size options imply; TensorcError naming what is missing."""
+    known = program.known_sizes(shapes, sizes)
+    labels = program.labels()
+    batch_known = any(ELLIPSIS in labels.get(name, ()) for name in shapes)
+    placeholder = backends.backend(backend).placeholder
+    return [
+        placeholder(
+            shapes[name] if name in shapes else _implied(name, labels[name], known, batch_known)
+        )
+        for name in program.inputs
+    ]
+
+
+def _implied(
+    name: str, labels: tuple[str, ...], known: Sizes, batch_known: bool
+) -> tuple[int, ...]:
+    """An input's shape from the index sizes known; TensorcError for an unknown one."""
+    written = f"{name}[{', '.join(labels)}]"
+    for label in labels:
+        if label == ELLIPSIS and not batch_known:
+            raise TensorcError(
+                f"the shape of {written} is not given and nothing gives its '...' dimensions: "
+                f"add --shape {name}=..."
+            )
+        missing = [index for index in parts(label) if index not in known.of and label != ELLIPSIS]
+        if missing:
+            raise TensorcError(
+                f"the shape of {written} is not given and nothing gives the size of index "
+                f"'{missing[0]}': add --shape {name}=... or --size {missing[0]}=..."
+            )
+    return known.shape(labels)
 
 
 # --- tensorc check ---------------------------------------------------------------------------
@@ -214,18 +296,7 @@ def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check_.set_defaults(check_parser=check_)
-    check_.add_argument("file", nargs="?", metavar="FILE", help="the program (a .tc file)")
-    check_.add_argument("-e", dest="expression", metavar="PROGRAM", help="the program text itself")
-    check_.add_argument(
-        "--shape",
-        action="append",
-        default=[],
-        metavar="NAME=2x3",
-        help="an input's shape (repeatable)",
-    )
-    check_.add_argument(
-        "--size", action="append", default=[], metavar="INDEX=8", help="an index size (repeatable)"
-    )
+    _add_program_arguments(check_, "an input's shape (repeatable)")
     check_.add_argument(
         "--backends",
         type=_backend_list,

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -405,3 +406,88 @@ def test_file_that_is_not_utf8(tmp_path):
 )
 def test_usage_errors_exit_2(args):
     assert_usage_error(tensorc(*args))
+
+
+# ----------------------------------------------------------------------------- issue 8
+
+
+def test_a_huge_integer_literal_is_a_program_error():
+    """Item 11: it raised OverflowError, printed as a traceback."""
+    done = tensorc("compile", "-e", "y[i] = A[i] * 1" + "0" * 400)
+    assert_program_error(done, "too large", "line 1, column 15")
+
+
+def test_a_shape_too_large_for_any_array_is_a_usage_error():
+    """Item 11: `--shape A=99999999999999999999x3` printed a traceback."""
+    done = tensorc(
+        "compile", "-e", MATMUL, "--emit", "shapes", "--shape", "A=99999999999999999999x3"
+    )
+    assert_usage_error(done)
+    assert "2**59" in done.stderr
+
+
+def test_a_file_that_starts_with_a_byte_order_mark(tmp_path):
+    """Item 11: a UTF-8 BOM (as some editors write) was an unexpected character."""
+    path = tmp_path / "bom.tc"
+    path.write_bytes(b"\xef\xbb\xbf" + MATMUL.encode())
+    done = tensorc("compile", str(path), "--backend", "numpy")
+    assert done.returncode == 0, done.stderr
+    _, out = run_module(tmp_path, done.stdout, "numpy")
+    np.testing.assert_allclose(out, A @ B)
+
+
+def test_emit_shapes_infers_the_inputs_it_can():
+    """Item 13: B's shape follows from A's and k's; it was '0 dimensions'."""
+    done = tensorc(
+        "compile",
+        "-e",
+        "C[i,k]=A[i,j]*B[j,k]",
+        "--emit",
+        "shapes",
+        "--shape",
+        "A=2x3",
+        "--size",
+        "k=4",
+    )
+    assert done.returncode == 0, done.stderr
+    expected = {"A[i, j]: 2x3", "B[j, k]: 3x4", "C[i, k]: 2x4", "i = 2", "j = 3", "k = 4"}
+    assert expected <= shape_lines(done.stdout), done.stdout
+
+
+def test_emit_shapes_names_what_is_missing():
+    done = tensorc("compile", "-e", "C[i,k]=A[i,j]*B[j,k]", "--emit", "shapes", "--shape", "A=2x3")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "the shape of B[j, k] is not given" in done.stderr
+    assert "--shape B=... or --size k=..." in done.stderr
+
+
+def test_grad_of_a_non_scalar_program_points_at_the_options_that_exist():
+    """Item 13: the message suggested tc.vjp, which the command line did not offer."""
+    done = tensorc("compile", "-e", MATMUL, "--grad", "A")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "--vjp A" in done.stderr and "--jvp A" in done.stderr
+    assert "tc.vjp" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "tangent", "shape_line"),
+    [("vjp", np.ones((2, 4)), "dC[i, k]: 2x4"), ("jvp", np.ones((2, 3)), "dA[i, j]: 2x3")],
+)
+def test_vjp_and_jvp_compile_the_derivative_programs(mode, tangent, shape_line):
+    done = tensorc("compile", "-e", MATMUL, f"--{mode}", "A", "--backend", "numpy")
+    assert done.returncode == 0, done.stderr
+    namespace: dict[str, Any] = {}
+    exec(compile(done.stdout, "generated", "exec"), namespace)
+    derivative = tc.vjp(MATMUL, "A") if mode == "vjp" else tc.jvp(MATMUL, "A")
+    got, expected = namespace["program"](A, B, tangent), derivative(A, B, tangent)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected))  # (C, dC) for jvp
+    shapes = tensorc(
+        "compile", "-e", MATMUL, f"--{mode}", "A", "--emit", "shapes", "--shape", "A=2x3",
+        "--shape", "B=3x4",
+    )  # fmt: skip
+    assert shapes.returncode == 0, shapes.stderr
+    assert shape_line in shape_lines(shapes.stdout)
+
+
+def test_derivative_options_exclude_each_other():
+    assert_usage_error(tensorc("compile", "-e", MATMUL, "--grad", "A", "--vjp", "B"))
