@@ -134,17 +134,17 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument(
         "--backend", choices=names, default=None, help=f"default: {backends.DEFAULT}"
     )
-    compile_.add_argument(
+    _add_choice(
+        compile_,
         "--emit",
-        choices=("code", "ir", "shapes"),
-        default="code",
-        help="what to print: the generated module (default), the optimised IR, or every shape",
+        ("code", "ir", "shapes"),
+        "what to print: the generated module (default), the optimised IR, or every shape",
     )
-    compile_.add_argument(
+    _add_choice(
+        compile_,
         "--passes",
-        choices=("all", "none"),
-        default="all",
-        help="'none' shows the program before the optimising passes",
+        ("all", "none"),
+        "'none' shows the program before the optimising passes",
     )
     derivatives = compile_.add_mutually_exclusive_group()
     for mode, what in (
@@ -161,6 +161,13 @@ def _parser() -> argparse.ArgumentParser:
         )
     _add_check_command(commands)
     return parser
+
+
+def _add_choice(
+    parser: argparse.ArgumentParser, flag: str, choices: tuple[str, ...], help: str
+) -> None:
+    """An option that takes one of `choices`, the first by default."""
+    parser.add_argument(flag, choices=choices, default=choices[0], help=help)
 
 
 def _add_program_arguments(parser: argparse.ArgumentParser, shape_help: str) -> None:
@@ -311,11 +318,11 @@ def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="1e-5",
         help="the largest absolute or relative difference that passes (default: %(default)g)",
     )
-    check_.add_argument(
+    _add_choice(
+        check_,
         "--dtype",
-        choices=("float64", "float32"),
-        default="float64",
-        help="the precision the backends compute in (default: float64)",
+        ("float64", "float32"),
+        "the precision the backends compute in (default: float64)",
     )
     check_.add_argument("--seed", type=int, default=0, help="of the random inputs (default: 0)")
     check_.add_argument(
