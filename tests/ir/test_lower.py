@@ -393,3 +393,21 @@ def test_einsum_inputs_are_the_operands_in_order_even_scalar_ones(spec):
 def test_name_used_as_index_and_tensor_is_an_error():
     with pytest.raises(tc.TensorcError, match="'i' is used both as an index and as a tensor"):
         front_end("y[j] = x[j] * i[j]\nz[i] = y[i]")
+
+
+# --- issue 8, item 12: an index read only as a value -----------------------------------------
+
+
+def test_an_index_used_only_as_a_value_in_a_product_is_summed():
+    """`i` is an index (Z[i] uses it); in Y's statement it is only a value, and by the
+    Einstein rule it is summed. It was refused: "index 'i' is not used by this statement"."""
+    source = "Y[j] = A[j] * i\nZ[i] = B[i]\nreturn Y, Z"
+    assert value(source, 0) == ir.Contract((var("A", "j"), ir.IndexValue("i")), ("j",))
+    y, z = tc.compile(source, backend="numpy")(np.ones(2), np.ones(4))
+    np.testing.assert_array_equal(y, [6.0, 6.0])  # 0 + 1 + 2 + 3
+    np.testing.assert_array_equal(z, np.ones(4))
+
+
+def test_an_index_used_only_as_a_value_outside_a_product_must_be_reduced():
+    with pytest.raises(tc.ShapeError, match=r"index 'i' is not on the left-hand side .* sum\[i\]"):
+        front_end("Y[j] = A[j] + i\nZ[i] = B[i]")

@@ -283,3 +283,41 @@ def test_keyword_sizes_are_the_generated_signature():
     source_only = {}
     exec(f.source, source_only)  # the module alone, called with either keyword
     np.testing.assert_array_equal(source_only["program"](y, d=4), expected)
+
+
+# --- issue 8: sizes no array can have, and an index only on the left ------------------------
+
+
+@pytest.mark.parametrize("size", [2**59 + 1, 2**62, 2**63, 10**30])
+def test_an_index_size_no_array_can_have_is_a_shape_error(size):
+    error = shape_error("Y[i, n] = A[i] + 0 * n", {"n": size}, A=(2,))
+    assert error.message == (
+        f"index 'n' has size {size} from the keyword n={size}: no array can have an axis of "
+        f"more than 2**59 = {2**59} elements"
+    )
+
+
+def test_an_array_no_backend_can_hold_is_a_shape_error():
+    error = shape_error("Y[i, n] = A[i] + 0 * n", {"n": 2**58}, A=(4,))
+    assert error.message.startswith(f"an array over [i, n] in Y would have 4 x {2**58} = ")
+    assert error.line == 1
+    assert sizes("Y[i, n] = A[i] + 0 * n", {"n": 2**57}, A=(4,)).of["n"] == 2**57
+
+
+def test_an_index_only_on_the_left_beside_a_similar_summed_one_is_named():
+    with pytest.warns(tc.TensorcWarning, match="index 'k' appears only once"):  # compiling
+        error = shape_error("C[i, kk] = A[i, j] * B[j, k]", A=(2, 3), B=(3, 4))
+    assert error.message == (
+        "index 'kk' appears only on the left of C, so nothing gives its size: did you mean "
+        "'k'? ('k' is summed, as the left lacks it) To broadcast along a new index, pass its "
+        "size by keyword, e.g. kk=..."
+    )
+
+
+def test_sizes_known_so_far_for_inputs_left_out():
+    assert infer_sizes(front_end(MATMUL), {"A": (2, 3)}, {"k": 4}, complete=False).of == {
+        "i": 2,
+        "j": 3,
+        "k": 4,
+    }
+    assert infer_sizes(front_end(MATMUL), {"A": (2, 3)}, {}, complete=False).of == {"i": 2, "j": 3}
