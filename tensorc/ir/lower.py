@@ -78,7 +78,7 @@ class _Lowering:
     def _statement(self, resolved: Statement) -> ir.Let:
         statement, name = resolved.assign, resolved.target
         if name in self.index_names:
-            raise self._both_ways(name, statement.span)
+            raise both_ways(name, statement.span, self.index_names[name])
         if name in ops.CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
         target_axes = statement.axes or ()
@@ -89,7 +89,7 @@ class _Lowering:
             raise ShapeError("'...' may appear only once", statement.span)
         self.order = resolved.order
         value = self._einstein(resolved.value, in_order(target_indices, self.order))
-        value = self._store(value, target_axes, statement)
+        value = _store(value, target_axes, statement, self.order)
         self.targets[resolved.name] = value.indices
         return ir.Let(resolved.name, value, statement.text, statement.span)
 
@@ -109,23 +109,6 @@ class _Lowering:
                 f"write sum[{index}](...)",
                 _find_index_span(expr, index) or expr.span,
             )
-        return value
-
-    def _store(
-        self, value: ir.Node, target_axes: tuple[ast.Axis, ...], stmt: ast.Assign
-    ) -> ir.Node:
-        """Broadcasts, merges composed axes and orders the value as the target is written."""
-        expanded = indices_of(target_axes)
-        canonical = in_order(expanded, self.order)
-        if value.indices != canonical:
-            if ELLIPSIS in canonical and ELLIPSIS not in value.indices:
-                raise ShapeError("the left-hand side has '...' but the right does not", stmt.span)
-            value = ir.Expand(value, canonical)
-        if expanded != canonical:
-            value = ir.Permute(value, permutation(canonical, expanded))
-        labels = tuple(_axis_label(axis) for axis in target_axes)
-        if labels != expanded:
-            value = ir.Reshape(value, labels)
         return value
 
     # --- expressions ------------------------------------------------------------------------
@@ -168,7 +151,7 @@ class _Lowering:
     def _access(self, expr: ast.Access) -> ir.Node:
         name = expr.tensor
         if name in self.index_names:
-            raise self._both_ways(name, expr.span)
+            raise both_ways(name, expr.span, self.index_names[name])
         if name in ops.CONSTANTS:
             raise ProgramError(f"'{name}' is a constant, not a tensor", expr.span)
         labels = tuple(_axis_label(axis) for axis in expr.axes)
@@ -188,13 +171,6 @@ class _Lowering:
             node = ir.Reshape(node, expanded)
         node = _take_diagonals(node)
         return _permute_to(node, self.order)
-
-    def _both_ways(self, name: str, span: Span) -> ProgramError:
-        """The error for a name used as a tensor at `span` and as an index elsewhere: it points
-        at whichever use comes later in the program."""
-        index_span = self.index_names[name]
-        later = max(span, index_span, key=lambda s: (s.line, s.column))
-        return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
 
     def _map(self, op: ops.Op, operands: tuple[ast.Expr, ...]) -> ir.Node:
         args = tuple(
@@ -225,14 +201,8 @@ class _Lowering:
         if len(set(names)) != len(names):
             raise ShapeError(f"{func}[...] names an index twice", expr.span)
         operand = _as(op.operands[0], self._expr(expr.operand))
-        for axis in expr.indices:
-            if axis.name not in operand.indices:
-                raise ShapeError(
-                    f"{func} is along '{axis.name}', which its argument does not use", axis.span
-                )
+        _check_along(expr, operand, op.kind is Kind.NORMALISER)
         if op.kind is Kind.NORMALISER:
-            if len(names) != 1:
-                raise ShapeError(f"{func} works along exactly one index", expr.span)
             return ir.Along(op.name, operand, names[0])
         kept = tuple(i for i in operand.indices if i not in names)
         if func == "sum":
@@ -280,6 +250,44 @@ class _Lowering:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _store(
+    value: ir.Node, target_axes: tuple[ast.Axis, ...], stmt: ast.Assign, order: tuple[str, ...]
+) -> ir.Node:
+    """Broadcasts, merges composed axes and orders a statement's value as its target is
+    written (`order`: the statement's indices)."""
+    expanded = indices_of(target_axes)
+    canonical = in_order(expanded, order)
+    if value.indices != canonical:
+        if ELLIPSIS in canonical and ELLIPSIS not in value.indices:
+            raise ShapeError("the left-hand side has '...' but the right does not", stmt.span)
+        value = ir.Expand(value, canonical)
+    if expanded != canonical:
+        value = ir.Permute(value, permutation(canonical, expanded))
+    labels = tuple(_axis_label(axis) for axis in target_axes)
+    if labels != expanded:
+        value = ir.Reshape(value, labels)
+    return value
+
+
+def both_ways(name: str, span: Span, index_span: Span) -> ProgramError:
+    """The error for a name used as a tensor at `span` and as an index at `index_span`: it
+    points at whichever use comes later in the program."""
+    later = max(span, index_span, key=lambda s: (s.line, s.column))
+    return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
+
+
+def _check_along(expr: ast.Along, operand: ir.Node, normaliser: bool) -> None:
+    """ShapeError for a reduction or normaliser along an index its argument lacks, or a
+    normaliser along more than one."""
+    for axis in expr.indices:
+        if axis.name not in operand.indices:
+            raise ShapeError(
+                f"{expr.func} is along '{axis.name}', which its argument does not use", axis.span
+            )
+    if normaliser and len(expr.indices) != 1:
+        raise ShapeError(f"{expr.func} works along exactly one index", expr.span)
 
 
 def _operator(symbol: str, arity: int) -> ops.Op:

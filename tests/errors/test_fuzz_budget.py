@@ -4,9 +4,13 @@ exception allowed out is `tc.TensorcError`; `no_side_effects` checks nothing ran
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_no_escape import exercise, mutated
+
+# Mutated programs are full of typos: that they warn of them (TensorcWarning) is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::tensorc.TensorcWarning")
 
 MUTATED_PROGRAMS = 5_000
 

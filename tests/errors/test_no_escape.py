@@ -28,6 +28,9 @@ from hypothesis import strategies as st
 
 import tensorc as tc
 
+# Mutated programs are full of typos: that they warn of them (TensorcWarning) is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::tensorc.TensorcWarning")
+
 FUZZ = settings(
     max_examples=120,
     deadline=None,
