@@ -233,15 +233,28 @@ def _signature(values: Sequence[Any]) -> tuple[tuple[type, Any], ...]:
     return tuple([(type(value), getattr(value, "shape", None)) for value in values])
 
 
+class _IntegerTypes(dict[type, bool]):
+    """Whether a type is an integer type (NumPy's too), remembered: an ABC check per call
+    would cost as much as the rest of a keyword call's lookup."""
+
+    def __missing__(self, kind: type) -> bool:
+        self[kind] = found = issubclass(kind, Integral)
+        return found
+
+
+_INTEGERS = _IntegerTypes()
+
+
 def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The signature of a call with keywords: types and shapes, and the values of sizes."""
+    """The signature of a call with keywords: types and shapes, and the values of sizes
+    (integers, whose plans differ by value, where a NumPy integer's `.shape` is `()`)."""
     positional = _signature(args)
     named = tuple(
         [
             (
                 name,
                 type(value),
-                value if isinstance(value, Integral) else getattr(value, "shape", None),
+                value if _INTEGERS[type(value)] else getattr(value, "shape", None),
             )
             for name, value in sorted(kwargs.items())
         ]
