@@ -50,3 +50,23 @@ class JaxGenerator(Generator):
     def along(self, op: str, operand: Code, axis: int) -> Code:
         func = "jax.nn.softmax" if op == "softmax" else "jnp.cumsum"
         return Code(f"{func}({operand.text}, axis={axis})")
+
+
+# --- tc.einsum: operands and results as jnp.einsum has them ----------------------------------
+
+
+def einsum_operand(value: object) -> object:
+    """A list or a number as jnp.einsum takes it: an array (a number stays weakly typed)."""
+    import jax.numpy as jnp
+
+    return jnp.asarray(value)
+
+
+def einsum_result(value: object, operands: list[object]) -> object:
+    """jnp.einsum's result: an array of the operands' common dtype (int8 stays int8, bool
+    stays bool), where the sums underneath promote as jnp.sum does."""
+    import jax.numpy as jnp
+
+    result = jnp.asarray(value)
+    dtype = jnp.result_type(*operands)
+    return result if result.dtype == dtype else result.astype(dtype)

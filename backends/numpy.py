@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tensorc.codegen import Code, Generator
 
 _FUNCTIONS = {
@@ -81,3 +83,21 @@ class NumpyGenerator(Generator):
         if op == "softmax":
             return Code(f"{self.use_helper('_softmax')}({operand.text}, {axis})")
         return Code(f"np.cumsum({operand.text}, axis={axis})")
+
+
+# --- tc.einsum: operands and results as numpy.einsum has them --------------------------------
+
+
+def einsum_operand(value: Any) -> Any:
+    """A list or a number as numpy.einsum takes it: an array (a Python int is int64)."""
+    import numpy as np
+
+    return np.asarray(value)
+
+
+def einsum_result(value: Any, operands: list[Any]) -> Any:
+    """numpy.einsum's result: an array (0-d for a scalar) of the operands' common dtype, so
+    that integers wrap as numpy's do and booleans stay booleans (any/all, not counts)."""
+    import numpy as np
+
+    return np.asarray(value).astype(np.result_type(*operands), copy=False)

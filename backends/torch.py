@@ -198,3 +198,21 @@ def _matmul_inputs(program: ir.Program) -> list[str]:
             elif isinstance(leaf, ir.Var) and leaf.name in values:
                 pending.append(values[leaf.name])
     return [spec.name for spec in program.inputs if spec.name in found]
+
+
+# --- tc.einsum: operands and results as torch.einsum has them --------------------------------
+
+
+def einsum_operand(value: object) -> object:
+    """A list or a number as a tensor (torch.einsum itself takes tensors only)."""
+    import torch
+
+    return torch.as_tensor(value)
+
+
+def einsum_result(value: object, operands: list[object]) -> object:
+    """torch.einsum's result: a tensor (0-d for a scalar), of the dtype torch's own sums and
+    products give, as torch.einsum's do."""
+    import torch
+
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value)

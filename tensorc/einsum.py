@@ -1,0 +1,325 @@
+"""`tc.einsum` and `tc.einsum_path`: numpy.einsum's interface over compiled einsum programs.
+
+What numpy.einsum accepts, `einsum` accepts: subscripts and operands, or the sublist form;
+lists and numbers as operands; `optimize=`; and on the NumPy backend `out=`, `dtype=`,
+`order=` and `casting=`. The program is compiled once per subscripts text. What depends on
+the operands' shapes is settled here first, by rewriting the subscripts for those shapes: an
+ellipsis that covers no axes where the output leaves it out is dropped, and a labelled axis of
+size 1 that meets a longer one is given a letter of its own, summed away (which is what
+broadcasting it means). The result is finished by the backend's `einsum_result`: an array,
+0-d for a scalar, of the dtype that backend's own einsum gives.
+"""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import opt_einsum
+
+from tensorc.errors import ArgumentTypeError, PathError, ShapeError, TensorcError
+from tensorc.frontend.einsum import for_shapes, sublist_subscripts
+from tensorc.passes import PASSES, Pass
+from tensorc.passes.plan_contractions import AUTO, PlanContractions, plan_contractions
+from tensorc.runtime import backend_of, choose_backend, compile_program
+
+ORDERS = ("C", "F", "A", "K")
+CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
+NUMPY_KINDS = "biufcO"  # bool, integers, floats, complex and objects: what numpy.einsum sums
+CALLS_CACHED = 4096
+
+_calls: dict[Any, tuple[Any, Any]] = {}  # (subscripts, backend, operand types) -> (program, hooks)
+
+
+def einsum(
+    *operands: Any,
+    backend: str | None = None,
+    optimize: Any = AUTO,
+    out: Any = None,
+    dtype: Any = None,
+    order: str = "K",
+    casting: str = "safe",
+) -> Any:
+    """numpy.einsum semantics, on the operands' backend (or the one named)."""
+    plain = out is None and dtype is None and order == "K" and casting == "safe"
+    if (
+        plain
+        and type(optimize) is str
+        and optimize == AUTO
+        and operands
+        and type(operands[0]) is str
+    ):
+        # The fast path: subscripts and arrays, seen before with these types and shapes.
+        try:
+            key = (operands[0], backend, tuple([(type(v), v.shape, v.dtype) for v in operands[1:]]))
+        except AttributeError:  # a list or a number among the operands
+            key = None
+        found = _calls.get(key)
+        if found is not None:
+            program, hooks = found
+            return hooks.einsum_result(program(*operands[1:]), operands[1:])
+    text, values = split_arguments(operands)
+    chosen_plan = planner(optimize)
+    numpy_dtype = _check_numpy_options(out, dtype, order, casting)
+    chosen = choose_backend(backend, [v for v in values if _is_array(v)])
+    hooks = _backend_module(chosen)
+    values = [_operand(value, k, hooks) for k, value in enumerate(values)]
+    if chosen != "numpy" and (out is not None or dtype is not None):
+        raise TensorcError(f"out= and dtype= work on the NumPy backend only, not on {chosen}")
+    if numpy_dtype is not None:
+        values = _cast_operands(values, numpy_dtype, casting)
+    shapes = tuple(tuple(int(n) for n in value.shape) for value in values)
+    if chosen_plan is not None and isinstance(chosen_plan.strategy, tuple):
+        _check_path(chosen_plan.strategy, len(values))
+    program = compile_program(for_shapes(text, shapes), backend, passes_with(chosen_plan), True)
+    result = hooks.einsum_result(program(*values), values)
+    if plain and chosen_plan == PlanContractions() and isinstance(operands[0], str):
+        _remember(operands, backend, program, hooks)
+    if chosen != "numpy":
+        return result
+    return _finish_numpy(result, values, out, order, casting)
+
+
+def _remember(operands: tuple[Any, ...], backend: str | None, program: Any, hooks: Any) -> None:
+    """Keeps a plain call's program for the fast path, when its operands are all arrays."""
+    if not all(_is_array(v) for v in operands[1:]):
+        return
+    key = (operands[0], backend, tuple([(type(v), v.shape, v.dtype) for v in operands[1:]]))
+    if len(_calls) >= CALLS_CACHED:
+        _calls.clear()
+    _calls[key] = (program, hooks)
+
+
+def einsum_path(*operands: Any, optimize: Any = "greedy") -> tuple[list[Any], str]:
+    """numpy.einsum_path's `(path, report)` for these operands (only their shapes matter):
+    numpy's own answer, or opt_einsum's where numpy cannot take the subscripts (letters
+    beyond ASCII) or the strategy (opt_einsum's other names)."""
+    text, values = split_arguments(operands)
+    chosen = planner(optimize)
+    shapes = tuple(_shape(value, k) for k, value in enumerate(values))
+    for_shapes(text, shapes)  # the checks einsum makes: operand count, ranks, '...'
+    path = chosen.strategy if chosen is not None else None
+    if isinstance(path, tuple):
+        _check_path(path, len(values))
+    standins = [np.broadcast_to(np.empty((), np.float64), shape) for shape in shapes]
+    numpy_takes = chosen is None or path in ("greedy", "optimal") or isinstance(path, tuple)
+    if text.isascii() and numpy_takes:
+        asked = ["einsum_path", *path] if isinstance(path, tuple) else optimize
+        found, report = np.einsum_path(text, *standins, optimize=asked)
+        return list(found), str(report)
+    assert chosen is not None
+    search = "auto-hq" if path == AUTO else list(path) if isinstance(path, tuple) else path
+    steps, info = opt_einsum.contract_path(
+        text, *standins, optimize=search, memory_limit=chosen.memory_limit
+    )
+    return ["einsum_path", *steps], str(info)
+
+
+# --- arguments ----------------------------------------------------------------------------
+
+
+def split_arguments(arguments: Sequence[Any]) -> tuple[str, list[Any]]:
+    """The subscripts text and the operands of an einsum call, in any form numpy takes:
+    `("ij,jk", a, b)`, or sublists `(a, [0, 1], b, [1, 2], [0, 2])`; and torch's
+    `("ij,jk", [a, b])`, a list of framework tensors as the one operand."""
+    if not arguments:
+        raise TensorcError(
+            "einsum needs the subscripts and at least one operand, or operands each followed by "
+            "its subscripts list"
+        )
+    first, rest = arguments[0], list(arguments[1:])
+    if isinstance(first, str):
+        if len(rest) == 1 and _is_tensor_list(rest[0]):
+            rest = list(rest[0])
+        return first, rest
+    operands = list(arguments[0::2])
+    sublists = list(arguments[1::2])
+    output = None
+    if len(arguments) % 2:
+        output = operands.pop()
+    terms = [sublist_subscripts(sublist, k) for k, sublist in enumerate(sublists)]
+    text = ",".join(terms)
+    if output is not None:
+        text += "->" + sublist_subscripts(output, None)
+    return text, operands
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _is_tensor_list(value: Any) -> bool:
+    """A list of arrays of a framework other than NumPy (NumPy would stack a list of arrays)."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) > 0
+        and all(_is_array(v) and backend_of(v) not in (None, "numpy") for v in value)
+    )
+
+
+def _operand(value: Any, position: int, hooks: Any) -> Any:
+    """An operand as the backend's array; lists and numbers converted, anything else refused."""
+    if not _is_array(value):
+        if not isinstance(value, numbers.Number | list | tuple):
+            raise ArgumentTypeError(
+                f"operand {position} is a {type(value).__name__}: einsum takes arrays, "
+                "numbers and lists of numbers"
+            )
+        try:
+            value = hooks.einsum_operand(value)
+        except Exception as error:
+            raise ArgumentTypeError(
+                f"operand {position} cannot be made an array: {type(error).__name__}: {error}"
+            ) from None
+    kind = getattr(value.dtype, "kind", "f")
+    if isinstance(kind, str) and kind not in NUMPY_KINDS:
+        raise ArgumentTypeError(
+            f"operand {position} has dtype {value.dtype}, which einsum cannot sum"
+        )
+    return value
+
+
+def _shape(value: Any, position: int) -> tuple[int, ...]:
+    """An operand's shape, for einsum_path: arrays, numbers and lists of numbers."""
+    if _is_array(value):
+        return tuple(int(n) for n in value.shape)
+    return tuple(_operand(value, position, _backend_module("numpy")).shape)
+
+
+_BACKEND_MODULES: dict[str, Any] = {}
+
+
+def _backend_module(name: str) -> Any:
+    """The backend module with `einsum_operand` and `einsum_result` (imported once)."""
+    module = _BACKEND_MODULES.get(name)
+    if module is None:
+        module = _BACKEND_MODULES[name] = importlib.import_module(f"tensorc.backends.{name}")
+    return module
+
+
+# --- optimize= ------------------------------------------------------------------------------
+
+
+def planner(optimize: Any) -> PlanContractions | None:
+    """The planning pass for einsum's `optimize=`: None for False (or None), which plans
+    nothing and contracts in the written order; True is numpy's "greedy"; a name is an
+    opt_einsum strategy ("auto", the default, is tensorc's own choice); `(name, memory_limit)`
+    as numpy takes it; or a path, with or without numpy's leading "einsum_path"."""
+    if optimize is None or optimize is False:
+        return None
+    limit = None
+    if optimize is True:
+        optimize = "greedy"
+    if (
+        isinstance(optimize, list | tuple)
+        and len(optimize) == 2
+        and isinstance(optimize[0], str)
+        and optimize[0] != "einsum_path"
+        and isinstance(optimize[1], int | float)
+    ):
+        optimize, limit = optimize[0], int(optimize[1])
+        if limit <= 0:  # no intermediate may be kept: nothing to plan, as numpy has it
+            return None
+    return PlanContractions(_strategy(optimize), limit)
+
+
+def passes_with(chosen: PlanContractions | None) -> tuple[Pass, ...]:
+    """PASSES with this planning pass in place of the default one (or none)."""
+    if chosen is None:
+        return tuple(p for p in PASSES if p is not plan_contractions)
+    if chosen == PlanContractions():
+        return PASSES  # the programs tc.compile makes: one cache entry for both
+    return tuple(chosen if p is plan_contractions else p for p in PASSES)
+
+
+def _strategy(optimize: Any) -> str | tuple[tuple[int, ...], ...]:
+    if isinstance(optimize, str):
+        if optimize != AUTO:
+            try:
+                opt_einsum.paths.get_path_fn(optimize)
+            except KeyError:
+                raise TensorcError(
+                    f"unknown optimize={optimize!r}: use False, True, 'greedy', 'optimal', a "
+                    "path, or another of opt_einsum's strategies"
+                ) from None
+        return optimize
+    if isinstance(optimize, list | tuple):
+        steps = list(optimize)
+        if steps and steps[0] == "einsum_path":
+            steps = steps[1:]
+        try:
+            return tuple(tuple(operator.index(k) for k in step) for step in steps)
+        except TypeError:
+            pass
+    raise ArgumentTypeError(
+        f"optimize= takes False, True, a strategy name or a path, not {optimize!r}"
+    )
+
+
+def _check_path(path: tuple[tuple[int, ...], ...], count: int) -> None:
+    """PathError unless `path` contracts `count` operands into one, step by step."""
+    left = count
+    for step in path:
+        if not step or len(set(step)) != len(step) or not all(0 <= k < left for k in step):
+            raise PathError(f"invalid einsum path: step {step} with {left} operands left")
+        left -= len(step) - 1
+    if left != 1 and count > 0:
+        raise PathError(f"invalid einsum path: {left} operands are left uncontracted")
+
+
+# --- the NumPy backend's out=, dtype=, order= and casting= ------------------------------------
+
+
+def _check_numpy_options(out: Any, dtype: Any, order: Any, casting: Any) -> np.dtype | None:
+    """The dtype asked for (None if none); errors for options numpy.einsum would refuse."""
+    if not isinstance(order, str) or order.upper() not in ORDERS:
+        raise TensorcError(f"order must be one of 'C', 'F', 'A' or 'K', not {order!r}")
+    if casting not in CASTINGS:
+        raise TensorcError(
+            f"casting must be one of {', '.join(map(repr, CASTINGS))}, not {casting!r}"
+        )
+    if out is not None and not isinstance(out, np.ndarray):
+        raise ArgumentTypeError(f"out= must be a NumPy array, not {type(out).__name__}")
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError as error:
+        raise ArgumentTypeError(f"dtype={dtype!r} is not a data type: {error}") from None
+
+
+def _cast_operands(values: list[Any], dtype: np.dtype, casting: Any) -> list[Any]:
+    for position, value in enumerate(values):
+        if not np.can_cast(value.dtype, dtype, casting):
+            raise ArgumentTypeError(
+                f"operand {position} cannot be cast from {value.dtype} to {dtype} under "
+                f"casting={casting!r}"
+            )
+    return [value.astype(dtype, copy=False) for value in values]
+
+
+def _finish_numpy(
+    result: np.ndarray, values: list[Any], out: Any, order: str, casting: Any
+) -> np.ndarray:
+    """The result in the memory order asked for, or written into `out` (and `out` returned)."""
+    layout: Any = order.upper()
+    if layout == "A":
+        fortran = all(v.flags.f_contiguous and not v.flags.c_contiguous for v in values)
+        layout = "F" if fortran else "C"
+    if layout in ("C", "F"):
+        result = np.asarray(result, order=layout)
+    if out is None:
+        return result
+    if out.shape != result.shape:
+        raise ShapeError(f"out= has shape {out.shape} but the result has shape {result.shape}")
+    if not np.can_cast(result.dtype, out.dtype, casting):
+        raise ArgumentTypeError(
+            f"the result's dtype {result.dtype} cannot be cast to out='s {out.dtype} under "
+            f"casting={casting!r}"
+        )
+    np.copyto(out, result, casting="unsafe")
+    return out
