@@ -3,11 +3,10 @@
 What numpy.einsum accepts, `einsum` accepts: subscripts and operands, or the sublist form;
 lists and numbers as operands; `optimize=`; and on the NumPy backend `out=`, `dtype=`,
 `order=` and `casting=`. The program is compiled once per subscripts text. What depends on
-the operands' shapes is settled here first, by rewriting the subscripts for those shapes: an
-ellipsis that covers no axes where the output leaves it out is dropped, and a labelled axis of
-size 1 that meets a longer one is given a letter of its own, summed away (which is what
-broadcasting it means). The result is finished by the backend's `einsum_result`: an array,
-0-d for a scalar, of the dtype that backend's own einsum gives.
+the operands' shapes is settled first, by rewriting the subscripts for those shapes
+(`frontend.einsum.for_shapes`): the axes of an ellipsis that the output leaves out are
+summed, and a labelled axis of size 1 broadcasts. The result is finished by the backend's
+`einsum_result`: an array, 0-d for a scalar, of the dtype that backend's own einsum gives.
 """
 
 from __future__ import annotations
@@ -106,10 +105,17 @@ def einsum_path(*operands: Any, optimize: Any = "greedy") -> tuple[list[Any], st
     if isinstance(path, tuple):
         _check_path(path, len(values))
     standins = [np.broadcast_to(np.empty((), np.float64), shape) for shape in shapes]
-    numpy_takes = chosen is None or path in ("greedy", "optimal") or isinstance(path, tuple)
+    numpy_takes = (
+        chosen is None or path in ("greedy", "optimal") or (isinstance(path, tuple) and bool(path))
+    )
     if text.isascii() and numpy_takes:
         asked = ["einsum_path", *path] if isinstance(path, tuple) else optimize
-        found, report = np.einsum_path(text, *standins, optimize=asked)
+        try:
+            found, report = np.einsum_path(text, *standins, optimize=asked)
+        except Exception as error:  # checked above: what remains is numpy's own limit
+            raise TensorcError(
+                f"numpy.einsum_path failed: {type(error).__name__}: {error}"
+            ) from error
         return list(found), str(report)
     assert chosen is not None
     search = "auto-hq" if path == AUTO else list(path) if isinstance(path, tuple) else path

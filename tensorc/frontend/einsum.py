@@ -3,9 +3,10 @@
 An index is any Unicode letter (`αβ,βγ->αγ`), so that more than 52 indices can be written;
 numpy's sublists (`[0, 1, Ellipsis]`) are spelled as letters first. `for_shapes` rewrites
 subscripts for given operand shapes, so that the program, whose sizes must agree exactly,
-computes numpy's answer: an ellipsis that covers no axes where the output leaves it out is
-dropped, and a labelled axis of size 1 that meets a longer one gets a letter of its own,
-which the product then sums away: that is what broadcasting such an axis means.
+computes numpy's answer: an ellipsis that the output leaves out is spelled out as letters
+of its own, which the product sums (none where it covers no axes), and a labelled axis of
+size 1 that meets a longer one gets a letter of its own, which the product then sums away:
+that is what broadcasting such an axis means.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import functools
 import itertools
 import operator
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +66,15 @@ class Subscripts:
     explicit: bool
 
     @property
+    def adds_ellipsis(self) -> bool:
+        """Whether the output writes `...` and no operand does (it then covers no axes)."""
+        uses = any(ELLIPSIS in term.labels for term in self.inputs)
+        return ELLIPSIS in self.output.labels and not uses
+
+    @property
     def drops_ellipsis(self) -> bool:
-        """Whether the operands write `...` and the output does not (valid only where the
-        ellipsis covers no axes)."""
+        """Whether the operands write `...` and the output does not (numpy then sums the
+        axes it covers, as torch, JAX and opt_einsum do; a program cannot write that)."""
         uses = any(ELLIPSIS in term.labels for term in self.inputs)
         return uses and ELLIPSIS not in self.output.labels
 
@@ -122,7 +129,7 @@ def parse_einsum(spec: str) -> ast.Program:
 def sublist_subscripts(sublist: Any, position: int | None) -> str:
     """numpy's sublist (ints 0..51 and Ellipsis) as subscripts: 0..25 are A..Z, 26..51 a..z."""
     where = "the output" if position is None else f"operand {position}"
-    if not isinstance(sublist, list | tuple | np.ndarray):
+    if not isinstance(sublist, Sequence | np.ndarray) or isinstance(sublist, str | bytes):
         raise ArgumentTypeError(
             f"the subscripts of {where} must be a list or a tuple, not {type(sublist).__name__}"
         )
@@ -166,40 +173,47 @@ def _rewrite(spec: Subscripts, shapes: tuple[tuple[int, ...], ...]) -> str:
             f"einsum got {count} operand{'' if count == 1 else 's'} but the subscripts name {named}"
         )
     inputs = [term.labels for term in spec.inputs]
-    changed = False
+    output = spec.output.labels
+    used = {label for labels in inputs for label in labels} | set(output)
+    fresh = _fresh_letters(used)
+    changed = spec.drops_ellipsis or spec.adds_ellipsis
     if spec.drops_ellipsis:
-        _check_ellipsis_covers_nothing(spec, shapes)
-        inputs = [tuple(label for label in labels if label != ELLIPSIS) for labels in inputs]
-        changed = True
-    renamed = _broadcast(inputs, shapes)
+        inputs = _spell_out_ellipsis(spec, shapes, fresh)
+    if spec.adds_ellipsis:  # an output '...' that no operand writes covers no axes
+        output = tuple(label for label in output if label != ELLIPSIS)
+    renamed = _broadcast(inputs, shapes, fresh)
     if renamed is None and not changed:
         return spec.text
     inputs = renamed or inputs
-    return ",".join("".join(labels) for labels in inputs) + "->" + "".join(spec.output.labels)
+    return ",".join("".join(labels) for labels in inputs) + "->" + "".join(output)
 
 
-def _check_ellipsis_covers_nothing(spec: Subscripts, shapes: tuple[tuple[int, ...], ...]) -> None:
+def _spell_out_ellipsis(
+    spec: Subscripts, shapes: tuple[tuple[int, ...], ...], fresh: Iterator[str]
+) -> list[tuple[str, ...]]:
+    """The terms with each '...' written as letters of their own, aligned from the right as
+    numpy broadcasts them; the output leaves them out, so the product sums them."""
+    covered = []
     for position, (term, shape) in enumerate(zip(spec.inputs, shapes, strict=True)):
-        if ELLIPSIS not in term.labels:
-            continue
-        letters = len(term.labels) - 1
-        text = "".join(term.labels)
-        if len(shape) < letters:
+        letters = len(term.labels) - (ELLIPSIS in term.labels)
+        if ELLIPSIS in term.labels and len(shape) < letters:
             raise ShapeError(
-                f"operand {position} has {len(shape)} dimensions but the subscripts '{text}' "
-                f"name at least {letters}",
+                f"operand {position} has {len(shape)} dimensions but the subscripts "
+                f"'{''.join(term.labels)}' name at least {letters}",
                 term.span,
                 spec.text,
             )
-        if len(shape) > letters:
-            covered = len(shape) - letters
-            raise ShapeError(
-                f"the '...' of operand {position} covers {covered} "
-                f"dimension{'' if covered == 1 else 's'} but the output has no '...' to keep "
-                "them: write it in the output too",
-                spec.output.span,
-                spec.text,
-            )
+        covered.append(len(shape) - letters if ELLIPSIS in term.labels else 0)
+    batch = [next(fresh) for _ in range(max(covered))]
+    inputs = []
+    for term, width in zip(spec.inputs, covered, strict=True):
+        spelled = tuple(batch[len(batch) - width :]) if width else ()
+        labels = term.labels
+        if ELLIPSIS in labels:
+            split = labels.index(ELLIPSIS)
+            labels = labels[:split] + spelled + labels[split + 1 :]
+        inputs.append(labels)
+    return inputs
 
 
 def _axis_sizes(labels: tuple[str, ...], shape: tuple[int, ...]) -> dict[str, set[int]] | None:
@@ -222,7 +236,7 @@ def _axis_sizes(labels: tuple[str, ...], shape: tuple[int, ...]) -> dict[str, se
 
 
 def _broadcast(
-    inputs: list[tuple[str, ...]], shapes: tuple[tuple[int, ...], ...]
+    inputs: list[tuple[str, ...]], shapes: tuple[tuple[int, ...], ...], fresh: Iterator[str]
 ) -> list[tuple[str, ...]] | None:
     """The terms with each size-1 axis that meets a longer one renamed to a fresh letter (a
     length-1 index summed away is that axis broadcast); None when no axis broadcasts or the
@@ -237,7 +251,6 @@ def _broadcast(
     spread = {label for label, found in every.items() if 1 in found and len(found) == 2}
     if not spread or any(len(found - {1}) > 1 for found in every.values()):
         return None
-    fresh = _fresh_letters({label for labels in inputs for label in labels})
     renamed = []
     for labels, sizes in zip(inputs, per_operand, strict=True):
         assert sizes is not None
