@@ -15,6 +15,7 @@ import importlib
 import numbers
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from tensorc.errors import ArgumentTypeError, PathError, ShapeError, TensorcErro
 from tensorc.frontend.einsum import for_shapes, sublist_subscripts
 from tensorc.passes import PASSES, Pass
 from tensorc.passes.plan_contractions import AUTO, PlanContractions, plan_contractions
-from tensorc.runtime import backend_of, choose_backend, compile_program
+from tensorc.runtime import Program, backend_of, choose_backend, compile_program
 
 ORDERS = ("C", "F", "A", "K")
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
@@ -61,6 +62,37 @@ def einsum(
         if found is not None:
             program, hooks = found
             return hooks.einsum_result(program(*operands[1:]), operands[1:])
+    call = plan_call(operands, backend, optimize, out, dtype, casting, order)
+    result = call.hooks.einsum_result(call.program(*call.values), call.values)
+    if plain and call.plain:
+        _remember(operands, backend, call.program, call.hooks)
+    if call.backend != "numpy":
+        return result
+    return _finish_numpy(result, call.values, out, order, casting)
+
+
+@dataclass(frozen=True)
+class Call:
+    """An einsum call made ready: its program, the backend's einsum hooks, the operands."""
+
+    program: Program
+    hooks: Any  # the backend module, with einsum_operand and einsum_result
+    values: list[Any]
+    backend: str
+    plain: bool  # subscripts and arrays, planned as tensorc plans by default
+
+
+def plan_call(
+    operands: tuple[Any, ...],
+    backend: str | None,
+    optimize: Any,
+    out: Any = None,
+    dtype: Any = None,
+    casting: Any = "safe",
+    order: Any = "K",
+) -> Call:
+    """Everything a call does before it computes: the arguments read and checked, lists and
+    numbers made arrays, the subscripts rewritten for the shapes, the program compiled."""
     text, values = split_arguments(operands)
     chosen_plan = planner(optimize)
     numpy_dtype = _check_numpy_options(out, dtype, order, casting)
@@ -75,12 +107,8 @@ def einsum(
     if chosen_plan is not None and isinstance(chosen_plan.strategy, tuple):
         _check_path(chosen_plan.strategy, len(values))
     program = compile_program(for_shapes(text, shapes), backend, passes_with(chosen_plan), True)
-    result = hooks.einsum_result(program(*values), values)
-    if plain and chosen_plan == PlanContractions() and isinstance(operands[0], str):
-        _remember(operands, backend, program, hooks)
-    if chosen != "numpy":
-        return result
-    return _finish_numpy(result, values, out, order, casting)
+    plain = chosen_plan == PlanContractions() and isinstance(operands[0], str)
+    return Call(program, hooks, values, chosen, plain)
 
 
 def _remember(operands: tuple[Any, ...], backend: str | None, program: Any, hooks: Any) -> None:
