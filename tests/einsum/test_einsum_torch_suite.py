@@ -25,6 +25,13 @@ def tensor(*shape: int, dtype=torch.float64, noncontiguous: bool = False) -> tor
     return values
 
 
+def bilinear(dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The operands of torch.bilinear's einsum, the outer two not contiguous."""
+    left = tensor(5, 10, dtype=dtype, noncontiguous=True)
+    right = tensor(5, 20, dtype=dtype, noncontiguous=True)
+    return left, tensor(15, 10, 20, dtype=dtype), right
+
+
 def to_numpy(t: torch.Tensor) -> np.ndarray:
     return (t.float() if t.dtype == torch.bfloat16 else t).detach().numpy()
 
@@ -52,11 +59,7 @@ def test_einsum(dtype):
         ("i...j, ij... -> ...ij", C, tensor(2, 5, 2, 3, dtype=dtype)),
     ]:  # fmt: skip
         check(*arguments)
-    left, right = (
-        tensor(5, 10, dtype=dtype, noncontiguous=True),
-        tensor(5, 20, dtype=dtype, noncontiguous=True),
-    )
-    w = tensor(15, 10, 20, dtype=dtype)
+    left, w, right = bilinear(dtype)
     check("bn,anm,bm->ba", left, w, right)
     check("bn,Anm,bm->bA", left[:, ::2], w[:, ::2, ::2], right[:, ::2])
 
@@ -76,11 +79,7 @@ def test_sublist_format(dtype):
         (A.t(), [0, Ellipsis], B, [1, 0], [Ellipsis]),
     ]:  # fmt: skip
         check(*arguments)
-    left, right = (
-        tensor(5, 10, dtype=dtype, noncontiguous=True),
-        tensor(5, 20, dtype=dtype, noncontiguous=True),
-    )
-    w = tensor(15, 10, 20, dtype=dtype)
+    left, w, right = bilinear(dtype)
     check(left, [40, 41], w, [2, 41, 50], right, [40, 50], [40, 2])
 
 
