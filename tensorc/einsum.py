@@ -79,7 +79,7 @@ class Call:
     hooks: Any  # the backend module, with einsum_operand and einsum_result
     values: list[Any]
     backend: str
-    plain: bool  # subscripts and arrays, planned as tensorc plans by default
+    plain: bool  # subscripts and the backend's arrays as given, planned by default
 
 
 def plan_call(
@@ -98,7 +98,7 @@ def plan_call(
     numpy_dtype = _check_numpy_options(out, dtype, order, casting)
     chosen = choose_backend(backend, [v for v in values if _is_array(v)])
     hooks = _backend_module(chosen)
-    values = [_operand(value, k, hooks) for k, value in enumerate(values)]
+    given, values = values, [_operand(value, k, hooks, chosen) for k, value in enumerate(values)]
     if chosen != "numpy" and (out is not None or dtype is not None):
         raise TensorcError(f"out= and dtype= work on the NumPy backend only, not on {chosen}")
     if numpy_dtype is not None:
@@ -107,14 +107,16 @@ def plan_call(
     if chosen_plan is not None and isinstance(chosen_plan.strategy, tuple):
         _check_path(chosen_plan.strategy, len(values))
     program = compile_program(for_shapes(text, shapes), backend, passes_with(chosen_plan), True)
-    plain = chosen_plan == PlanContractions() and isinstance(operands[0], str)
+    plain = (
+        chosen_plan == PlanContractions()
+        and isinstance(operands[0], str)
+        and all(value is original for value, original in zip(values, given, strict=True))
+    )
     return Call(program, hooks, values, chosen, plain)
 
 
 def _remember(operands: tuple[Any, ...], backend: str | None, program: Any, hooks: Any) -> None:
-    """Keeps a plain call's program for the fast path, when its operands are all arrays."""
-    if not all(_is_array(v) for v in operands[1:]):
-        return
+    """Keeps a plain call's program for the fast path."""
     key = (operands[0], backend, tuple([(type(v), v.shape, v.dtype) for v in operands[1:]]))
     if len(_calls) >= CALLS_CACHED:
         _calls.clear()
@@ -195,10 +197,11 @@ def _is_tensor_list(value: Any) -> bool:
     )
 
 
-def _operand(value: Any, position: int, hooks: Any) -> Any:
-    """An operand as the backend's array; lists and numbers converted, anything else refused."""
-    if not _is_array(value):
-        if not isinstance(value, numbers.Number | list | tuple):
+def _operand(value: Any, position: int, hooks: Any, backend: str) -> Any:
+    """An operand as the backend's array: lists, numbers and other frameworks' arrays
+    converted, anything else refused."""
+    if not _is_array(value) or backend_of(value) not in (None, backend):
+        if not isinstance(value, numbers.Number | list | tuple) and not _is_array(value):
             raise ArgumentTypeError(
                 f"operand {position} is a {type(value).__name__}: einsum takes arrays, "
                 "numbers and lists of numbers"
@@ -221,7 +224,7 @@ def _shape(value: Any, position: int) -> tuple[int, ...]:
     """An operand's shape, for einsum_path: arrays, numbers and lists of numbers."""
     if _is_array(value):
         return tuple(int(n) for n in value.shape)
-    return tuple(_operand(value, position, _backend_module("numpy")).shape)
+    return tuple(_operand(value, position, _backend_module("numpy"), "numpy").shape)
 
 
 _BACKEND_MODULES: dict[str, Any] = {}

@@ -146,6 +146,14 @@ def test_item3_a_list_joins_the_framework_of_the_other_operands():
     assert isinstance(got, jax.Array) and float(got) == 8.0
 
 
+def test_item3_arrays_of_another_framework_join_the_backend_named():
+    for _ in range(2):  # the second call takes the fast path
+        got = tc.einsum("ij->", torch.ones(2, 2), backend="numpy")
+        assert isinstance(got, np.ndarray) and got.dtype == np.float32 and got == 4.0
+        got = tc.einsum("ij,j->i", np.ones((2, 2)), jnp.ones(2), backend="torch")
+        assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
+
+
 # --- 4. an ellipsis may cover no axes ---------------------------------------------------------------
 
 
