@@ -12,6 +12,7 @@ summed, and a labelled axis of size 1 broadcasts. The result is finished by the 
 from __future__ import annotations
 
 import importlib
+import math
 import numbers
 import operator
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
+from tensorc.compiler import check_backend
 from tensorc.errors import ArgumentTypeError, PathError, ShapeError, TensorcError
 from tensorc.frontend.einsum import for_shapes, sublist_subscripts
 from tensorc.passes import PASSES, Pass
@@ -93,12 +95,13 @@ def plan_call(
 ) -> Call:
     """Everything a call does before it computes: the arguments read and checked, lists and
     numbers made arrays, the subscripts rewritten for the shapes, the program compiled."""
+    check_backend(backend)
     text, values = split_arguments(operands)
     chosen_plan = planner(optimize)
     numpy_dtype = _check_numpy_options(out, dtype, order, casting)
     chosen = choose_backend(backend, [v for v in values if _is_array(v)])
     hooks = _backend_module(chosen)
-    given, values = values, [_operand(value, k, hooks, chosen) for k, value in enumerate(values)]
+    values = [_operand(value, k, hooks, chosen) for k, value in enumerate(values)]
     if chosen != "numpy" and (out is not None or dtype is not None):
         raise TensorcError(f"out= and dtype= work on the NumPy backend only, not on {chosen}")
     if numpy_dtype is not None:
@@ -110,7 +113,8 @@ def plan_call(
     plain = (
         chosen_plan == PlanContractions()
         and isinstance(operands[0], str)
-        and all(value is original for value, original in zip(values, given, strict=True))
+        and len(values) == len(operands) - 1
+        and all(value is original for value, original in zip(values, operands[1:], strict=True))
     )
     return Call(program, hooks, values, chosen, plain)
 
@@ -130,28 +134,23 @@ def einsum_path(*operands: Any, optimize: Any = "greedy") -> tuple[list[Any], st
     text, values = split_arguments(operands)
     chosen = planner(optimize)
     shapes = tuple(_shape(value, k) for k, value in enumerate(values))
-    for_shapes(text, shapes)  # the checks einsum makes: operand count, ranks, '...'
-    path = chosen.strategy if chosen is not None else None
+    standins = [np.broadcast_to(np.empty((), np.float64), shape) for shape in shapes]
+    # every check einsum makes (operand count, ranks, sizes), with einsum's messages
+    compile_program(for_shapes(text, shapes), None, PASSES, True).sizes_for(*standins)
+    path = chosen.strategy if chosen is not None else False
     if isinstance(path, tuple):
         _check_path(path, len(values))
-    standins = [np.broadcast_to(np.empty((), np.float64), shape) for shape in shapes]
-    numpy_takes = (
-        chosen is None or path in ("greedy", "optimal") or (isinstance(path, tuple) and bool(path))
-    )
-    if text.isascii() and numpy_takes:
-        asked = ["einsum_path", *path] if isinstance(path, tuple) else optimize
-        try:
+    try:
+        numpy_plans = path in (False, "greedy", "optimal") or (isinstance(path, tuple) and path)
+        if text.isascii() and numpy_plans:
+            asked = ["einsum_path", *path] if isinstance(path, tuple) else optimize
             found, report = np.einsum_path(text, *standins, optimize=asked)
-        except Exception as error:  # checked above: what remains is numpy's own limit
-            raise TensorcError(
-                f"numpy.einsum_path failed: {type(error).__name__}: {error}"
-            ) from error
-        return list(found), str(report)
-    assert chosen is not None
-    search = "auto-hq" if path == AUTO else list(path) if isinstance(path, tuple) else path
-    steps, info = opt_einsum.contract_path(
-        text, *standins, optimize=search, memory_limit=chosen.memory_limit
-    )
+            return list(found), str(report)
+        search = "auto-hq" if path == AUTO else list(path) if isinstance(path, tuple) else path
+        limit = None if chosen is None else chosen.memory_limit
+        steps, info = opt_einsum.contract_path(text, *standins, optimize=search, memory_limit=limit)
+    except Exception as error:  # checked above: what remains is the library's own limit
+        raise TensorcError(f"the path search failed: {type(error).__name__}: {error}") from error
     return ["einsum_path", *steps], str(info)
 
 
@@ -258,9 +257,10 @@ def planner(optimize: Any) -> PlanContractions | None:
         and optimize[0] != "einsum_path"
         and isinstance(optimize[1], int | float)
     ):
-        optimize, limit = optimize[0], int(optimize[1])
+        optimize, limit = optimize[0], optimize[1]
         if limit <= 0:  # no intermediate may be kept: nothing to plan, as numpy has it
             return None
+        limit = int(limit) if math.isfinite(limit) else None
     return PlanContractions(_strategy(optimize), limit)
 
 

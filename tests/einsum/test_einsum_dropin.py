@@ -280,6 +280,26 @@ def test_item6_optimize_errors():
         tc.einsum_path(spec, *operands, optimize=["einsum_path", (0, 3), (0, 1)])
 
 
+def test_item6_einsum_path_refuses_what_einsum_refuses():
+    with pytest.raises(tc.ShapeError, match="operand 0"):
+        tc.einsum_path("αβ", rand(3))  # opt_einsum plans Unicode subscripts: checked first
+    with pytest.raises(tc.ShapeError, match="index 'j'"):
+        tc.einsum_path("ij,jk", rand(2, 3), rand(4, 5))
+    with pytest.raises(tc.TensorcError, match="unknown backend"):
+        tc.einsum("ij", rand(2, 2), backend="nope")
+
+
+def test_item6_memory_limits_as_numpy_takes_them():
+    spec, shapes = CHAIN
+    operands = [rand(*shape) for shape in shapes]
+    for optimize in [("greedy", float("inf")), ("dp", -1), ("optimal", 2)]:
+        same(tc.einsum(spec, *operands, optimize=optimize), np.einsum(spec, *operands))
+    assert tc.einsum_path("αβ,βγ", rand(2, 3), rand(3, 4), optimize=("dp", -1))[0] == [
+        "einsum_path",
+        (0, 1),
+    ]
+
+
 SUBLISTS = [
     ((2, 3), [0, 1], (3, 4), [1, 2], [0, 2]),
     ((2, 3), [0, 1], (3, 4), [1, 2]),
