@@ -46,7 +46,9 @@ def einsum(
     order: str = "K",
     casting: str = "safe",
 ) -> Any:
-    """numpy.einsum semantics, on the operands' backend (or the one named)."""
+    """numpy.einsum semantics, on the operands' backend (or the one named): the subscripts
+    and operands, or numpy's sublist form; `optimize=` the planning strategy or path; `out=`,
+    `dtype=`, `order=` and `casting=` as numpy has them (NumPy backend). See docs/einsum.md."""
     plain = out is None and dtype is None and order == "K" and casting == "safe"
     if (
         plain
@@ -57,10 +59,9 @@ def einsum(
     ):
         # The fast path: subscripts and arrays, seen before with these types and shapes.
         try:
-            key = (operands[0], backend, tuple([(type(v), v.shape, v.dtype) for v in operands[1:]]))
+            found = _calls.get(_signature(operands, backend))
         except AttributeError:  # a list or a number among the operands
-            key = None
-        found = _calls.get(key)
+            found = None
         if found is not None:
             program, hooks = found
             return hooks.einsum_result(program(*operands[1:]), operands[1:])
@@ -119,12 +120,17 @@ def plan_call(
     return Call(program, hooks, values, chosen, plain)
 
 
+def _signature(operands: tuple[Any, ...], backend: str | None) -> Any:
+    """What a plain call's program depends on: the subscripts, the backend named, and each
+    operand's type, shape and dtype (AttributeError for an operand that is not an array)."""
+    return (operands[0], backend, tuple([(type(v), v.shape, v.dtype) for v in operands[1:]]))
+
+
 def _remember(operands: tuple[Any, ...], backend: str | None, program: Any, hooks: Any) -> None:
     """Keeps a plain call's program for the fast path."""
-    key = (operands[0], backend, tuple([(type(v), v.shape, v.dtype) for v in operands[1:]]))
     if len(_calls) >= CALLS_CACHED:
         _calls.clear()
-    _calls[key] = (program, hooks)
+    _calls[_signature(operands, backend)] = (program, hooks)
 
 
 def einsum_path(*operands: Any, optimize: Any = "greedy") -> tuple[list[Any], str]:
