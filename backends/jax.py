@@ -55,7 +55,7 @@ class JaxGenerator(Generator):
 # --- tc.einsum: operands and results as jnp.einsum has them ----------------------------------
 
 
-def einsum_operand(value: object) -> object:
+def einsum_operand(value: object, like: object = None) -> object:
     """A list or a number as jnp.einsum takes it: an array (a number stays weakly typed)."""
     import jax.numpy as jnp
 

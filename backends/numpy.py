@@ -88,7 +88,7 @@ class NumpyGenerator(Generator):
 # --- tc.einsum: operands and results as numpy.einsum has them --------------------------------
 
 
-def einsum_operand(value: Any) -> Any:
+def einsum_operand(value: Any, like: Any = None) -> Any:
     """A list or a number as numpy.einsum takes it: an array (a Python int is int64)."""
     import numpy as np
 

@@ -203,11 +203,13 @@ def _matmul_inputs(program: ir.Program) -> list[str]:
 # --- tc.einsum: operands and results as torch.einsum has them --------------------------------
 
 
-def einsum_operand(value: object) -> object:
-    """A list or a number as a tensor (torch.einsum itself takes tensors only)."""
+def einsum_operand(value: object, like: object = None) -> object:
+    """A list or a number as a tensor on the device of `like`, a tensor among the other
+    operands (torch.einsum itself takes tensors only)."""
     import torch
 
-    return torch.as_tensor(value)
+    device = like.device if isinstance(like, torch.Tensor) else None
+    return torch.as_tensor(value, device=device)
 
 
 def einsum_result(value: object, operands: list[object]) -> object:

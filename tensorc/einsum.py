@@ -102,7 +102,8 @@ def plan_call(
     numpy_dtype = _check_numpy_options(out, dtype, order, casting)
     chosen = choose_backend(backend, [v for v in values if _is_array(v)])
     hooks = _backend_module(chosen)
-    values = [_operand(value, k, hooks, chosen) for k, value in enumerate(values)]
+    like = next((v for v in values if _is_array(v) and backend_of(v) == chosen), None)
+    values = [_operand(value, k, hooks, chosen, like) for k, value in enumerate(values)]
     if chosen != "numpy" and (out is not None or dtype is not None):
         raise TensorcError(f"out= and dtype= work on the NumPy backend only, not on {chosen}")
     if numpy_dtype is not None:
@@ -202,9 +203,9 @@ def _is_tensor_list(value: Any) -> bool:
     )
 
 
-def _operand(value: Any, position: int, hooks: Any, backend: str) -> Any:
+def _operand(value: Any, position: int, hooks: Any, backend: str, like: Any = None) -> Any:
     """An operand as the backend's array: lists, numbers and other frameworks' arrays
-    converted, anything else refused."""
+    converted (onto the device of `like`, an operand of the backend), anything else refused."""
     if not _is_array(value) or backend_of(value) not in (None, backend):
         if not isinstance(value, numbers.Number | list | tuple) and not _is_array(value):
             raise ArgumentTypeError(
@@ -212,7 +213,7 @@ def _operand(value: Any, position: int, hooks: Any, backend: str) -> Any:
                 "numbers and lists of numbers"
             )
         try:
-            value = hooks.einsum_operand(value)
+            value = hooks.einsum_operand(value, like)
         except Exception as error:
             raise ArgumentTypeError(
                 f"operand {position} cannot be made an array: {type(error).__name__}: {error}"

@@ -146,6 +146,11 @@ def test_item3_a_list_joins_the_framework_of_the_other_operands():
     assert isinstance(got, jax.Array) and float(got) == 8.0
 
 
+def test_item3_a_list_goes_to_the_device_of_the_other_tensors():
+    got = tc.einsum("i,i->i", torch.ones(3, device="meta"), [1.0, 2.0, 3.0])
+    assert got.device.type == "meta" and tuple(got.shape) == (3,)
+
+
 def test_item3_arrays_of_another_framework_join_the_backend_named():
     for _ in range(2):  # the second call takes the fast path
         got = tc.einsum("ij->", torch.ones(2, 2), backend="numpy")
