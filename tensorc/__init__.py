@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from tensorc.autodiff import Derivative, grad, jvp, vjp
 from tensorc.check import CheckReport, check
+from tensorc.einsum import einsum, einsum_path
 from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError
 from tensorc.passes import PASSES, Pass
 from tensorc.runtime import Program, compile_program
@@ -28,6 +28,7 @@ __all__ = [
     "check",
     "compile",
     "einsum",
+    "einsum_path",
     "grad",
     "jvp",
     "vjp",
@@ -39,13 +40,3 @@ def compile(source: str, backend: str | None = None, passes: Sequence[Pass] = PA
     """Compiles a tensorc program for `backend` (a name in `tensorc.backends.BACKENDS`, or None
     to follow the arguments); `passes=()` turns the optimising passes off."""
     return compile_program(source, backend, passes)
-
-
-def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
-    """numpy.einsum semantics, on the operands' backend (or the one named)."""
-    program = compile_program(subscripts, backend, PASSES, einsum=True)
-    if len(operands) != len(program.inputs):
-        raise ShapeError(
-            f"einsum got {len(operands)} operands but the subscripts name {len(program.inputs)}"
-        )
-    return program(*operands)
