@@ -166,8 +166,8 @@ def einsum_path(*operands: Any, optimize: Any = "greedy") -> tuple[list[Any], st
 
 def split_arguments(arguments: Sequence[Any]) -> tuple[str, list[Any]]:
     """The subscripts text and the operands of an einsum call, in any form numpy takes:
-    `("ij,jk", a, b)`, or sublists `(a, [0, 1], b, [1, 2], [0, 2])`; and torch's
-    `("ij,jk", [a, b])`, a list of framework tensors as the one operand."""
+    `("ij,jk", a, b)`, or sublists `(a, [0, 1], b, [1, 2], [0, 2])`; and the form that takes
+    `("ij,jk", [a, b])`, a list of tensors as the one operand (as some frameworks do)."""
     if not arguments:
         raise TensorcError(
             "einsum needs the subscripts and at least one operand, or operands each followed by "

@@ -74,7 +74,7 @@ class Subscripts:
     @property
     def drops_ellipsis(self) -> bool:
         """Whether the operands write `...` and the output does not (numpy then sums the
-        axes it covers, as torch, JAX and opt_einsum do; a program cannot write that)."""
+        axes it covers, as the other frameworks and opt_einsum do; a program cannot write that)."""
         uses = any(ELLIPSIS in term.labels for term in self.inputs)
         return uses and ELLIPSIS not in self.output.labels
 
