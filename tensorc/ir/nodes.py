@@ -248,13 +248,13 @@ def _remember_hash(cls: type) -> None:
     cls.__hash__ = cached  # type: ignore[assignment,method-assign]
 
 
-def _node_classes(base: type[Node]) -> list[type[Node]]:
-    """Every dataclass among the subclasses of `base`, however deep."""
-    found = []
+def _node_classes(base: type[Node]) -> dict[type[Node], None]:
+    """Every dataclass among the subclasses of `base`, however deep, each once, in order."""
+    found: dict[type[Node], None] = {}
     for cls in base.__subclasses__():
         if "__dataclass_fields__" in cls.__dict__:
-            found.append(cls)
-        found.extend(_node_classes(cls))
+            found[cls] = None
+        found.update(_node_classes(cls))
     return found
 
 
