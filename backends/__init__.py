@@ -68,6 +68,10 @@ class Backend:
     to_numpy: Callable[[Any], np.ndarray]  # one of its arrays as a NumPy array
     placeholder: Callable[[tuple[int, ...]], Any]  # a float32 array of a shape, no memory
     sum: Callable[[Any, tuple[int, ...], bool], Any]  # (value, axes, keepdims): a sum
+    # tc.einsum: a list or number as the framework's einsum takes it (`like`: another operand,
+    # for the device), and the result in the dtype the framework's own einsum gives
+    einsum_operand: Callable[[Any, Any], Any]
+    einsum_result: Callable[[Any, list[Any]], Any]
     precision: Callable[[str], AbstractContextManager[Any]] = _same_precision
     # one of its arrays as the plain kind generated code takes (NumPy: np.matrix -> ndarray);
     # TensorcError for one that would change meaning (a masked array, whose mask is ignored)

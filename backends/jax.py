@@ -70,6 +70,26 @@ class JaxGenerator(Generator):
         return "@jax.jit"
 
 
+# --- tc.einsum: operands and results as jnp.einsum has them ----------------------------------
+
+
+def einsum_operand(value: object, like: object = None) -> object:
+    """A list or a number as jnp.einsum takes it: an array (a number stays weakly typed)."""
+    import jax.numpy as jnp
+
+    return jnp.asarray(value)
+
+
+def einsum_result(value: object, operands: list[object]) -> object:
+    """jnp.einsum's result: an array of the operands' common dtype (int8 stays int8, bool
+    stays bool), where the sums underneath promote as jnp.sum does."""
+    import jax.numpy as jnp
+
+    result = jnp.asarray(value)
+    dtype = jnp.result_type(*operands)
+    return result if result.dtype == dtype else result.astype(dtype)
+
+
 # --- the runtime record ---------------------------------------------------------------------
 
 
@@ -131,6 +151,8 @@ BACKEND = Backend(
     to_numpy=np.asarray,
     placeholder=_placeholder,
     sum=_sum,
+    einsum_operand=einsum_operand,
+    einsum_result=einsum_result,
     precision=_precision,
     gradients=_gradients,
 )

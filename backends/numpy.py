@@ -123,6 +123,24 @@ class NumpyGenerator(Generator):
         return Code(f"np.maximum({name}, 0, out={name})")
 
 
+# --- tc.einsum: operands and results as numpy.einsum has them --------------------------------
+
+
+def einsum_operand(value: Any, like: Any = None) -> Any:
+    """A list or a number as numpy.einsum takes it: an array (a Python int is int64)."""
+    import numpy as np
+
+    return np.asarray(value)
+
+
+def einsum_result(value: Any, operands: list[Any]) -> Any:
+    """numpy.einsum's result: an array (0-d for a scalar) of the operands' common dtype, so
+    that integers wrap as numpy's do and booleans stay booleans (any/all, not counts)."""
+    import numpy as np
+
+    return np.asarray(value).astype(np.result_type(*operands), copy=False)
+
+
 # --- the runtime record ---------------------------------------------------------------------
 
 
@@ -158,4 +176,6 @@ BACKEND = Backend(
     placeholder=_placeholder,
     sum=_sum,
     plain=_plain,
+    einsum_operand=einsum_operand,
+    einsum_result=einsum_result,
 )

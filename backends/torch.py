@@ -248,15 +248,40 @@ def _matmul_inputs(program: ir.Program) -> list[str]:
     return [spec.name for spec in program.inputs if spec.name in found]
 
 
+# --- tc.einsum: operands and results as torch.einsum has them --------------------------------
+
+
+def einsum_operand(value: object, like: object = None) -> object:
+    """A list or a number as a tensor on the device of `like`, a tensor among the other
+    operands (torch.einsum itself takes tensors only)."""
+    import torch
+
+    device = like.device if isinstance(like, torch.Tensor) else None
+    return torch.as_tensor(_forward_strides(value), device=device)
+
+
+def einsum_result(value: object, operands: list[object]) -> object:
+    """torch.einsum's result: a tensor (0-d for a scalar), of the dtype torch's own sums and
+    products give, as torch.einsum's do."""
+    import torch
+
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+
+
 # --- the runtime record ---------------------------------------------------------------------
 
 
 def _from_numpy(array: Any) -> Any:
     import torch
 
-    if isinstance(array, np.ndarray) and any(stride < 0 for stride in array.strides):
-        array = array.copy()  # a reversed view: torch takes no negative strides
-    return torch.as_tensor(array)
+    return torch.as_tensor(_forward_strides(array))
+
+
+def _forward_strides(value: Any) -> Any:
+    """A NumPy array that is a reversed view as a copy (torch takes no negative strides)."""
+    if isinstance(value, np.ndarray) and any(stride < 0 for stride in value.strides):
+        return value.copy()
+    return value
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -302,5 +327,7 @@ BACKEND = Backend(
     to_numpy=_to_numpy,
     placeholder=_placeholder,
     sum=_sum,
+    einsum_operand=einsum_operand,
+    einsum_result=einsum_result,
     gradients=_gradients,
 )

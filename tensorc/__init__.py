@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from tensorc.autodiff import Derivative, grad, jvp, vjp
 from tensorc.check import CheckReport, check
+from tensorc.einsum import einsum, einsum_path
 from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError, TensorcWarning
 from tensorc.passes import PASSES, Pass
 from tensorc.runtime import Program, compile_program
@@ -29,6 +29,7 @@ __all__ = [
     "check",
     "compile",
     "einsum",
+    "einsum_path",
     "grad",
     "jvp",
     "vjp",
@@ -43,13 +44,3 @@ def compile(
     to follow the arguments). `passes` are the optimising passes: the default pipeline
     `tensorc.passes.PASSES` when left out or None, none at all with `passes=()`."""
     return compile_program(source, backend, passes)
-
-
-def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
-    """numpy.einsum semantics, on the operands' backend (or the one named)."""
-    program = compile_program(subscripts, backend, PASSES, einsum=True)
-    if len(operands) != len(program.inputs):
-        raise ShapeError(
-            f"einsum got {len(operands)} operands but the subscripts name {len(program.inputs)}"
-        )
-    return program(*operands)

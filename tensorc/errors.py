@@ -31,8 +31,11 @@ class Span:
         )
 
 
-class TensorcError(Exception):
-    """Base class of every error tensorc raises for a bad program or bad arguments."""
+class TensorcError(ValueError):
+    """Base class of every error tensorc raises for a bad program or bad arguments.
+
+    It is a ValueError, as numpy.einsum's refusals are, so that tensorc drops in where
+    callers catch those; errors about an argument's type are TypeErrors as well."""
 
     def __init__(self, message: str, span: Span | None = None, source: str | None = None):
         self.message = message
@@ -72,6 +75,16 @@ class ParseError(TensorcError):
 
 class ShapeError(TensorcError, ValueError):
     """Index sizes, ranks or broadcasts that do not agree."""
+
+
+class ArgumentTypeError(TensorcError, TypeError):
+    """An argument of a type that cannot be used (an operand that is not an array, a number
+    or a list of numbers; an `out=` that is not an array; a cast the casting rule forbids)."""
+
+
+class PathError(TensorcError, RuntimeError):
+    """An explicit contraction path (einsum's `optimize=[...]`) that does not fit the operands:
+    a RuntimeError as well, as numpy.einsum raises for one."""
 
 
 class ProgramError(TensorcError):

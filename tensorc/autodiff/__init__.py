@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from tensorc import backends, compiler
 from tensorc.arguments import bind, shape_of
@@ -31,49 +31,45 @@ from tensorc.ir.nodes import display_name
 from tensorc.passes import PASSES, Pass
 from tensorc.runtime import Program, compile_program
 
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11; only read by type checkers
+
 Wrt = str | Sequence[str]
 
 
+class Options(TypedDict, total=False):
+    """What `grad`, `vjp` and `jvp` take by keyword: the passes to run (all of them unless
+    told), and `einsum=True` to read `source` as einsum subscripts."""
+
+    passes: Sequence[Pass] | None
+    einsum: bool
+
+
 def grad(
-    source: str,
-    wrt: Wrt,
-    backend: str | None = None,
-    *,
-    passes: Sequence[Pass] | None = PASSES,
-    einsum: bool = False,
+    source: str, wrt: Wrt, backend: str | None = None, **options: Unpack[Options]
 ) -> Derivative:
     """The gradient of a program that returns one scalar, with respect to the input(s) `wrt`:
     a compiled function of the program's inputs returning d result / d wrt (a tuple when
     `wrt` is a tuple)."""
-    return _derivative("grad", source, wrt, backend, passes, einsum)
+    return _derivative("grad", source, wrt, backend, **options)
 
 
 def vjp(
-    source: str,
-    wrt: Wrt,
-    backend: str | None = None,
-    *,
-    passes: Sequence[Pass] | None = PASSES,
-    einsum: bool = False,
+    source: str, wrt: Wrt, backend: str | None = None, **options: Unpack[Options]
 ) -> Derivative:
     """Reverse mode for any program: a compiled function of the program's inputs followed by
     one cotangent per returned value (named `d<output>`, shaped like it), returning the
     cotangents of the `wrt` inputs: sum(output * cotangent) differentiated."""
-    return _derivative("vjp", source, wrt, backend, passes, einsum)
+    return _derivative("vjp", source, wrt, backend, **options)
 
 
 def jvp(
-    source: str,
-    wrt: Wrt,
-    backend: str | None = None,
-    *,
-    passes: Sequence[Pass] | None = PASSES,
-    einsum: bool = False,
+    source: str, wrt: Wrt, backend: str | None = None, **options: Unpack[Options]
 ) -> Derivative:
     """Forward mode: a compiled function of the program's inputs followed by one tangent per
     `wrt` input (named `d<input>`), returning (outputs, output tangents), each a tuple when
     the program returns a tuple."""
-    return _derivative("jvp", source, wrt, backend, passes, einsum)
+    return _derivative("jvp", source, wrt, backend, **options)
 
 
 def _derivative(
@@ -81,8 +77,8 @@ def _derivative(
     source: str,
     wrt: Wrt,
     backend: str | None,
-    passes: Sequence[Pass] | None,
-    einsum: bool,
+    passes: Sequence[Pass] | None = PASSES,
+    einsum: bool = False,
 ) -> Derivative:
     compiler.check_backend(backend)
     if not isinstance(source, str):

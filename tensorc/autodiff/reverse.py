@@ -73,18 +73,12 @@ class Reverse(Builder):
         labels: tuple[str, ...] | None = statement.labels
         if batched:
             labels = (ELLIPSIS, *statement.axes)
-        if len(terms) == 1 and self._reads_as(terms[0], labels):
+        if len(terms) == 1 and _reads_as(terms[0], labels):
             return terms[0]
         suffix = "_batch" if batched else ""
         target = self.names.claim(self.base(statement, "d", suffix))
         self.emit_sum(target, labels, terms)
         return ex.name(target) if labels is None else ex.access(target, labels)
-
-    @staticmethod
-    def _reads_as(term: ast.Expr, labels: tuple[str, ...] | None) -> bool:
-        if labels is None or not labels:
-            return isinstance(term, ast.Name) or (isinstance(term, ast.Access) and not term.axes)
-        return isinstance(term, ast.Access) and ex.labels_of(term.axes) == labels
 
     def gradient(self, name: str) -> Gradient:
         labels, _ = self.canonical(name)
@@ -178,15 +172,7 @@ class Reverse(Builder):
         if labels == canonical:
             return g
         if _compatible(labels, canonical):
-            mapping: dict[str, str] = {}
-            equal: list[tuple[str, str]] = []
-            for read, written in zip(ex.expanded(labels), ex.expanded(canonical), strict=True):
-                if read == ELLIPSIS:
-                    continue
-                if read in mapping:
-                    equal.append((mapping[read], written))
-                else:
-                    mapping[read] = written
+            mapping, equal = _renaming(labels, canonical)
             renamed = self.indices.rename(g, mapping)
             if renamed is not None:
                 zero: ast.Expr = ex.number(0)
@@ -246,6 +232,31 @@ class Reverse(Builder):
         lacks (for a factor of a product, a contraction)."""
         summed = nominal - self.free(child)
         self.visit(child, self.sum_over(summed, g, st.order, self.base(st)), st)
+
+
+def _reads_as(term: ast.Expr, labels: tuple[str, ...] | None) -> bool:
+    """Whether `term` is already a plain read of a tensor with these labels (or a scalar's)."""
+    if labels is None or not labels:
+        return isinstance(term, ast.Name) or (isinstance(term, ast.Access) and not term.axes)
+    return isinstance(term, ast.Access) and ex.labels_of(term.axes) == labels
+
+
+def _renaming(
+    read: tuple[str, ...], written: tuple[str, ...]
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """How a read's indices become the written ones, for axis lists that are `_compatible`:
+    each index renamed at its first place, and the pairs of written indices that a repeated
+    read index makes equal (a diagonal)."""
+    mapping: dict[str, str] = {}
+    equal: list[tuple[str, str]] = []
+    for old, new in zip(ex.expanded(read), ex.expanded(written), strict=True):
+        if old == ELLIPSIS:
+            continue
+        if old in mapping:
+            equal.append((mapping[old], new))
+        else:
+            mapping[old] = new
+    return mapping, equal
 
 
 def _compatible(read: tuple[str, ...], written: tuple[str, ...]) -> bool:

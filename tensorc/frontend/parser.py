@@ -42,7 +42,7 @@ _TERMINAL_WORDS = {
     "OR": "'or'",
     "NOT": "'not'",
     "$END": "the end of the program",
-    "ARROW": "'->'",
+    "_ARROW": "'->'",
     "LETTER": "an index letter",
 }
 
@@ -261,10 +261,24 @@ def _error_position(error: UnexpectedInput, source: str) -> tuple[int, int]:
 
 def _expected_words(error: UnexpectedInput) -> str:
     expected = getattr(error, "expected", None) or getattr(error, "allowed", None) or set()
-    words = sorted({_TERMINAL_WORDS.get(name, name.lower()) for name in expected})
+    words = sorted({_terminal_word(name) for name in expected})
     if not words or len(words) > 6:
         return ""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _terminal_word(name: str) -> str:
+    """How a hint names a terminal: its friendly name, or the text of a literal one, never a
+    grammar-internal name such as `__ANON_1`."""
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = lark_parser().get_terminal(name).pattern
+    except KeyError:
+        pattern = None
+    if pattern is not None and pattern.type == "str":
+        return repr(pattern.value)
+    return name.strip("_").lower().replace("_", " ")
 
 
 def _known_mistake(error: UnexpectedInput, source: str) -> str | None:

@@ -21,6 +21,8 @@ label_parts = labels.parts
 
 @dataclass(frozen=True)
 class Node:
+    """An IR value: `indices` labels its axes, `children` are the nodes it is computed from."""
+
     @property
     def indices(self) -> tuple[str, ...]:
         raise NotImplementedError
@@ -30,17 +32,33 @@ class Node:
         return ()
 
 
+class Labelled(Node):
+    """A node whose axes are its `labels` field (declared by each subclass, in its place)."""
+
+    labels: tuple[str, ...]
+
+    @property
+    def indices(self) -> tuple[str, ...]:
+        return self.labels
+
+
+class OneOperand(Node):
+    """A node computed from one `operand` (a field declared by each subclass, in its place)."""
+
+    operand: Node
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+
 @dataclass(frozen=True)
-class Var(Node):
+class Var(Labelled):
     """A program tensor (an input or an earlier statement's target), axes labelled as accessed."""
 
     name: str
     labels: tuple[str, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ class IndexValue(Node):
 
 
 @dataclass(frozen=True)
-class Diagonal(Node):
+class Diagonal(OneOperand):
     """The diagonal of two axes with the same label; the merged axis moves to the end."""
 
     operand: Node
@@ -80,13 +98,9 @@ class Diagonal(Node):
         rest = tuple(label for k, label in enumerate(labels) if k not in (self.first, self.second))
         return (*rest, labels[self.first])
 
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
 
 @dataclass(frozen=True)
-class Permute(Node):
+class Permute(OneOperand):
     """The same array with its axes reordered: axis k of the result is axis perm[k] of the operand."""
 
     operand: Node
@@ -97,10 +111,6 @@ class Permute(Node):
         labels = self.operand.indices
         return tuple(labels[k] for k in self.perm)
 
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
 
 def permuted(node: Node, wanted: tuple[str, ...]) -> Node:
     """`node` with its axes in the order of `wanted` (a permutation of its labels)."""
@@ -110,39 +120,23 @@ def permuted(node: Node, wanted: tuple[str, ...]) -> Node:
 
 
 @dataclass(frozen=True)
-class Reshape(Node):
+class Reshape(OneOperand, Labelled):
     """Merges adjacent axes into composed ones or splits composed axes, row-major."""
 
     operand: Node
     labels: tuple[str, ...]
 
-    @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
 
 @dataclass(frozen=True)
-class Expand(Node):
+class Expand(OneOperand, Labelled):
     """Broadcasts the operand to more indices: its labels are an ordered subsequence of these."""
 
     operand: Node
     labels: tuple[str, ...]
 
-    @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
 
 @dataclass(frozen=True)
-class Map(Node):
+class Map(Labelled):
     """An elementwise operation; each argument's labels are an ordered subsequence of `labels`."""
 
     op: str
@@ -150,16 +144,12 @@ class Map(Node):
     labels: tuple[str, ...]
 
     @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
-
-    @property
     def children(self) -> tuple[Node, ...]:
         return self.args
 
 
 @dataclass(frozen=True)
-class Reduce(Node):
+class Reduce(OneOperand, Labelled):
     """A reduction (`sum prod max min mean logsumexp`) over the operand's labels not in `labels`."""
 
     op: str
@@ -167,20 +157,12 @@ class Reduce(Node):
     labels: tuple[str, ...]
 
     @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
-
-    @property
     def reduced(self) -> tuple[str, ...]:
         return tuple(label for label in self.operand.indices if label not in self.labels)
 
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
 
 @dataclass(frozen=True)
-class Along(Node):
+class Along(OneOperand):
     """A normaliser along one index that keeps its shape: `softmax`, `cumsum`."""
 
     op: str
@@ -191,13 +173,9 @@ class Along(Node):
     def indices(self) -> tuple[str, ...]:
         return self.operand.indices
 
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand,)
-
 
 @dataclass(frozen=True)
-class Contract(Node):
+class Contract(Labelled):
     """A sum of products: multiply the factors, sum every index not in `labels`.
 
     `path` records the contraction planner's report when it split a larger product.
@@ -206,10 +184,6 @@ class Contract(Node):
     factors: tuple[Node, ...]
     labels: tuple[str, ...]
     path: PathReport | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
 
     @property
     def summed(self) -> tuple[str, ...]:
@@ -226,7 +200,7 @@ class Contract(Node):
 
 
 @dataclass(frozen=True)
-class MatMul(Node):
+class MatMul(Labelled):
     """`left @ right` with numpy matmul semantics: (*batch, m, k) @ (*batch, k, n) -> (*batch, m, n).
 
     `left_vector`/`right_vector` mark an operand that has no m (or n) axis: it is (*batch, k).
@@ -239,16 +213,12 @@ class MatMul(Node):
     right_vector: bool = False
 
     @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
-
-    @property
     def children(self) -> tuple[Node, ...]:
         return (self.left, self.right)
 
 
 @dataclass(frozen=True)
-class Attention(Node):
+class Attention(Labelled):
     """softmax(q·k * scale [+ causal mask]) · v along (query, key) indices: a fused kernel."""
 
     query: Node
@@ -257,10 +227,6 @@ class Attention(Node):
     scale: Node
     causal: bool
     labels: tuple[str, ...]
-
-    @property
-    def indices(self) -> tuple[str, ...]:
-        return self.labels
 
     @property
     def children(self) -> tuple[Node, ...]:
@@ -282,7 +248,17 @@ def _remember_hash(cls: type) -> None:
     cls.__hash__ = cached  # type: ignore[assignment,method-assign]
 
 
-for _node_class in Node.__subclasses__():  # every node class above
+def _node_classes(base: type[Node]) -> dict[type[Node], None]:
+    """Every dataclass among the subclasses of `base`, however deep, each once, in order."""
+    found: dict[type[Node], None] = {}
+    for cls in base.__subclasses__():
+        if "__dataclass_fields__" in cls.__dict__:
+            found[cls] = None
+        found.update(_node_classes(cls))
+    return found
+
+
+for _node_class in _node_classes(Node):  # every node class above
     _remember_hash(_node_class)
 
 

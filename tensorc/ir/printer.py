@@ -4,6 +4,9 @@ A name assigned again prints as `a#2` from its second assignment on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from tensorc.ir import nodes as ir
 
 
@@ -46,36 +49,31 @@ def format_program(
 
 
 def _node_text(node: ir.Node, args: list[str]) -> str:
-    labels = "[" + ", ".join(node.indices) + "]"
+    """One node as text, its operands already written as `args`."""
     if isinstance(node, ir.Var):
-        return f"{node.name}{labels}" if node.labels else node.name
+        return f"{node.name}[{', '.join(node.labels)}]" if node.labels else node.name
     if isinstance(node, ir.Const):
         return node.text
     if isinstance(node, ir.IndexValue):
         return f"index({node.index})"
-    if isinstance(node, ir.Map):
-        return f"{node.op}({', '.join(args)}){labels}"
-    if isinstance(node, ir.Permute):
-        return f"permute({args[0]}, {node.perm}){labels}"
-    if isinstance(node, ir.Reshape):
-        return f"reshape({args[0]}){labels}"
-    if isinstance(node, ir.Expand):
-        return f"expand({args[0]}){labels}"
-    if isinstance(node, ir.Diagonal):
-        return f"diagonal({args[0]}, {node.first}, {node.second}){labels}"
-    if isinstance(node, ir.Reduce):
-        return f"{node.op}[{', '.join(node.reduced)}]({args[0]}){labels}"
-    if isinstance(node, ir.Along):
-        return f"{node.op}[{node.index}]({args[0]}){labels}"
-    if isinstance(node, ir.Contract):
-        summed = ", ".join(node.summed)
-        return f"contract[{summed}]({', '.join(args)}){labels}"
-    if isinstance(node, ir.MatMul):
-        return f"matmul({args[0]}, {args[1]}){labels}"
-    if isinstance(node, ir.Attention):
-        causal = ", causal" if node.causal else ""
-        return f"attention({', '.join(args)}{causal}){labels}"
-    return type(node).__name__  # pragma: no cover
+    return _OPERATIONS[type(node)](node, args) + "[" + ", ".join(node.indices) + "]"
+
+
+# An operation's text, before the labels of its result; `node` is of the key's type.
+_OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
+    ir.Map: lambda node, args: f"{node.op}({', '.join(args)})",
+    ir.Permute: lambda node, args: f"permute({args[0]}, {node.perm})",
+    ir.Reshape: lambda node, args: f"reshape({args[0]})",
+    ir.Expand: lambda node, args: f"expand({args[0]})",
+    ir.Diagonal: lambda node, args: f"diagonal({args[0]}, {node.first}, {node.second})",
+    ir.Reduce: lambda node, args: f"{node.op}[{', '.join(node.reduced)}]({args[0]})",
+    ir.Along: lambda node, args: f"{node.op}[{node.index}]({args[0]})",
+    ir.Contract: lambda node, args: f"contract[{', '.join(node.summed)}]({', '.join(args)})",
+    ir.MatMul: lambda node, args: f"matmul({args[0]}, {args[1]})",
+    ir.Attention: lambda node, args: (
+        f"attention({', '.join(args)}{', causal' if node.causal else ''})"
+    ),
+}
 
 
 def _path_lines(path: ir.PathReport) -> list[str]:

@@ -16,6 +16,7 @@ import torch
 from corpus import GRAD_CASES, Case
 
 import tensorc as tc
+from tensorc import backends
 from tensorc.frontend import parse_program
 from tensorc.ir.nodes import ELLIPSIS
 
@@ -61,6 +62,12 @@ JAX_CASES = {
 }
 
 
+# Every registered backend whose framework is installed, and those that run every case (all
+# but JAX, which runs the subset above).
+BACKENDS = tuple(name for name, record in backends.BACKENDS.items() if record.installed())
+EVERY_CASE = tuple(name for name in BACKENDS if name != "jax")
+
+
 def on_jax(position: int, case: Case) -> bool:
     return (
         bool(os.environ.get("TENSORC_AUTODIFF_FULL")) or case.id in JAX_CASES or position % 6 == 0
@@ -72,20 +79,15 @@ def as_tuple(value: Any) -> tuple[Any, ...]:
 
 
 def to_backend(value: Any, backend: str) -> Any:
+    """A NumPy array as an unshared copy in `backend`'s arrays; Python numbers as they are."""
     if isinstance(value, bool | int | float):
         return value
-    array = np.asarray(value)
-    if backend == "jax":
-        return jnp.asarray(array)
-    if backend == "torch":
-        return torch.from_numpy(np.array(array, copy=True))
-    return array
+    return backends.backend(backend).from_numpy(np.array(np.asarray(value), copy=True))
 
 
 def to_numpy(value: Any) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+    found = backends.owner(value)
+    return np.asarray(value) if found is None else found.to_numpy(value)
 
 
 def wrt_names(case: Case) -> tuple[str, ...]:

@@ -8,12 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from references import to_backend, to_numpy
+from references import BACKENDS, to_backend, to_numpy
 
 import tensorc as tc
 from tensorc.cli import main
-
-BACKENDS = ("numpy", "jax", "torch")
 
 
 def jax_grad(source: str, wrt: str, *args: np.ndarray) -> np.ndarray:

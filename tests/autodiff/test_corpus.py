@@ -14,7 +14,9 @@ import pytest
 from corpus import Case
 from references import (
     ATOL,
+    BACKENDS,
     CASE_PARAMS,
+    EVERY_CASE,
     RTOL,
     as_tuple,
     cotangents,
@@ -55,7 +57,7 @@ def test_vjp_matches_torch_autograd(case: Case) -> None:
     values = case.make_inputs()
     cots = cotangents(case, values)
     expected = torch_vjp(case, values, cots)
-    for backend in ("numpy", "torch"):
+    for backend in EVERY_CASE:
         check(vjp_on(case, backend, values, cots), expected, case, f"{backend} vs torch.autograd")
 
 
@@ -94,7 +96,7 @@ def test_jvp_agrees_with_vjp(case: Case) -> None:
     expected_outputs = as_tuple(case.expected(values))
     back = vjp_on(case, "numpy", values, cots)
     want = sum(float(np.sum(g * np.asarray(t))) for g, t in zip(back, tans, strict=True))
-    for backend in ("numpy", "torch"):
+    for backend in EVERY_CASE:
         f = tc.jvp(case.src, wrt=wrt_names(case), backend=backend, einsum=case.einsum)
         args = [to_backend(v, backend) for v in [*values.values(), *tans]]
         outputs, output_tangents = f(*args, **case.sizes)
@@ -112,7 +114,7 @@ def test_jvp_matches_jax_jvp(case: Case) -> None:
     values = case.make_inputs()
     tans = tangents(case, values)
     outputs, output_tangents = jax_jvp(case, values, tans)
-    for backend in ("numpy", "jax", "torch"):
+    for backend in BACKENDS:
         f = tc.jvp(case.src, wrt=wrt_names(case), backend=backend, einsum=case.einsum)
         args = [to_backend(v, backend) for v in [*values.values(), *tans]]
         got_outputs, got_tangents = f(*args, **case.sizes)

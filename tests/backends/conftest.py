@@ -15,28 +15,38 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 
 import tensorc as tc
+from tensorc.backends import BACKENDS, owner
 
-# The third-party packages a module of each backend may import (JAX depends on NumPy).
+# The third-party packages a module of each backend may import: its own framework, and these
+# (JAX depends on NumPy).
+ALSO_IMPORTED = {"jax": {"numpy"}}
 ALLOWED_IMPORTS = {
-    "numpy": {"numpy"},
-    "jax": {"jax", "numpy"},
-    "torch": {"torch"},
+    name: {record.module, *ALSO_IMPORTED.get(name, ())} for name, record in BACKENDS.items()
 }
+
+
+def _imported_names() -> list[str]:
+    """The names that every backend's module binds by its imports: np, jax, jnp, torch, ..."""
+    names: list[str] = []
+    for record in BACKENDS.values():
+        for line in record.generator.imports:
+            statement = ast.parse(line).body[0]
+            assert isinstance(statement, ast.Import), line
+            for alias in statement.names:
+                name = alias.asname or alias.name.split(".")[0]
+                if name not in names:
+                    names.append(name)
+    return names
+
 
 # Names that generated code must not let a user's tensor shadow: the backend modules, the
 # function's own name, helpers' modules, a keyword and builtins.
 RESERVED_NAMES = [
-    "np",
-    "torch",
-    "jnp",
-    "jax",
+    *_imported_names(),
     "math",
     "functools",
     "program",
@@ -193,25 +203,17 @@ class Generated:
         return np.array(json.loads(completed.stdout))
 
     def to_backend(self, value: Any, backend: str) -> Any:
+        """A NumPy array as a (C-ordered, unshared) copy in `backend`'s arrays; else as is."""
         if not isinstance(value, np.ndarray):
             return value
-        if backend == "jax":
-            return jnp.asarray(value)
-        if backend == "torch":
-            return torch.from_numpy(value.copy())
-        return value
+        return BACKENDS[backend].from_numpy(value.copy())
 
     def to_numpy(self, value: Any) -> np.ndarray:
-        if isinstance(value, torch.Tensor):
-            return value.detach().cpu().numpy()
-        return np.asarray(value)
+        found = owner(value)
+        return np.asarray(value) if found is None else found.to_numpy(value)
 
     def is_native(self, value: Any, backend: str) -> bool:
-        if backend == "numpy":
-            return isinstance(value, np.ndarray | np.generic)
-        if backend == "jax":
-            return isinstance(value, jax.Array)
-        return isinstance(value, torch.Tensor)
+        return BACKENDS[backend].owns(value)
 
     # --- checks every backend's test file runs ----------------------------------------------
 

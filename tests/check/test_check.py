@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import sys
 from typing import Any
 
 import pytest
 
 import tensorc as tc
+from tensorc.backends import BACKENDS, with_gradients
 from tensorc.check import Difference
 
 check_module = importlib.import_module("tensorc.check")  # `tc.check` is the function
-INSTALLED = [b for b in ("numpy", "jax", "torch") if importlib.util.find_spec(b) is not None]
-AUTODIFF = [b for b in INSTALLED if b in ("jax", "torch")]
+INSTALLED = [name for name, record in BACKENDS.items() if record.installed()]
+AUTODIFF = [record.name for record in with_gradients() if record.installed()]
 MATMUL = "C[i, k] = A[i, j] * B[j, k]"
 
 # Every form of the language page, with the options a check of it needs.

@@ -9,15 +9,16 @@ error (caret message on stderr, no traceback), 2 for bad usage.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tensorc.backends import BACKENDS
+
 TENSORC = shutil.which("tensorc")
-INSTALLED = [b for b in ("numpy", "jax", "torch") if importlib.util.find_spec(b) is not None]
+INSTALLED = [name for name, record in BACKENDS.items() if record.installed()]
 ATTENTION = """\
 # single-head attention
 S[i, j] = Q[i, d] * K[j, d] / sqrt(dk)

@@ -18,55 +18,41 @@ import jax
 # any JAX array is created.
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-BACKENDS: tuple[str, ...] = ("numpy", "jax", "torch")
+from tensorc.backends import BACKENDS as REGISTRY  # noqa: E402
+from tensorc.backends import owner  # noqa: E402
 
-# The third-party libraries a generated module of each backend may import.  JAX itself depends
-# on NumPy, so a JAX module that imports numpy is still standalone.
+# Every registered backend whose framework is installed: a new backends/<name>.py is covered.
+BACKENDS: tuple[str, ...] = tuple(name for name, record in REGISTRY.items() if record.installed())
+
+# The third-party libraries a generated module may import: its own framework, and these. JAX
+# itself depends on NumPy, so a JAX module that imports numpy is still standalone.
+ALSO_IMPORTED: dict[str, frozenset[str]] = {"jax": frozenset({"numpy"})}
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
-    "numpy": frozenset({"numpy"}),
-    "jax": frozenset({"jax", "numpy"}),
-    "torch": frozenset({"torch"}),
+    name: frozenset({record.module}) | ALSO_IMPORTED.get(name, frozenset())
+    for name, record in REGISTRY.items()
 }
 
 
 def to_backend(value: Any, backend: str) -> Any:
-    """Convert a NumPy array to the array type of ``backend``; Python scalars pass through."""
+    """Convert a NumPy array to the array type of ``backend``; Python scalars pass through.
+    The backend gets a C-ordered copy, so that it shares no memory with the reference's."""
     if isinstance(value, (bool, int, float)):
         return value
-    array = np.asarray(value)
-    if backend == "numpy":
-        return array
-    if backend == "jax":
-        return jnp.asarray(array)
-    if backend == "torch":
-        return torch.from_numpy(np.array(array, copy=True, order="C"))
-    raise ValueError(f"unknown backend {backend!r}")
+    return REGISTRY[backend].from_numpy(np.array(np.asarray(value), copy=True, order="C"))
 
 
 def to_numpy(value: Any) -> np.ndarray:
     """Convert a backend array (or NumPy scalar) back to a NumPy array."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+    found = owner(value)
+    return np.asarray(value) if found is None else found.to_numpy(value)
 
 
 def is_backend_array(value: Any, backend: str) -> bool:
-    """Whether ``value`` is an array of the backend's own type."""
-    if backend == "numpy":
-        # NumPy reductions to a scalar give a NumPy scalar (np.float64, ...), which is NumPy's
-        # own 0-d type; anything else must be an ndarray.
-        return isinstance(value, np.ndarray) or (
-            isinstance(value, np.generic) and np.ndim(value) == 0
-        )
-    if backend == "jax":
-        return isinstance(value, jax.Array)
-    if backend == "torch":
-        return isinstance(value, torch.Tensor)
-    raise ValueError(f"unknown backend {backend!r}")
+    """Whether ``value`` is an array of the backend's own type (for NumPy, reductions to a
+    scalar give a NumPy scalar, np.float64, ..., which is NumPy's own 0-d type)."""
+    return REGISTRY[backend].owns(value)
 
 
 def as_tuple(value: Any) -> tuple[Any, ...]:

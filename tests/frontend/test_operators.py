@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import tensorc as tc
-from tensorc.autodiff.expr import show
 from tensorc.frontend import ast, parse_program
+from tensorc.frontend.unparse import expression as show
 
 # The lines of CONTRACT.md §2's code block that the grown vocabulary added or changed.
 CONTRACT_LINES = """\

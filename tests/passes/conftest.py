@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 
 import tensorc as tc
+from tensorc.backends import BACKENDS as REGISTRY
+from tensorc.backends import owner
 from tensorc.compiler import UNKNOWN_SIZES, front_end
 from tensorc.ir.printer import format_program
 from tensorc.ir.shapes import Sizes, reads
 from tensorc.passes import PASSES, Pass
 
-BACKENDS = ("numpy", "jax", "torch")
+BACKENDS = tuple(name for name, record in REGISTRY.items() if record.installed())
 
 
 def ir_after(source: str, *passes: Pass, sizes: Sizes = UNKNOWN_SIZES) -> str:
@@ -69,21 +69,17 @@ def example_arguments(
 
 
 def to_backend(value: Any, backend: str) -> Any:
+    """A NumPy array as an unshared copy in `backend`'s arrays; anything else as it is."""
     if not isinstance(value, np.ndarray):
         return value
-    if backend == "jax":
-        return jnp.asarray(value)
-    if backend == "torch":
-        return torch.from_numpy(value.copy())
-    return value
+    return REGISTRY[backend].from_numpy(value.copy())
 
 
 def to_numpy(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(to_numpy(v) for v in value)
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+    found = owner(value)
+    return np.asarray(value) if found is None else found.to_numpy(value)
 
 
 def run(
