@@ -145,7 +145,8 @@ def converter(
     """A function that gives generated code arrays it can take: another framework's become
     the backend's own, and arrays of special kinds plain ones (an `np.matrix` would multiply
     as matrices); None where every argument is fine as it is. TensorcError for an argument
-    that cannot be converted without changing its meaning (a masked array)."""
+    that cannot be converted without changing its meaning (a masked array), naming it as
+    `names` do ("input 'A'", "operand 0")."""
     steps: dict[int, Conversion] = {}
     for k, (name, value) in enumerate(zip(names, args, strict=True)):
         step = _conversion(backend, name, value)
@@ -168,7 +169,7 @@ def _conversion(backend: str, name: str, value: Any) -> Conversion | None:
     try:
         plain = own.plain(value)
     except TensorcError as error:
-        raise TensorcError(f"input '{name}': {error.message}") from None
+        raise TensorcError(f"{name}: {error.message}") from None
     if own.name != backend:
         to_native, make_plain = backends.backend(backend).from_numpy, own.plain
         return lambda v: to_native(make_plain(v))

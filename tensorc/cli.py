@@ -90,8 +90,9 @@ def _check_scalar(program: Program, wrt: str) -> None:
     first = program.outputs[0]
     raise TensorcError(
         f"--grad needs a program that returns one scalar, but this one returns "
-        f"{', '.join(returned)}: --vjp {wrt} compiles the reverse mode for any result (its "
-        f"module takes a cotangent d{first} shaped like {first}), --jvp {wrt} the forward mode"
+        f"{', '.join(returned)}: --vjp {wrt} compiles the reverse mode for any result, as "
+        f"tc.vjp (its module takes a cotangent d{first} shaped like {first}), --jvp {wrt} the "
+        "forward mode, as tc.jvp"
     )
 
 

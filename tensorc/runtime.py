@@ -58,6 +58,10 @@ class Program:
         self._inputs = tuple(spec.name for spec in program.inputs)
         self._keywords = size_keywords(self._inputs, all_indices(program))
         self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
+        einsum = program.subscripts is not None  # whose inputs x0, x1, ... are its operands
+        self._shown = [
+            f"operand {k}" if einsum else f"input '{n}'" for k, n in enumerate(self._inputs)
+        ]
         self._source: str | None = None
         self._ir: str | None = None
 
@@ -216,7 +220,7 @@ class Program:
         backend, sizes = self._sizes(positional, sizes_given)
         optimised = compiler.optimise(self._program, sizes, self._passes)
         function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
-        convert = converter(backend, self._inputs, positional)
+        convert = converter(backend, self._shown, positional)
         if convert is None:
             return function, function
         return (lambda *args: function(*convert(args))), function

@@ -466,7 +466,6 @@ def test_grad_of_a_non_scalar_program_points_at_the_options_that_exist():
     done = tensorc("compile", "-e", MATMUL, "--grad", "A")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "--vjp A" in done.stderr and "--jvp A" in done.stderr
-    assert "tc.vjp" not in done.stderr
 
 
 @pytest.mark.parametrize(
