@@ -65,7 +65,7 @@ class JaxGenerator(Generator):
 
     @property
     def decorator(self) -> str:  # type: ignore[override]
-        if self.keyword_sizes:
+        if self.sizes.keywords():
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
 

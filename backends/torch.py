@@ -123,7 +123,7 @@ class TorchGenerator(Generator):
         that meet in a matmul get one dtype, as `*` would give them."""
         scalars = [self.params[spec.name] for spec in self.program.inputs if spec.is_scalar]
         lines = [f"{name} = {self.use_helper('_scalar')}({name})" for name in scalars]
-        multiplied = [self.params[name] for name in _matmul_inputs(self.program)]
+        multiplied = [self.params[name] for name in self.facts.matmul_inputs]
         if len(multiplied) > 1:
             names = ", ".join(multiplied)
             same = " == ".join(f"{name}.dtype" for name in multiplied)
@@ -183,14 +183,14 @@ class TorchGenerator(Generator):
             f"{query.text}, {key.text}, {value.text}, {factor}{causal})"
         )
 
-    def matmul_node(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+    def matmul(self, node: ir.MatMul, left: Code, right: Code) -> Code:
         """`torch.bmm` where both sides are 3-D with the same batch index: it skips the
         broadcasting checks of `@`, which cost ~20% on small batched products."""
         a, b = node.left.indices, node.right.indices
         plain = not (node.left_vector or node.right_vector)
         if plain and len(a) == len(b) == 3 and a[0] == b[0] != ELLIPSIS:
             return Code(f"torch.bmm({left.text}, {right.text})")
-        return super().matmul_node(node, left, right)
+        return super().matmul(node, left, right)
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
@@ -211,31 +211,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _matmul_inputs(program: ir.Program) -> list[str]:
-    """The tensor inputs that flow into a matmul or attention, directly or through targets."""
-    tensors = {spec.name for spec in program.inputs if not spec.is_scalar}
-    values = {let.name: let.value for let in program.lets}
-    found: set[str] = set()
-    pending: list[ir.Node] = [
-        node
-        for let in program.lets
-        for node in ir.walk(let.value)
-        if isinstance(node, ir.MatMul | ir.Attention)
-    ]
-    seen: set[int] = set()
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for leaf in ir.walk(node):
-            if isinstance(leaf, ir.Var) and leaf.name in tensors:
-                found.add(leaf.name)
-            elif isinstance(leaf, ir.Var) and leaf.name in values:
-                pending.append(values[leaf.name])
-    return [spec.name for spec in program.inputs if spec.name in found]
 
 
 # --- the runtime record ---------------------------------------------------------------------
