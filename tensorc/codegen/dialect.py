@@ -82,6 +82,23 @@ class Generator:
         text = node.text
         return Code(text, UNARY) if text.startswith("-") else Code(text)
 
+    def python_number(self, node: ir.Node) -> bool:
+        """Whether a value may be a plain Python number when the generated code runs."""
+        return self.facts.python_scalar(node)
+
+    def as_float(self, operand: Code, scalar: bool) -> Code:
+        """An operand that holds integers (a Python number if `scalar`), in the default float,
+        for a float-only operation. NumPy's functions (and the helpers of its backend) make
+        integers floating themselves."""
+        return operand
+
+    def like(self, constant: Code, other: str, integral: bool) -> Code:
+        """A tensor made from the program's numbers, in the dtype those numbers (integers if
+        `integral`) take beside the array named `other`: `other`'s where that holds them."""
+        number = "0" if integral else "0.0"
+        dtype = f"{self.module}.result_type({other}, {number})"
+        return Code(f"{constant.at(ATOM)}.astype({dtype})")
+
     def as_array(self, text: str) -> str:
         """An expression that turns a value that may be a Python number into an array."""
         return f"{self.module}.asarray({text})"
@@ -161,16 +178,20 @@ class Generator:
         right_plain = node.right_vector and len(node.right.indices) == 1
         left_padded = node.left_vector and not left_plain
         right_padded = node.right_vector and not right_plain
-        a = f"{left.at(ATOM)}[..., None, :]" if left_padded else left.at(PRODUCT)
-        b = f"{right.at(ATOM)}[..., None]" if right_padded else right.at(PRODUCT + 1)
-        product = f"{a} @ {b}"
+        a = Code(f"{left.at(ATOM)}[..., None, :]") if left_padded else left
+        b = Code(f"{right.at(ATOM)}[..., None]") if right_padded else right
+        product = self.product(node, a, b)
         if left_padded and right_padded:
-            return Code(f"({product})[..., 0, 0]")
+            return Code(f"{product.at(ATOM)}[..., 0, 0]")
         if left_padded:
-            return Code(f"({product})[..., 0, :]" if not right_plain else f"({product})[..., 0]")
+            return Code(f"{product.at(ATOM)}[..., 0{'' if right_plain else ', :'}]")
         if right_padded:
-            return Code(f"({product})[..., 0]")
-        return Code(product, PRODUCT)
+            return Code(f"{product.at(ATOM)}[..., 0]")
+        return product
+
+    def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+        """The matrix product of two operands shaped for it."""
+        return Code(f"{left.at(PRODUCT)} @ {right.at(PRODUCT + 1)}", PRODUCT)
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

@@ -104,14 +104,21 @@ class Emitter:
         return self.dialect.arange(self.dialect.sizes.axis(node.index))
 
     def emit_map(self, node: ir.Map, *args: Code) -> Code:
-        aligned = [
-            self.align(arg, child.indices, node.labels)
-            for arg, child in zip(args, node.args, strict=True)
+        codes = [
+            self.floating(node.op, child, arg) for child, arg in zip(node.args, args, strict=True)
         ]
-        scalars = [self.facts.python_scalar(child) for child in node.args]
+        op = OPS[node.op]
+        if op.arity > 1 and not op.boolean:  # a number made of its arguments' numbers
+            values = slice(1, None) if node.op == "where" else slice(None)
+            codes[values] = self.follow(node.args[values], codes[values])
+        aligned = [
+            align(code, child.indices, node.labels)
+            for code, child in zip(codes, node.args, strict=True)
+        ]
+        scalars = [self.dialect.python_number(child) for child in node.args]
         # an operation whose result has its operand's shape and dtype for every dtype
         # may overwrite an owned operand: that changes nothing but memory traffic
-        if OPS[node.op].inplace and self.owned(node.args[0]):
+        if op.inplace and self.owned(node.args[0]):
             found = self.dialect.inplace_function(node.op, aligned[0])
             if found is not None:
                 return found
@@ -148,39 +155,68 @@ class Emitter:
         shape = self.dialect.sizes.shape(node.labels)
         if isinstance(node.operand, ir.Const):
             return self.dialect.full(shape, operand)
-        expanded = self.align(operand, node.operand.indices, node.labels)
+        expanded = align(operand, node.operand.indices, node.labels)
         return self.dialect.broadcast_to(expanded, shape)
 
     def emit_reduce(self, node: ir.Reduce, operand: Code) -> Code:
         labels = node.operand.indices
         axes = tuple(axis_number(labels, labels.index(label)) for label in node.reduced)
-        return self.dialect.reduce(node.op, operand, axes)
+        return self.dialect.reduce(node.op, self.floating(node.op, node.operand, operand), axes)
 
     def emit_along(self, node: ir.Along, operand: Code) -> Code:
         labels = node.operand.indices
-        return self.dialect.along(node.op, operand, axis_number(labels, labels.index(node.index)))
+        axis = axis_number(labels, labels.index(node.index))
+        return self.dialect.along(node.op, self.floating(node.op, node.operand, operand), axis)
 
     def emit_matmul(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+        left, right = self.follow((node.left, node.right), [left, right])
         return self.dialect.matmul(node, left, right)
 
     def emit_attention(self, node: ir.Attention, *args: Code) -> Code:
         return self.dialect.attention(node, *args)
 
-    def align(self, code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
-        """Inserts length-1 axes so that `labels` broadcast against `target` (a supersequence)."""
-        if labels == target or not labels:
-            return code
-        named = [label for label in target if label != ELLIPSIS]
-        entries = [":" if label in labels else "None" for label in named]
-        if ELLIPSIS in labels:
-            prefix = ["..."]
-        else:
-            while entries and entries[0] == "None":
-                entries.pop(0)  # leading axes broadcast by themselves
-            prefix = ["..."] if ELLIPSIS in target else []
-        if all(entry == ":" for entry in entries):
-            return code
-        if not prefix:
-            while entries[-1] == ":":
-                entries.pop()  # trailing axes are kept by themselves; after `...` they are not
-        return Code(f"{code.at(ATOM)}[{', '.join(prefix + entries)}]")
+    # --- dtypes: the few places where generated code sets one ---------------------------------
+
+    def floating(self, op: str, operand: ir.Node, code: Code) -> Code:
+        """The operand of a float-only function, reduction or normaliser, made floating
+        first where it holds integers (Python's `/` makes its operands floating itself)."""
+        if OPS[op].floating and OPS[op].infix is None and self.facts.dtypes.integral(operand):
+            return self.dialect.as_float(code, self.dialect.python_number(operand))
+        return code
+
+    def follow(self, operands: tuple[ir.Node, ...], codes: list[Code]) -> list[Code]:
+        """The operands' codes, with each tensor made from the program's numbers only in the
+        dtype those numbers take beside the first operand read from the inputs."""
+        facts = self.facts
+        constant = [
+            facts.dtypes.constant(node) and not facts.python_scalar(node) for node in operands
+        ]
+        other = next((k for k, node in enumerate(operands) if facts.dtypes.anchored(node)), None)
+        if other is None or not any(constant):
+            return codes
+        name = self.name_of(codes[other])
+        codes = [Code(name) if k == other else code for k, code in enumerate(codes)]
+        return [
+            self.dialect.like(code, name, facts.dtypes.integral(node)) if made else code
+            for node, code, made in zip(operands, codes, constant, strict=True)
+        ]
+
+
+def align(code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
+    """Inserts length-1 axes so that `labels` broadcast against `target` (a supersequence)."""
+    if labels == target or not labels:
+        return code
+    named = [label for label in target if label != ELLIPSIS]
+    entries = [":" if label in labels else "None" for label in named]
+    if ELLIPSIS in labels:
+        prefix = ["..."]
+    else:
+        while entries and entries[0] == "None":
+            entries.pop(0)  # leading axes broadcast by themselves
+        prefix = ["..."] if ELLIPSIS in target else []
+    if all(entry == ":" for entry in entries):
+        return code
+    if not prefix:
+        while entries[-1] == ":":
+            entries.pop()  # trailing axes are kept by themselves; after `...` they are not
+    return Code(f"{code.at(ATOM)}[{', '.join(prefix + entries)}]")

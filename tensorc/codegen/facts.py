@@ -1,12 +1,14 @@
 """Facts about a program that code generation needs, all computed before a line is written:
 how often each value is read, which values may be plain Python numbers, which may be
-overwritten in place, and which inputs meet in a matrix product."""
+overwritten in place, which inputs meet in a matrix product, and what is known of each
+value's dtype (`tensorc.codegen.dtypes`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tensorc.codegen.dtypes import Dtypes
 from tensorc.ir import nodes as ir
 
 
@@ -19,6 +21,7 @@ class Facts:
     fresh: frozenset[int]  # new arrays that only one parent reads
     tensor_inputs: tuple[str, ...]  # in input order
     matmul_inputs: tuple[str, ...]  # tensor inputs that flow into a matmul or attention
+    dtypes: Dtypes
 
     @classmethod
     def of(cls, program: ir.Program) -> Facts:
@@ -34,6 +37,7 @@ class Facts:
             ),
             tensor_inputs=tuple(spec.name for spec in program.inputs if not spec.is_scalar),
             matmul_inputs=matmul_inputs(program),
+            dtypes=Dtypes.of(program),
         )
 
     def shared(self, node: ir.Node) -> bool:
