@@ -7,8 +7,9 @@ generated code must set a dtype itself:
   made floating before a float-only operation (`softmax`, `mean`), as the backends' own
   `exp` and `mean` make integers floating;
 - a *drifting* value may not have the dtype the program's inputs share: a boolean, a tensor
-  made without inputs, or one after a sum (which widens small integers). Frameworks whose
-  matrix products do not mix dtypes must make the two sides one dtype there.
+  made without inputs, or one that a sum or index values (int64) may have widened from
+  small integers. Frameworks whose matrix products do not mix dtypes must make the two
+  sides one dtype there.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ class Known(NamedTuple):
     constant: bool  # its numbers come from the program's constants only
     integral: bool  # it holds integers or booleans
     anchored: bool  # its dtype is the promotion of the input tensors it reads
-    widened: bool  # it may hold integers that a sum widened (not once made floating)
+    widened: bool  # it may hold integers a sum or index values widened (until made floating)
 
 
 _CONSTANT = Known(constant=True, integral=False, anchored=False, widened=False)
 _INPUT = Known(constant=False, integral=False, anchored=True, widened=False)
 _UNKNOWN = Known(constant=False, integral=False, anchored=False, widened=False)
-_INDEX = Known(constant=False, integral=True, anchored=False, widened=False)
+_BOOLEAN = Known(constant=False, integral=True, anchored=False, widened=False)
+_INDEX = _BOOLEAN._replace(widened=True)  # int64, wider than small integer inputs
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def _describe(
         return _INPUT
     op = OPS[node.op] if isinstance(node, ir.Map | ir.Reduce | ir.Along) else None
     if op is not None and op.boolean:
-        return _INDEX._replace(widened=any(child.widened for child in children))
+        return _BOOLEAN
     values = children[1:] if isinstance(node, ir.Map) and node.op == "where" else children
     return Known(
         constant=all(value.constant for value in values),

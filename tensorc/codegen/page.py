@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +24,10 @@ class Names:
         self.counters: dict[str, int] = {}
 
     def claim(self, wanted: str) -> str:
-        base = wanted if wanted.isidentifier() else "v"
+        # Python reads a name as its NFKC form ('ℌ' as 'H'): only names that are their own
+        # NFKC form stay apart from the names it would fold them into.
+        safe = wanted.isidentifier() and unicodedata.normalize("NFKC", wanted) == wanted
+        base = wanted if safe else "v"
         name = base
         counter = self.counters.get(base, 1)
         while name in self.taken or keyword.issoftkeyword(name):

@@ -107,6 +107,8 @@ AFTER_A_SUM = {
     "s = A[a, b] * B[b]": {"A": (2, 3), "B": (3,)},
     "C[a, c] = A[a, b, d] * B[b, c]": {"A": (2, 3, 2), "B": (3, 4)},
     "y[c] = A[a, b] * B[b, c]": {"A": (2, 3), "B": (3, 4)},
+    # index values are int64 too
+    "F[a, b] = b + A[a, b]\nC[a, c] = F[a, b] * B[b, c]": {"A": (2, 3), "B": (3, 4)},
 }
 
 
