@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
-from tensorc.codegen import Generator
+from tensorc.codegen import ATOM, Code, Generator
 
 # How JAX writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
@@ -63,9 +63,13 @@ class JaxGenerator(Generator):
     imports = ("import jax", "import jax.numpy as jnp")
     spellings = SPELLINGS
 
+    def as_float(self, operand: Code, scalar: bool) -> Code:
+        """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""
+        return Code(f"float({operand.text})" if scalar else f"{operand.at(ATOM)}.astype(float)")
+
     @property
     def decorator(self) -> str:  # type: ignore[override]
-        if self.keyword_sizes:
+        if self.sizes.keywords():
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
 

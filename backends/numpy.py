@@ -79,15 +79,22 @@ def _gelu(x):
     """x * P(N(0, 1) <= x): the exact gelu, in the error function."""
     return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
 ''',
+    "_float": '''
+def _float(x):
+    """x in a floating dtype: integers and booleans become float64, as np.mean makes them."""
+    return x if np.issubdtype(x.dtype, np.inexact) else x.astype(np.float64)
+''',
     "_softmax": '''
 def _softmax(x, axis):
     """exp(x) / sum(exp(x)) along axis, the maximum subtracted first so that exp cannot overflow."""
+    x = _float(x)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
 ''',
     "_log_softmax": '''
 def _log_softmax(x, axis):
     """x - log(sum(exp(x))) along axis, the maximum subtracted first so that exp cannot overflow."""
+    x = _float(x)
     peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     shifted = x - np.where(np.isfinite(peak), peak, 0)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
@@ -95,6 +102,7 @@ def _log_softmax(x, axis):
     "_logsumexp": '''
 def _logsumexp(x, axis):
     """log(sum(exp(x))) along axis, the maximum subtracted first so that exp cannot overflow."""
+    x = _float(x)
     peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
     return np.log(np.sum(np.exp(x - peak), axis=axis)) + np.squeeze(peak, axis=axis)

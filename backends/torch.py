@@ -78,6 +78,24 @@ def _common_dtype(*tensors):
     return tuple(t if t.dtype == dtype else t.to(dtype) for t in tensors)
 '''
 
+_HELPERS["_like"] = '''
+def _like(x, other):
+    """x, made from the program's numbers, in the dtype its numbers take beside other."""
+    if x.is_floating_point():
+        dtype = other.dtype if other.is_floating_point() else torch.get_default_dtype()
+    else:
+        dtype = torch.int64 if other.dtype == torch.bool else other.dtype
+    return x.to(dtype)
+'''
+
+_HELPERS["_matmul"] = '''
+def _matmul(a, b):
+    """a @ b for sides that may differ in dtype (a sum widens integers): torch's promotion."""
+    if a.dtype != b.dtype:
+        a, b = _common_dtype(a, b)
+    return a @ b
+'''
+
 
 class TorchGenerator(Generator):
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
@@ -97,10 +115,32 @@ class TorchGenerator(Generator):
             low = self._extremum("maximum", args[:2], scalars[:2])
             return self._extremum("minimum", [low, args[2]], [False, scalars[2]])
         if op != "where":  # torch functions take tensors (bounds and divisors may be numbers)
-            texts[0] = _tensor(texts[0])
+            texts[0] = self._tensor(texts[0], scalars[0])
         if OPS[op].kind is Kind.LOGICAL:
-            texts = [_tensor(text) for text in texts]
+            texts = [
+                self._tensor(text, scalar) for text, scalar in zip(texts, scalars, strict=True)
+            ]
         return self.spell(op, texts)
+
+    def _tensor(self, text: str, scalar: bool) -> str:
+        """Generated text for a tensor: a numeric literal becomes one, and so does another
+        value that is a Python number (`0.5 * 2`), in double precision as a scalar input."""
+        if _is_number(text):
+            return f"torch.tensor({text})"
+        return f"{self.use_helper('_scalar')}({text})" if scalar else text
+
+    def python_number(self, node: ir.Node) -> bool:
+        """Only values made of the program's numbers: scalar inputs are tensors on entry."""
+        return super().python_number(node) and self.facts.dtypes.constant(node)
+
+    def as_float(self, operand: Code, scalar: bool) -> Code:
+        """Integers in torch's default dtype, as torch.exp makes them (torch.mean refuses);
+        a Python number becomes a tensor, which torch's functions make floating."""
+        return operand if scalar else Code(f"{operand.at(ATOM)}.to(torch.get_default_dtype())")
+
+    def like(self, constant: Code, other: str, integral: bool) -> Code:
+        """As torch.result_type(other, number) would say, which torch.compile cannot trace."""
+        return Code(f"{self.use_helper('_like')}({constant.text}, {other})")
 
     def inplace_function(self, op: str, operand: Code) -> Code | None:
         return Code(f"{operand.at(ATOM)}.{op}_()")
@@ -123,7 +163,7 @@ class TorchGenerator(Generator):
         that meet in a matmul get one dtype, as `*` would give them."""
         scalars = [self.params[spec.name] for spec in self.program.inputs if spec.is_scalar]
         lines = [f"{name} = {self.use_helper('_scalar')}({name})" for name in scalars]
-        multiplied = [self.params[name] for name in _matmul_inputs(self.program)]
+        multiplied = [self.params[name] for name in self.facts.matmul_inputs]
         if len(multiplied) > 1:
             names = ", ".join(multiplied)
             same = " == ".join(f"{name}.dtype" for name in multiplied)
@@ -183,32 +223,28 @@ class TorchGenerator(Generator):
             f"{query.text}, {key.text}, {value.text}, {factor}{causal})"
         )
 
-    def matmul_node(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+    def matmul(self, node: ir.MatMul, left: Code, right: Code) -> Code:
         """`torch.bmm` where both sides are 3-D with the same batch index: it skips the
         broadcasting checks of `@`, which cost ~20% on small batched products."""
-        if _has_index_values(node.left) or _has_index_values(node.right):
-            # index values are int64 tensors: torch's matmul takes one dtype, `*` promotes
-            names = self.names.claim("left"), self.names.claim("right")
-            helper = self.use_helper("_common_dtype")
-            self.lines.append(f"{', '.join(names)} = {helper}({left.text}, {right.text})")
-            left, right = Code(names[0]), Code(names[1])
         a, b = node.left.indices, node.right.indices
         plain = not (node.left_vector or node.right_vector)
-        if plain and len(a) == len(b) == 3 and a[0] == b[0] != ELLIPSIS:
+        if plain and len(a) == len(b) == 3 and a[0] == b[0] != ELLIPSIS and self._same(node):
             return Code(f"torch.bmm({left.text}, {right.text})")
-        return super().matmul_node(node, left, right)
+        return super().matmul(node, left, right)
+
+    def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+        """`_matmul` where a side may not have the dtype the inputs were given on entry."""
+        if self._same(node):
+            return super().product(node, left, right)
+        return Code(f"{self.use_helper('_matmul')}({left.text}, {right.text})")
+
+    def _same(self, node: ir.MatMul) -> bool:
+        """Whether both sides have the one dtype the inputs that meet in products have."""
+        dtypes = self.facts.dtypes
+        return not (dtypes.drifting(node.left) or dtypes.drifting(node.right))
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
-
-
-def _has_index_values(node: ir.Node) -> bool:
-    return any(isinstance(n, ir.IndexValue) for n in ir.walk(node))
-
-
-def _tensor(text: str) -> str:
-    """Generated text for a tensor: a numeric literal becomes one."""
-    return f"torch.tensor({text})" if _is_number(text) else text
 
 
 def _is_number(text: str) -> bool:
@@ -221,31 +257,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _matmul_inputs(program: ir.Program) -> list[str]:
-    """The tensor inputs that flow into a matmul or attention, directly or through targets."""
-    tensors = {spec.name for spec in program.inputs if not spec.is_scalar}
-    values = {let.name: let.value for let in program.lets}
-    found: set[str] = set()
-    pending: list[ir.Node] = [
-        node
-        for let in program.lets
-        for node in ir.walk(let.value)
-        if isinstance(node, ir.MatMul | ir.Attention)
-    ]
-    seen: set[int] = set()
-    while pending:
-        node = pending.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for leaf in ir.walk(node):
-            if isinstance(leaf, ir.Var) and leaf.name in tensors:
-                found.add(leaf.name)
-            elif isinstance(leaf, ir.Var) and leaf.name in values:
-                pending.append(values[leaf.name])
-    return [spec.name for spec in program.inputs if spec.name in found]
 
 
 # --- tc.einsum: operands and results as torch.einsum has them --------------------------------

@@ -37,6 +37,8 @@ class Value(Enum):
     NUMBER = "number"  # a boolean argument becomes 1 or 0
     BOOLEAN = "boolean"  # a number argument is tested against zero
     ANY = "any"  # taken as it is (comparisons compare booleans as booleans)
+    FLOAT = "float"  # a result in a floating dtype, whatever the arguments' (integers and
+    # booleans become the backend's default float, as its own exp and mean make them)
 
 
 class Precedence(IntEnum):
@@ -88,6 +90,7 @@ class Op:
     takes: tuple[Value, ...] = ()  # per argument; numbers where not given
     gives: Value = Value.NUMBER
     inplace: bool = False  # the result has its operand's shape and dtype for every dtype
+    widens: bool = False  # smaller integers and booleans give 64-bit integers, as np.sum does
 
     @property
     def operands(self) -> tuple[Value, ...]:
@@ -96,6 +99,11 @@ class Op:
     @property
     def boolean(self) -> bool:
         return self.gives is Value.BOOLEAN
+
+    @property
+    def floating(self) -> bool:
+        """Whether the result is floating point even for integer arguments (`exp`, `mean`)."""
+        return self.gives is Value.FLOAT
 
 
 # --- float64 evaluations for constant folding ------------------------------------------------
@@ -121,7 +129,13 @@ _SIDES = {
 }
 
 
-def _binary(name: str, symbol: str, precedence: Precedence, fold: Callable[..., Any]) -> Op:
+def _binary(
+    name: str,
+    symbol: str,
+    precedence: Precedence,
+    fold: Callable[..., Any],
+    gives: Value = Value.NUMBER,
+) -> Op:
     comparison = precedence is Precedence.COMPARE
     left, right = _SIDES[precedence]
     return Op(
@@ -132,7 +146,7 @@ def _binary(name: str, symbol: str, precedence: Precedence, fold: Callable[..., 
         fold,
         Infix(symbol, precedence, left, right),
         takes=(Value.ANY, Value.ANY) if comparison else (),
-        gives=Value.BOOLEAN if comparison else Value.NUMBER,
+        gives=Value.BOOLEAN if comparison else gives,
     )
 
 
@@ -155,8 +169,11 @@ def _reduction(name: str, **more: Any) -> Op:
     return Op(name, name, Kind.REDUCTION, **more)
 
 
-def _normaliser(name: str) -> Op:
-    return Op(name, name, Kind.NORMALISER)
+def _normaliser(name: str, **more: Any) -> Op:
+    return Op(name, name, Kind.NORMALISER, **more)
+
+
+_FLOAT = Value.FLOAT
 
 
 _P = Precedence
@@ -165,7 +182,7 @@ TABLE: tuple[Op, ...] = (
     _binary("add", "+", _P.SUM, np.add),
     _binary("sub", "-", _P.SUM, np.subtract),
     _binary("mul", "*", _P.PRODUCT, np.multiply),
-    _binary("div", "/", _P.PRODUCT, np.divide),
+    _binary("div", "/", _P.PRODUCT, np.divide, Value.FLOAT),  # true division
     _binary("floordiv", "//", _P.PRODUCT, np.floor_divide),  # numpy's floor semantics
     _binary("mod", "%", _P.PRODUCT, np.remainder),  # the sign of the divisor, as Python
     _binary("pow", "**", _P.POWER, np.power),
@@ -178,43 +195,43 @@ TABLE: tuple[Op, ...] = (
     _logical("not", _P.NOT, np.logical_not),
     _logical("and", _P.AND, np.logical_and),
     _logical("or", _P.OR, np.logical_or),
-    _function("exp", np.exp),
-    _function("log", np.log),
-    _function("sqrt", np.sqrt),
+    _function("exp", np.exp, gives=_FLOAT),
+    _function("log", np.log, gives=_FLOAT),
+    _function("sqrt", np.sqrt, gives=_FLOAT),
     _function("abs", np.abs),
-    _function("tanh", np.tanh),
-    _function("sigmoid", _sigmoid),
+    _function("tanh", np.tanh, gives=_FLOAT),
+    _function("sigmoid", _sigmoid, gives=_FLOAT),
     _function("relu", lambda x: np.maximum(x, 0.0), inplace=True),
-    _function("sin", np.sin),
-    _function("cos", np.cos),
-    _function("erf", math.erf),
+    _function("sin", np.sin, gives=_FLOAT),
+    _function("cos", np.cos, gives=_FLOAT),
+    _function("erf", math.erf, gives=_FLOAT),
     _function("floor", np.floor),
     _function("ceil", np.ceil),
     _function("round", np.round),  # half to even, on every backend
     _function("sign", np.sign),
-    _function("log1p", np.log1p),
-    _function("expm1", np.expm1),
-    _function("softplus", lambda x: np.logaddexp(0.0, x)),
-    _function("silu", lambda x: x * _sigmoid(x)),
-    _function("gelu", lambda x: 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0)))),
+    _function("log1p", np.log1p, gives=_FLOAT),
+    _function("expm1", np.expm1, gives=_FLOAT),
+    _function("softplus", lambda x: np.logaddexp(0.0, x), gives=_FLOAT),
+    _function("silu", lambda x: x * _sigmoid(x), gives=_FLOAT),
+    _function("gelu", lambda x: 0.5 * x * (1.0 + math.erf(x / math.sqrt(2.0))), gives=_FLOAT),
     _function("maximum", np.maximum, 2, "max"),
     _function("minimum", np.minimum, 2, "min"),
     _function("where", np.where, 3, takes=(Value.BOOLEAN, Value.ANY, Value.ANY)),
     _function("clip", lambda x, low, high: np.minimum(np.maximum(x, low), high), 3),
-    _reduction("sum"),
-    _reduction("prod"),
+    _reduction("sum", widens=True),
+    _reduction("prod", widens=True),
     _reduction("max"),
     _reduction("min"),
-    _reduction("mean"),
-    _reduction("logsumexp"),
-    _reduction("var"),  # population variance (ddof=0), as NumPy, on every backend
-    _reduction("std"),
+    _reduction("mean", gives=_FLOAT),
+    _reduction("logsumexp", gives=_FLOAT),
+    _reduction("var", gives=_FLOAT),  # population variance (ddof=0), as NumPy, on every backend
+    _reduction("std", gives=_FLOAT),
     _reduction("any", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
     _reduction("all", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
-    _normaliser("softmax"),
-    _normaliser("cumsum"),
-    _normaliser("log_softmax"),
-    _normaliser("cumprod"),
+    _normaliser("softmax", gives=_FLOAT),
+    _normaliser("cumsum", widens=True),
+    _normaliser("log_softmax", gives=_FLOAT),
+    _normaliser("cumprod", widens=True),
 )
 
 OPS: dict[str, Op] = {op.name: op for op in TABLE}

@@ -1,0 +1,118 @@
+"""Facts about a program that code generation needs, all computed before a line is written:
+how often each value is read, which values may be plain Python numbers, which may be
+overwritten in place, which inputs meet in a matrix product, and what is known of each
+value's dtype (`tensorc.codegen.dtypes`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tensorc.codegen.dtypes import Dtypes
+from tensorc.ir import nodes as ir
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Facts about one program's values, by node identity."""
+
+    uses: Mapping[int, int]  # how many parents read each node
+    scalars: frozenset[int]  # values computed from constants and scalar inputs only
+    fresh: frozenset[int]  # new arrays that only one parent reads
+    tensor_inputs: tuple[str, ...]  # in input order
+    matmul_inputs: tuple[str, ...]  # tensor inputs that flow into a matmul or attention
+    dtypes: Dtypes
+
+    @classmethod
+    def of(cls, program: ir.Program) -> Facts:
+        uses = count_uses(program)
+        return cls(
+            uses=uses,
+            scalars=python_scalars(program),
+            fresh=frozenset(
+                key
+                for let in program.lets
+                for node in ir.walk(let.value)
+                if uses.get(key := id(node), 0) == 1 and _fresh(node)
+            ),
+            tensor_inputs=tuple(spec.name for spec in program.inputs if not spec.is_scalar),
+            matmul_inputs=matmul_inputs(program),
+            dtypes=Dtypes.of(program),
+        )
+
+    def shared(self, node: ir.Node) -> bool:
+        """Whether more than one parent reads the value."""
+        return self.uses.get(id(node), 0) > 1
+
+    def python_scalar(self, node: ir.Node) -> bool:
+        """Whether a value is computed from constants and scalar inputs only, so that it may be
+        a plain Python number when the generated code runs."""
+        return id(node) in self.scalars
+
+    def owned(self, node: ir.Node) -> bool:
+        """Whether a value is a fresh array that only one parent reads: one that parent may
+        overwrite (unless the emitter gave it a name, which others might read)."""
+        return id(node) in self.fresh
+
+
+def _fresh(node: ir.Node) -> bool:
+    """A new array whose producer does not need its own result for gradients (an eager
+    framework's autograd may keep it): only matmuls and arithmetic qualify."""
+    return isinstance(node, ir.MatMul) or (
+        isinstance(node, ir.Map) and node.op in ("add", "sub", "mul", "div") and bool(node.indices)
+    )
+
+
+def count_uses(program: ir.Program) -> dict[int, int]:
+    """How many distinct parents read each node, over all statements."""
+    uses: dict[int, int] = {}
+    seen: set[int] = set()
+    for let in program.lets:
+        for node in ir.walk(let.value):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for child in node.children:
+                uses[id(child)] = uses.get(id(child), 0) + 1
+    return uses
+
+
+def python_scalars(program: ir.Program) -> frozenset[int]:
+    """The values made of constants and scalar inputs only (children before parents)."""
+    scalar_inputs = {spec.name for spec in program.inputs if spec.is_scalar}
+    known: set[int] = set()
+    for let in program.lets:
+        for node in ir.walk(let.value):
+            if node.children:
+                if all(id(child) in known for child in node.children):
+                    known.add(id(node))
+            elif isinstance(node, ir.Const) or (
+                isinstance(node, ir.Var) and node.name in scalar_inputs
+            ):
+                known.add(id(node))
+    return frozenset(known)
+
+
+def matmul_inputs(program: ir.Program) -> tuple[str, ...]:
+    """The tensor inputs that flow into a matmul or attention, directly or through targets."""
+    tensors = {spec.name for spec in program.inputs if not spec.is_scalar}
+    values = {let.name: let.value for let in program.lets}
+    found: set[str] = set()
+    pending: list[ir.Node] = [
+        node
+        for let in program.lets
+        for node in ir.walk(let.value)
+        if isinstance(node, ir.MatMul | ir.Attention)
+    ]
+    seen: set[int] = set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for leaf in ir.walk(node):
+            if isinstance(leaf, ir.Var) and leaf.name in tensors:
+                found.add(leaf.name)
+            elif isinstance(leaf, ir.Var) and leaf.name in values:
+                pending.append(values[leaf.name])
+    return tuple(spec.name for spec in program.inputs if spec.name in found)
