@@ -131,9 +131,6 @@ def ones_like(expr: ast.Expr) -> ast.Expr:
 class Indices(FreeIndices):
     """Free indices of expressions (see `FreeIndices`), and renaming them."""
 
-    def is_index(self, expr: ast.Expr) -> bool:
-        return isinstance(expr, ast.Name) and expr.name in self.names
-
     def rename(self, expr: ast.Expr, mapping: Mapping[str, str]) -> ast.Expr | None:
         """`expr` with its free indices renamed; None where a reduction inside would capture
         a new name (the caller then stores the value and reads it under the new names)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tensorc.arguments import size_keyword
 from tensorc.errors import TensorcError
 from tensorc.ir import labels
 from tensorc.ir import nodes as ir
@@ -33,10 +34,7 @@ def random_arguments(
     sizes to pass by keyword."""
     labels = _input_labels(program)
     given = {name: _valid_shape(name, shape) for name, shape in dict(shapes).items()}
-    for index, size in sizes.items():
-        if _count(size) is None:
-            raise TensorcError(f"the size {index}={size!r} must be a non-negative int")
-    sizes = {index: int(size) for index, size in sizes.items()}
+    sizes = {index: size_keyword(index, size) for index, size in sizes.items()}
     for name in given:
         if name not in labels:
             inputs = ", ".join(reference.inputs) or "none"
