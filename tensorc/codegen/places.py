@@ -239,6 +239,12 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     """The write `node` of `operand` into zeros, or into its `into` array."""
     into = rest[0] if node.into is not None else None
     lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
+    if into is not None and node.into is not None and gen.facts.dtypes.constant(node.into):
+        # `S[s, d] = 0` then `S[seg[e], d] += X[e, d]`: the zeros take X's dtype, as the
+        # Python number 0 would beside X
+        values = gen.name_of(operand)
+        operand = Code(values)
+        into = gen.like(into, values, gen.facts.dtypes.integral(node.into))
     over = node.operand.indices
     entries = []
     for k, place in enumerate(node.places):
