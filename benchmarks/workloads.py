@@ -163,6 +163,11 @@ def _relu(env: Env) -> Callable[[Any], Any]:
     return lambda h: np.maximum(h, 0)
 
 
+def _lax(env: Env) -> Any:
+    """jax.lax, for hand-written JAX code."""
+    return env.fw.modules["jax"].lax
+
+
 def _matmul(env: Env) -> Fn:
     return lambda a, b: a @ b
 

@@ -22,15 +22,12 @@ from benchmarks.workloads import (
     Workload,
     _anchor,
     _hand,
+    _lax,
     _normal,
     _per_framework,
 )
 
 GROUP = "index arithmetic"
-
-
-def _lax(env: Env) -> Any:
-    return env.fw.modules["jax"].lax
 
 
 def _conv_flops(s: Sizes) -> float:

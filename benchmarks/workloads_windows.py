@@ -23,16 +23,11 @@ from benchmarks.workloads import (
     Workload,
     _anchor,
     _hand,
+    _lax,
     _normal,
     _per_framework,
 )
-
-GROUP = "index arithmetic"
-
-
-def _lax(env: Env) -> Any:
-    return env.fw.modules["jax"].lax
-
+from benchmarks.workloads_conv import GROUP
 
 # ---------------------------------------------------------------------------------------
 # Max pooling, window kh x kw, stride 2, no padding ("valid": floor((H - kh) / 2) + 1 rows)
