@@ -232,10 +232,7 @@ def test_competitors_match_the_loop(workload: Workload, framework: str, variant:
 def test_tensorc_program_matches_the_loop(workload: Workload, framework: str) -> None:
     env, arrays, sizes = setup(workload, framework)
     assert workload.source is not None
-    try:
-        program = tc.compile(workload.source, backend=framework)
-    except tc.TensorcError as exc:  # the language feature has not landed yet
-        pytest.skip(f"tc.compile fails: {str(exc).splitlines()[0]}")
+    program = tc.compile(workload.source, backend=framework)
     result = program(*env.inputs, **env.keywords)
     expected = REFERENCES[workload.name](arrays, sizes)
     np.testing.assert_allclose(env.fw.to_numpy(result), expected, rtol=1e-5, atol=1e-5)
