@@ -2,7 +2,7 @@
 
 Every hand-written and anchor variant (the code tensorc is timed against) is checked on tiny
 inputs against an explicit Python loop over the indices, written from CONTRACT.md sections 6
-and 7; so is the tensorc program, once the language has the feature it uses.
+and 7; so is each workload's tensorc program.
 """
 
 from __future__ import annotations
