@@ -155,10 +155,10 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         elif not place.terms:
             entries.append(str(place.offset))
         elif len(place.terms) == 1:
-            (step, index), start = place.terms[0], _extreme(gen, place, False)
-            stop = _size(gen, index).plus(-1).times(abs(step)).plus(start).plus(1)
+            (step, index), first = place.terms[0], _extreme(gen, place, False)
+            stop = _size(gen, index).plus(-1).times(abs(step)).plus(first).plus(1)
             stride = f":{abs(step)}" if abs(step) != 1 else ""
-            entries.append(f"{start.text()}:{stop.text()}{stride}")
+            entries.append(f"{first.text()}:{stop.text()}{stride}")
             produced.append(index)
         else:
             entries.extend(":" for _ in place.terms)
