@@ -124,9 +124,14 @@ def _window(x, axis, offset, counts, steps):
 
 _HELPERS["_in_range"] = '''
 def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
+    """The positions, where all are integers in 0..size-1; else an IndexError naming one.
+    Traced (torch.compile, torch.export) the check is an assertion in the graph: no sync."""
     if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
         raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    if torch.compiler.is_compiling():
+        inside = ((positions >= 0) & (positions < size)).all()
+        torch._assert_async(inside, f"{what} is outside its axis")
+        return positions
     bad = (positions < 0) | (positions >= size)
     if bad.any():
         raise IndexError(f"{what} is {positions[bad][0].item()}, outside 0 to {size - 1}")

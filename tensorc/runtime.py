@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
-from tensorc import backends, compiler
+from tensorc import backends, compiler, tracing
 from tensorc.arguments import (
     bind,
     choose_backend,
@@ -64,6 +64,8 @@ class Program:
         ]
         self._source: str | None = None
         self._ir: str | None = None
+        self._name = tracing.register(self)  # how a call traced by dynamo finds it
+        self._generic: dict[str, Callable[..., Any]] = {}  # for symbolic sizes, by backend
 
     # --- what users read ------------------------------------------------------------------
 
@@ -142,6 +144,8 @@ class Program:
     # --- calling ----------------------------------------------------------------------------
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        if tracing.dynamo_compiling():  # planning is Python dynamo cannot trace: see tracing
+            return tracing.call(self._name, args, kwargs)
         # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None
         try:
@@ -153,15 +157,17 @@ class Program:
                 if found is not None:
                     function, named = found
                     args = (*args, *[kwargs[name] for name in named])
-        except TypeError:  # an unhashable `.shape` (a list): `_plan` says what is wrong
+        except TypeError:  # an unhashable `.shape` (a list, symbolic sizes): see `_plan`
             function = None
         if function is None:
             function, args = self._plan(args, kwargs)
         try:
             return function(*args)
-        except IndexError as error:  # raised by the checks of tensor-valued positions
-            raise PositionError(str(error)) from error
         except Exception as error:
+            if tracing.compiling():  # a graph compiler's own signals pass through as they are
+                raise
+            if isinstance(error, IndexError):  # raised by the checks of tensor-valued positions
+                raise PositionError(str(error)) from error
             # Shapes were checked; what fails now is the backend itself (1/0 on Python
             # numbers, mixed dtypes that a framework's matmul refuses, out of memory, ...).
             raise TensorcError(
@@ -174,8 +180,9 @@ class Program:
     ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The plan for these arguments (made on first use), and the tensors in input order."""
         positional, sizes_given = self._arguments(args, kwargs)
-        for value in positional:
-            shape_of(value)  # TensorcError for what is not an array, before it is a key
+        shapes = [shape_of(value) for value in positional]  # TensorcError for a non-array
+        if any(map(tracing.symbolic, [*sizes_given.values(), *(n for s in shapes for n in s)])):
+            return self._symbolic_plan(positional, sizes_given), tuple(positional)
         key: Any = _signature(positional)
         if sizes_given:
             key = (key, tuple(sorted(sizes_given.items())))
@@ -215,6 +222,23 @@ class Program:
         shapes = input_shapes(self._inputs, positional, self._scalars)
         return backend, infer_sizes(self._program, shapes, sizes_given)
 
+    def _symbolic_plan(
+        self, positional: list[Any], sizes_given: dict[str, int]
+    ) -> Callable[..., Any]:
+        """The plan for symbolic sizes (a graph compiler's): the generic function, which
+        reads each size off a shape. The sizes are checked all the same: each equality the
+        program needs becomes the compiler's guard, and no size is fixed to a number."""
+        backend, _ = self._sizes(positional, sizes_given)
+        generic = self._generic.get(backend)
+        if generic is None:
+            optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
+            generic = compiler.load(compiler.generate(optimised, backend, None), backend)
+            self._generic[backend] = generic
+        convert = converter(backend, self._shown, positional)
+        if convert is None and not sizes_given:
+            return generic
+        return lambda *args: generic(*(convert(args) if convert else args), **sizes_given)
+
     def _make_plan(
         self, positional: list[Any], sizes_given: dict[str, int]
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -230,7 +254,10 @@ class Program:
     def __del__(self) -> None:
         if compiler is None:  # interpreter shutdown: the modules are going anyway
             return
-        for generated in getattr(self, "_generated", {}).values():
+        for generated in [
+            *getattr(self, "_generated", {}).values(),
+            *getattr(self, "_generic", {}).values(),
+        ]:
             compiler.unload(generated)
 
 
