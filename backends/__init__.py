@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tensorc.errors import TensorcError
+from tensorc.tracing import Tracer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,6 +79,7 @@ class Backend:
     plain: Callable[[Any], Any] = _as_it_is
     # the oracle `tc.check` compares gradients with; None for a framework without autodiff
     gradients: Callable[[GradientRequest], list[np.ndarray]] | None = None
+    tracer: Tracer | None = None  # its graph compiler's bytecode tracer, if it has one
 
     def installed(self) -> bool:
         """Whether the framework can be imported here."""

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from tensorc.backends import Backend, GradientRequest, owned_by_modules
+from tensorc.backends import Backend, GradientRequest, owned_by_modules, torch_kernels
+from tensorc.backends.torch_tracing import TRACER
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
@@ -152,6 +153,9 @@ def _scatter(into, shape, index, values, accumulate):
 '''
 
 
+_HELPERS.update(torch_kernels.HELPERS)
+
+
 class TorchGenerator(Generator):
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
@@ -160,6 +164,8 @@ class TorchGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
+    kernels = frozenset({"layer", "rms"})
+    normalise = torch_kernels.normalise
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
@@ -396,4 +402,5 @@ BACKEND = Backend(
     einsum_operand=einsum_operand,
     einsum_result=einsum_result,
     gradients=_gradients,
+    tracer=TRACER,
 )

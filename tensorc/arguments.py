@@ -90,7 +90,7 @@ def shape_of(value: Any) -> tuple[int, ...]:
                 f"{_brief(shape)} is not a tuple of non-negative ints"
             )
         return dims
-    if isinstance(value, int | float | complex):  # bool included: it is an int
+    if isinstance(value, int | float | complex) or symbolic(value):  # bool is an int
         return ()
     raise TensorcError(f"expected an array or a number, got {type(value).__name__}")
 

@@ -83,7 +83,7 @@ def load(source: str, backend: str) -> Callable[..., Any]:
     The module is registered in `sys.modules`, as a framework's compiler may need to find a
     function's globals there; `unload` takes it out again when the function is dropped. Its
     file name comes from the text, so that the same code traced twice reads the same (a
-    `torch.jit.trace` check compares the source lines of what it records)."""
+    tracing JIT's check compares the source lines of what it records)."""
     name = f"tensorc.generated_{backend}_{next(_module_numbers)}"
     digest = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()[:12]
     filename = f"<tensorc.generated_{backend}_{digest}>"

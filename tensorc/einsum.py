@@ -51,7 +51,7 @@ def einsum(
     """numpy.einsum semantics, on the operands' backend (or the one named): the subscripts
     and operands, or numpy's sublist form; `optimize=` the planning strategy or path; `out=`,
     `dtype=`, `order=` and `casting=` as numpy has them (NumPy backend). See docs/einsum.md."""
-    if tracing.dynamo_compiling():  # planning is Python dynamo cannot trace: see tracing
+    if tracing.active():  # planning is Python dynamo cannot trace: see tracing
         path = False if optimize is None else optimize  # the same; a traced call takes no None
         given = dict(backend=backend, optimize=path, out=out, dtype=dtype, order=order)
         options = {name: value for name, value in given.items() if value is not None}

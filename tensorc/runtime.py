@@ -144,7 +144,7 @@ class Program:
     # --- calling ----------------------------------------------------------------------------
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
-        if tracing.dynamo_compiling():  # planning is Python dynamo cannot trace: see tracing
+        if tracing.active():  # planning is Python dynamo cannot trace: see tracing
             return tracing.call(self._name, args, kwargs)
         # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None

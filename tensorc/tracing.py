@@ -1,15 +1,14 @@
-"""Calls made while a graph compiler traces: torch.compile (dynamo), torch.export, make_fx.
+"""Calls that a framework's graph compiler traces: compiled programs inside compiled models.
 
-Planning a call (shape inference, code generation, `exec`) is Python that dynamo cannot
-trace. So while dynamo traces, a tensorc call becomes one `nonstrict_trace` call: dynamo
-puts it in its graph as it is, without reading its code, and the stage after dynamo
-(AOTAutograd, which inductor and torch.export use) runs it as ordinary Python on fake
-tensors, where planning works and the generated function's torch operations are recorded
-one by one. With symbolic sizes (`dynamic=True`, `torch.export` with `Dim`s) the plan is
-the generic function, which reads every size off the inputs' shapes. See
-docs/torch-compile.md.
+Planning a call (shape inference, code generation, `exec`) is Python that a bytecode tracer
+such as PyTorch's dynamo cannot follow. So while one traces, a tensorc call is handed to it as
+one opaque call (its backend's `Tracer.opaque`): the tracer records the call without reading
+it, and the stage after it (which traces with fake arrays, as ordinary Python) runs the call,
+plans it and records the generated function's operations one by one. Sizes that stay symbolic
+there (`symbolic`) are planned with the generic function, which reads each size off a shape.
+docs/torch-compile.md tells the whole story.
 
-Nothing here imports torch: `dynamo_compiling` asks torch only once torch is imported.
+Nothing here imports a framework: `active` asks one only once it has been imported.
 """
 
 from __future__ import annotations
@@ -17,47 +16,62 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
 _numbers = count(1)
 _programs: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_SYMBOLIC = frozenset({"SymInt", "SymFloat", "SymBool"})
 
 
-def _until_torch() -> bool:
-    """False until torch is imported; then torch's own check takes this one's place."""
-    torch = sys.modules.get("torch")
-    compiler = getattr(torch, "compiler", None)  # None too while torch is half imported
-    if compiler is None:
-        return False
-    check: Callable[[], bool] = getattr(compiler, "is_dynamo_compiling", compiler.is_compiling)
-    if check():  # under dynamo: leave the module as it is (no side effect to trace)
-        return True
-    global dynamo_compiling
-    dynamo_compiling = check
+@dataclass(frozen=True)
+class Tracer:
+    """What tensorc needs of a framework's bytecode tracer (a backend's `tracer`)."""
+
+    module: str  # the framework's import name: nothing can trace before it is imported
+    # the framework's own test "is the tracer tracing the caller now" (imported by then): a
+    # function that the tracer itself reads as a constant True, and that costs little else
+    check: Callable[[], Callable[[], bool]]
+    opaque: Callable[[Callable[..., Any]], Callable[..., Any]]  # fn as one recorded call
+    compiling: Callable[[], bool]  # whether any of its compilers traces now, at any stage
+
+
+def _tracers() -> list[Tracer]:
+    from tensorc.backends import BACKENDS
+
+    return [record.tracer for record in BACKENDS.values() if record.tracer is not None]
+
+
+def _until_imported() -> bool:
+    """False until a framework with a tracer is imported; then its own check takes this one's
+    place (not while one of its compilers works: a tracer that starts again must find the
+    module as it left it)."""
+    for tracer in _tracers():
+        if tracer.module in sys.modules:
+            check = tracer.check()
+            if not tracer.compiling():
+                global active
+                active = check
+            return check()
     return False
 
 
-dynamo_compiling: Callable[[], bool] = _until_torch
-"""Whether dynamo is tracing the caller now (always False before torch is imported)."""
+active: Callable[[], bool] = _until_imported
+"""Whether a bytecode tracer traces the caller now: planning must then be handed over."""
 
 
 def register(program: Any) -> str:
     """A name for a compiled program, by which a traced call finds it again. A str: the
-    graph keeps it as a constant (dynamo may make an int argument a symbolic size)."""
+    graph keeps it as a constant (a tracer may make an int argument a symbolic size)."""
     name = f"program {next(_numbers)}"
     _programs[name] = program
     return name
 
 
 def call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """A call of the program `name`, for dynamo: one opaque call in its graph."""
-    import torch
-
-    nonstrict = getattr(torch._dynamo, "nonstrict_trace", None)
-    if nonstrict is None:  # before torch 2.7: dynamo breaks the graph around the call
-        return _run(name, *args, **kwargs)
-    return nonstrict(_run)(name, *args, **kwargs)
+    """A call of the program `name`, as the tracer at work records it: one opaque call."""
+    return _opaque(_run)(name, *args, **kwargs)
 
 
 def _run(name: str, /, *args: Any, **kwargs: Any) -> Any:
@@ -65,13 +79,8 @@ def _run(name: str, /, *args: Any, **kwargs: Any) -> Any:
 
 
 def einsum(operands: tuple[Any, ...], options: dict[str, Any]) -> Any:
-    """A `tc.einsum` call, for dynamo: one opaque call in its graph."""
-    import torch
-
-    nonstrict = getattr(torch._dynamo, "nonstrict_trace", None)
-    if nonstrict is None:
-        return _einsum(*operands, **options)
-    return nonstrict(_einsum)(*operands, **options)
+    """A `tc.einsum` call, as the tracer at work records it: one opaque call."""
+    return _opaque(_einsum)(*operands, **options)
 
 
 def _einsum(*operands: Any, **options: Any) -> Any:
@@ -80,15 +89,21 @@ def _einsum(*operands: Any, **options: Any) -> Any:
     return einsum(*operands, **options)
 
 
-def symbolic(size: Any) -> bool:
-    """Whether a size is symbolic: a graph compiler's stand-in for a size it does not fix
-    (torch's SymInt under `dynamic=True` or an export `Dim`), which must not become an int."""
-    return type(size).__name__ == "SymInt"
+def _opaque(function: Callable[..., Any]) -> Callable[..., Any]:
+    for tracer in _tracers():
+        if tracer.module in sys.modules and tracer.check()():
+            return tracer.opaque(function)
+    return function  # pragma: no cover - `active` said a tracer works
 
 
 def compiling() -> bool:
-    """Whether a graph compiler traces now (dynamo, torch.export, AOTAutograd): its own
-    exceptions must then pass through tensorc's unchanged."""
-    torch = sys.modules.get("torch")
-    compiler = getattr(torch, "compiler", None)
-    return compiler is not None and bool(compiler.is_compiling())
+    """Whether a graph compiler traces now, at any stage: its exceptions (the signals it
+    sends itself) must then pass through tensorc's unchanged."""
+    return any(tracer.module in sys.modules and tracer.compiling() for tracer in _tracers())
+
+
+def symbolic(value: Any) -> bool:
+    """Whether a size or a number is symbolic: a graph compiler's stand-in for a value it
+    does not fix (a size under dynamic shapes, or a Python float argument), which must not
+    become an int or a float."""
+    return type(value).__name__ in _SYMBOLIC

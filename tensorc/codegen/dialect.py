@@ -13,6 +13,7 @@ from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
 from tensorc.ops import OPS
+from tensorc.passes.fuse_normalisations import written_out
 
 
 class Generator:
@@ -24,8 +25,10 @@ class Generator:
     helpers: dict[str, str] = {}  # noqa: RUF012 - name -> source of helper functions
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
+    kernels: frozenset[str] = frozenset()  # the kinds of `ir.Normalise` written as one call
 
     def __init__(self, program: ir.Program, sizes: Sizes | None):
+        program = written_out(program, self.kernels)  # the formula, for the other kinds
         self.program = program
         self.facts = Facts.of(program)
         self.page = Page(self.imports, self.helpers)
@@ -229,6 +232,10 @@ class Generator:
         start = into.text if into is not None else "None"
         helper = self.use_helper("_scatter")
         return Code(f"{helper}({start}, {shape}, {index}, {values.text}, {accumulate})")
+
+    def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
+        """A norm of a kind in `kernels` as one library call (other kinds never get here)."""
+        raise NotImplementedError(f"{type(self).__name__} has no {node.kind} norm kernel")
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

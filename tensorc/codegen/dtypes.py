@@ -86,7 +86,7 @@ def _describe(
         return targets[node.name]
     if isinstance(node, ir.Var):
         return _INPUT if node.name in tensors else _UNKNOWN
-    if isinstance(node, ir.Attention):
+    if isinstance(node, ir.Attention | ir.Normalise):
         return _INPUT
     op = OPS[node.op] if isinstance(node, ir.Map | ir.Reduce | ir.Along) else None
     if op is not None and op.boolean:

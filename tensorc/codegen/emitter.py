@@ -176,6 +176,10 @@ class Emitter:
     def emit_attention(self, node: ir.Attention, *args: Code) -> Code:
         return self.dialect.attention(node, *args)
 
+    def emit_normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
+        operand = self.floating("mean", node.operand, operand)
+        return self.dialect.normalise(node, operand, gain, bias)
+
     def emit_gather(self, node: ir.Gather, operand: Code, *lookups: Code) -> Code:
         return places.gather(self.dialect, node, operand, list(lookups))
 

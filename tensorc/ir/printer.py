@@ -105,6 +105,9 @@ _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     ir.Attention: lambda node, args: (
         f"attention({', '.join(args)}{', causal' if node.causal else ''})"
     ),
+    ir.Normalise: lambda node, args: (
+        f"{node.kind}_norm[{', '.join(node.normalised)}]({', '.join(args)}, eps={node.eps!r})"
+    ),
 }
 
 

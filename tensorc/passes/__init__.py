@@ -11,6 +11,7 @@ from tensorc.passes.contractions_to_matmul import contractions_to_matmul
 from tensorc.passes.drop_dead_statements import drop_dead_statements
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_attention import fuse_attention
+from tensorc.passes.fuse_normalisations import fuse_normalisations
 from tensorc.passes.plan_contractions import plan_contractions
 from tensorc.passes.share_common_subexpressions import share_common_subexpressions
 from tensorc.passes.simplify_transposes import simplify_transposes
@@ -22,6 +23,7 @@ PASSES: tuple[Pass, ...] = (
     fold_constants,
     stable_rewrites,
     fuse_attention,
+    fuse_normalisations,
     share_common_subexpressions,
     drop_dead_statements,
     plan_contractions,
