@@ -13,6 +13,7 @@ from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
 from tensorc.ops import OPS
+from tensorc.sharding import Layout
 
 
 class Generator:
@@ -25,8 +26,9 @@ class Generator:
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
 
-    def __init__(self, program: ir.Program, sizes: Sizes | None):
+    def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
         self.program = program
+        self.layout = layout  # how tensors are split over a device mesh (`tensorc.sharding`)
         self.facts = Facts.of(program)
         self.page = Page(self.imports, self.helpers)
         self.params = {spec.name: self.page.names.claim(spec.name) for spec in program.inputs}
@@ -72,6 +74,11 @@ class Generator:
 
     def entry_lines(self) -> list[str]:
         """Lines that prepare the arguments, before anything else runs."""
+        return []
+
+    def lay_out(self, name: str, labels: tuple[str, ...]) -> list[str]:
+        """Lines that lay the tensor `name` out over the device mesh as the layout says its
+        axis labels go; called for each input and each statement's target."""
         return []
 
     def constant(self, node: ir.Const) -> Code:
