@@ -166,6 +166,15 @@ class JaxGenerator(Generator):
                 texts[k] = f"*(None,) * len({self.sizes.batch()})"
         return f"jax.P({', '.join(texts)})"
 
+    def reshape(self, operand: Code, shape: str, labels: tuple[str, ...] = ()) -> Code:
+        """With explicit mesh axes JAX infers the layout of a reshape that merges or splits
+        one group of axes only: a split value's reshapes say the layout of their result."""
+        layout = self.layout
+        if layout is None or not layout.explicit or not any(layout.spec(labels)):
+            return super().reshape(operand, shape, labels)
+        spec = self.partition(labels)
+        return Code(f"jnp.reshape({operand.text}, {shape}, out_sharding={spec})")
+
     def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
         """A product over a split index is partial sums on each device: with explicit mesh
         axes JAX needs the layout of the result (`out_sharding`) to know how to combine them."""
@@ -176,12 +185,12 @@ class JaxGenerator(Generator):
         return Code(f"jnp.matmul({left.text}, {right.text}, out_sharding={spec})")
 
 
-def _entry(entry: Entry) -> str:
+def _entry(entry: Entry | tuple[str, ...]) -> str:
     """One entry of a PartitionSpec as Python text: `None`, `"data"`, `("data", "model")`."""
     if entry is None:
         return "None"
-    if isinstance(entry, str):
-        return f'"{entry}"'
+    if isinstance(entry, str) or len(entry) == 1:
+        return f'"{entry if isinstance(entry, str) else entry[0]}"'
     return "(" + ", ".join(f'"{axis}"' for axis in entry) + ")"
 
 

@@ -58,6 +58,6 @@ def compile(
     to follow the arguments). `passes` are the optimising passes: the default pipeline
     `tensorc.passes.PASSES` when left out or None, none at all with `passes=()`.
 
-    `mesh` (a `jax.sharding.Mesh`) and `shard` (index name -> mesh axis name, or a tuple of
+    `mesh` (the backend's device mesh) and `shard` (index name -> mesh axis name, or a tuple of
     them) split every axis that such an index labels over that mesh axis (docs/sharding.md)."""
     return compile_program(source, backend, passes, mesh=mesh, shard=shard)

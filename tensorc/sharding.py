@@ -1,6 +1,6 @@
 """Sharding: one mapping from index names to mesh axes lays out every tensor of a program.
 
-    f = tc.compile(src, backend="jax", mesh=mesh, shard={"b": "data", "h": "model"})
+    f = tc.compile(src, backend=name, mesh=mesh, shard={"b": "data", "h": "model"})
 
 Every axis that index `b` labels (in inputs, intermediates and results) is split over the
 mesh axis "data", every axis that `h` labels over "model"; the other axes are replicated. A
@@ -40,7 +40,7 @@ Shard = Mapping[str, str | Sequence[str]]  # what `shard=` takes: index name -> 
 @dataclass(frozen=True)
 class MeshAxes:
     """What tensorc needs to know of a device mesh: its axis names and sizes, and which of
-    its axes are explicit (sharding in the types: JAX's `AxisType.Explicit`)."""
+    its axes are explicit (layouts are part of the arrays' types) rather than automatic."""
 
     names: tuple[str, ...]
     sizes: tuple[int, ...]
@@ -147,13 +147,21 @@ def request(backend: Backend | None, mesh: object, shard: object) -> Request | N
     if mesh is None and shard is None:
         return None
     if backend is None:
-        raise TensorcError('mesh= and shard= need a backend that can shard: backend="jax"')
+        raise TensorcError(
+            f"mesh= and shard= need a backend that can shard: {_sharding_backends()}"
+        )
     if backend.mesh is None:
         raise TensorcError(f"the {backend.name} backend cannot shard: {backend.unsharded}")
     if mesh is None:
         raise TensorcError("shard= needs mesh=, the device mesh to split the tensors over")
     pairs = normalise({} if shard is None else shard)
     return Request(mesh, backend.mesh.describe(mesh), pairs, backend.mesh.on_mesh)
+
+
+def _sharding_backends() -> str:
+    from tensorc.backends import BACKENDS  # the registry imports this module
+
+    return " or ".join(f'backend="{name}"' for name, record in BACKENDS.items() if record.mesh)
 
 
 def normalise(shard: object) -> tuple[tuple[str, tuple[str, ...]], ...]:

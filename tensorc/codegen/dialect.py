@@ -172,7 +172,8 @@ class Generator:
         moves = f"{axes_text(source)}, {axes_text(destination)}"
         return Code(f"{self.module}.moveaxis({operand.text}, {moves})")
 
-    def reshape(self, operand: Code, shape: str) -> Code:
+    def reshape(self, operand: Code, shape: str, labels: tuple[str, ...] = ()) -> Code:
+        """`operand` reshaped to `shape`; `labels` are the result's axis labels."""
         return Code(f"{operand.at(ATOM)}.reshape({shape})")
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:

@@ -153,11 +153,12 @@ class Emitter:
     def emit_reshape(self, node: ir.Reshape, operand: Code) -> Code:
         labels = node.operand.indices
         if ELLIPSIS not in labels:
-            return self.dialect.reshape(operand, self.dialect.sizes.shape(node.labels))
+            shape = self.dialect.sizes.shape(node.labels)
+            return self.dialect.reshape(operand, shape, node.labels)
         name = self.name_of(operand)
         k = labels.index(ELLIPSIS)
         shape = self.dialect.sizes.shape(node.labels, (name, k, len(labels) - k - 1))
-        return self.dialect.reshape(Code(name), shape)
+        return self.dialect.reshape(Code(name), shape, node.labels)
 
     def emit_diagonal(self, node: ir.Diagonal, operand: Code) -> Code:
         labels = node.operand.indices
