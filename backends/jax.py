@@ -15,7 +15,8 @@ from tensorc.codegen.sizes import StaticSizes
 from tensorc.errors import TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS
-from tensorc.sharding import Entry, MeshAxes, MeshSupport
+from tensorc.ir.labels import parts as label_parts
+from tensorc.sharding import Entry, Layout, MeshAxes, MeshSupport
 
 # How JAX writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
@@ -166,13 +167,14 @@ class JaxGenerator(Generator):
                 texts[k] = f"*(None,) * len({self.sizes.batch()})"
         return f"jax.P({', '.join(texts)})"
 
-    def reshape(self, operand: Code, shape: str, labels: tuple[str, ...] = ()) -> Code:
+    def reshape(self, operand: Code, shape: str, node: ir.Reshape | None = None) -> Code:
         """With explicit mesh axes JAX infers the layout of a reshape that merges or splits
-        one group of axes only: a split value's reshapes say the layout of their result."""
+        one group of axes split by its leading index only: other reshapes of a split value
+        say the layout of their result."""
         layout = self.layout
-        if layout is None or not layout.explicit or not any(layout.spec(labels)):
-            return super().reshape(operand, shape, labels)
-        spec = self.partition(labels)
+        if node is None or layout is None or not layout.explicit or _inferred(layout, node):
+            return super().reshape(operand, shape, node)
+        spec = self.partition(node.labels)
         return Code(f"jnp.reshape({operand.text}, {shape}, out_sharding={spec})")
 
     def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
@@ -192,6 +194,20 @@ def _entry(entry: Entry | tuple[str, ...]) -> str:
     if isinstance(entry, str) or len(entry) == 1:
         return f'"{entry if isinstance(entry, str) else entry[0]}"'
     return "(" + ", ".join(f'"{axis}"' for axis in entry) + ")"
+
+
+def _inferred(layout: Layout, node: ir.Reshape) -> bool:
+    """Whether JAX infers the layout of this reshape from its operand's: nothing is split,
+    or it merges or splits one group of axes in which only the leading index is split."""
+    before, after = node.operand.indices, node.labels
+    changed = [label for label in after if label not in before]
+    changed += [label for label in before if label not in after]
+    groups = [label for label in changed if len(label_parts(label)) > 1]
+    if not any(layout.spec(before)) and not any(layout.spec(after)):
+        return True
+    if len(groups) != 1:
+        return False
+    return not any(layout.axes(part) for part in label_parts(groups[0])[1:])
 
 
 def _product_labels(node: ir.MatMul) -> tuple[str, ...]:

@@ -220,9 +220,7 @@ def _conv(h: Hand) -> Callable[..., Any]:
         pads = ((1, kernel - 2),) * 2  # pad(h + kh - 1): rows h - 1 ... h + kernel - 2
         numbers = ("NCHW", "OIHW", "NCHW")
         extra = {"out_sharding": P("data", "model", None, None)} if h.explicit else {}
-        y = jax.lax.conv_general_dilated(
-            x, w, (1, 1), pads, dimension_numbers=numbers, **extra
-        )
+        y = jax.lax.conv_general_dilated(x, w, (1, 1), pads, dimension_numbers=numbers, **extra)
         return h.on(y, "data", "model", None, None)
 
     return conv

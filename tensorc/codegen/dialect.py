@@ -172,8 +172,8 @@ class Generator:
         moves = f"{axes_text(source)}, {axes_text(destination)}"
         return Code(f"{self.module}.moveaxis({operand.text}, {moves})")
 
-    def reshape(self, operand: Code, shape: str, labels: tuple[str, ...] = ()) -> Code:
-        """`operand` reshaped to `shape`; `labels` are the result's axis labels."""
+    def reshape(self, operand: Code, shape: str, node: ir.Reshape | None = None) -> Code:
+        """`operand` reshaped to `shape` (the merges and splits of `node`)."""
         return Code(f"{operand.at(ATOM)}.reshape({shape})")
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:

@@ -154,11 +154,11 @@ class Emitter:
         labels = node.operand.indices
         if ELLIPSIS not in labels:
             shape = self.dialect.sizes.shape(node.labels)
-            return self.dialect.reshape(operand, shape, node.labels)
+            return self.dialect.reshape(operand, shape, node)
         name = self.name_of(operand)
         k = labels.index(ELLIPSIS)
         shape = self.dialect.sizes.shape(node.labels, (name, k, len(labels) - k - 1))
-        return self.dialect.reshape(Code(name), shape, node.labels)
+        return self.dialect.reshape(Code(name), shape, node)
 
     def emit_diagonal(self, node: ir.Diagonal, operand: Code) -> Code:
         labels = node.operand.indices
