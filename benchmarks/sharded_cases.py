@@ -73,13 +73,13 @@ class ShardedCase:
     bench_sizes: Sizes  # the benchmark
 
     def inputs(self, sizes: Sizes, seed: int = 0) -> tuple[np.ndarray, ...]:
-        """float32 inputs of unit scale after each product (normal / sqrt(fan-in))."""
+        """float32 inputs: the first standard normal, each later one (a weight) divided by
+        the square root of its size without its last axis, so that products stay near 1."""
         rng = np.random.default_rng(seed)
         arrays = []
-        for shape in self.shapes(sizes):
-            fan_in = shape[0] if len(shape) == 2 else 1
-            array = rng.standard_normal(shape, dtype=np.float32) / np.float32(np.sqrt(fan_in))
-            arrays.append(array)
+        for k, shape in enumerate(self.shapes(sizes)):
+            scale = np.float32(np.sqrt(np.prod(shape[:-1]))) if k else np.float32(1)
+            arrays.append(rng.standard_normal(shape, dtype=np.float32) / scale)
         return tuple(arrays)
 
     def placed(self, hand: Hand, sizes: Sizes) -> tuple[Any, ...]:
