@@ -18,13 +18,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the benchmarks package
 
-import jax  # noqa: E402
-from jax.sharding import AxisType, NamedSharding  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
+import jax
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-import tensorc as tc  # noqa: E402
-from benchmarks.hlo import collectives  # noqa: E402
-from benchmarks.sharded_cases import CASES, MLP, Hand, ShardedCase  # noqa: E402
+import tensorc as tc
+from benchmarks.hlo import collectives
+from benchmarks.sharded_cases import CASES, MLP, Hand, ShardedCase
 
 # What each program needs: a sum over a split index is one all-reduce (the MLP's second
 # product, attention's output projection); layer norm over a split index all-reduces its
