@@ -239,5 +239,78 @@ CONV = ShardedCase(
     bench_sizes={"n": 8, "c": 32, "H": 32, "o": 64, "k": 3},
 )
 
-CASES: tuple[ShardedCase, ...] = (BMM, MLP, ATTENTION, LAYER_NORM, CONV)
+
+# --- a transformer block: data parallel over b, tensor parallel over heads and hidden -------
+
+
+def _transformer(h: Hand) -> Callable[..., Any]:
+    def layer_norm(x: Any, g: Any) -> Any:
+        m = jnp.mean(x, axis=-1, keepdims=True)
+        return (x - m) / jnp.sqrt(jnp.var(x, axis=-1, keepdims=True) + EPS) * g
+
+    def block(*weights: Any) -> Any:
+        x, g1, wq, wk, wv, wo, g2, w1, w2 = weights
+        xn, heads, rows = layer_norm(x, g1), ("data", "model", None, None), ("data", None, None)
+        q = h.einsum("bne,ehd->bhnd", xn, wq, out=heads)
+        k = h.einsum("bme,ehd->bhmd", xn, wk, out=heads)
+        v = h.einsum("bme,ehd->bhmd", xn, wv, out=heads)
+        s = jnp.einsum("bhnd,bhmd->bhnm", q, k) * 0.125
+        a = jnp.einsum("bhnm,bhmd->bhnd", jax.nn.softmax(s, axis=-1), v)
+        r = x + h.einsum("bhnd,hde->bne", a, wo, out=rows)
+        hidden = h.einsum("bne,ef->bnf", layer_norm(r, g2), w1, out=("data", None, "model"))
+        return r + h.einsum("bnf,fe->bne", jax.nn.gelu(hidden, approximate=False), w2, out=rows)
+
+    return block
+
+
+TRANSFORMER_SOURCE = """\
+Xn[b, n, e] = (X[b, n, e] - mean[e](X[b, n, e])) / sqrt(var[e](X[b, n, e]) + 1e-5) * g1[e]
+Q[b, h, n, d] = Xn[b, n, e] * Wq[e, h, d]
+K[b, h, m, d] = Xn[b, m, e] * Wk[e, h, d]
+V[b, h, m, d] = Xn[b, m, e] * Wv[e, h, d]
+S[b, h, n, m] = Q[b, h, n, d] * K[b, h, m, d] * 0.125
+A[b, h, n, d] = softmax[m](S[b, h, n, m]) * V[b, h, m, d]
+R[b, n, e] = X[b, n, e] + sum[h, d](A[b, h, n, d] * Wo[h, d, e])
+Rn[b, n, e] = (R[b, n, e] - mean[e](R[b, n, e])) / sqrt(var[e](R[b, n, e]) + 1e-5) * g2[e]
+H[b, n, f] = gelu(sum[e](Rn[b, n, e] * W1[e, f]))
+Y[b, n, e] = R[b, n, e] + sum[f](H[b, n, f] * W2[f, e])"""
+
+
+def _transformer_shapes(s: Sizes) -> tuple[tuple[int, ...], ...]:
+    projection = (s["e"], s["h"], s["d"])
+    return (
+        (s["b"], s["n"], s["e"]),
+        (s["e"],),
+        projection,
+        projection,
+        projection,
+        (s["h"], s["d"], s["e"]),
+        (s["e"],),
+        (s["e"], s["f"]),
+        (s["f"], s["e"]),
+    )
+
+
+TRANSFORMER = ShardedCase(
+    name="sharded_transformer",
+    title="transformer block, b on data, heads h and hidden f on model",
+    source=TRANSFORMER_SOURCE,
+    shard={"b": "data", "h": "model", "f": "model"},
+    shapes=_transformer_shapes,
+    specs=(
+        ("data", None, None),
+        (None,),
+        *((None, "model", None),) * 3,
+        ("model", None, None),
+        (None,),
+        (None, "model"),
+        ("model", None),
+    ),
+    out=("data", None, None),
+    hand=_transformer,
+    sizes={"b": 2, "n": 8, "e": 16, "h": 4, "d": 4, "f": 32},
+    bench_sizes={"b": 8, "n": 128, "e": 256, "h": 8, "d": 32, "f": 1024},
+)
+
+CASES: tuple[ShardedCase, ...] = (BMM, MLP, ATTENTION, LAYER_NORM, CONV, TRANSFORMER)
 NAMES: tuple[str, ...] = tuple(case.name for case in CASES)

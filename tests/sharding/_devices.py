@@ -35,6 +35,7 @@ NEEDED = {
     "sharded_attention": {"all-reduce": 1},
     "sharded_layer_norm": {"all-reduce": 2},
     "sharded_conv": {},
+    "sharded_transformer": {"all-reduce": 2},  # attention's output and the MLP's second product
 }
 MODES = {"explicit": AxisType.Explicit, "auto": AxisType.Auto}
 
