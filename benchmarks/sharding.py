@@ -52,14 +52,16 @@ def wanted(only: Sequence[str]) -> list[str]:
 # --- measuring (JAX imported by now) ---------------------------------------------------------
 
 
-def _timed(functions: list[Any], args: tuple[Any, ...], quick: bool) -> list[float]:
-    """Median milliseconds per call of each function, timed interleaved."""
+def _timed(functions: list[Any], args: tuple[Any, ...], quick: bool) -> list[tuple[float, float]]:
+    """Median milliseconds per call of each function, timed interleaved: wall-clock, and
+    process CPU time (steadier when other work shares the cores)."""
     from benchmarks.timing import Timed, TimingConfig, measure_interleaved, warm_up
 
     config = TimingConfig.quick() if quick else TimingConfig.full()
     items = [Timed(f, args, sync=lambda out: out.block_until_ready()) for f in functions]
     estimates = [warm_up(item, config) for item in items]
-    return [s.median_ns / 1e6 for s in measure_interleaved(items, estimates, config)]
+    stats = measure_interleaved(items, estimates, config)
+    return [(s.median_ns / 1e6, (s.cpu_median_ns or 0.0) / 1e6) for s in stats]
 
 
 def _traffic(function: Any, args: tuple[Any, ...]) -> dict[str, Any]:
@@ -71,6 +73,19 @@ def _traffic(function: Any, args: tuple[Any, ...]) -> dict[str, Any]:
     text = jax.jit(function).lower(*args).compile().as_text()
     found = {kind: n for kind, n in collectives(text).items() if n}
     return {"collectives": found, "bytes": payload_bytes(text)}
+
+
+def _row(times: list[tuple[float, float]], traffic: tuple[Any, Any]) -> dict[str, Any]:
+    """Times, ratios (tensorc / hand) and traffic of a hand-written and a tensorc variant."""
+    (hand_ms, hand_cpu), (tensorc_ms, tensorc_cpu) = times
+    return {
+        "hand_ms": hand_ms,
+        "tensorc_ms": tensorc_ms,
+        "ratio": tensorc_ms / hand_ms,
+        "cpu_ratio": tensorc_cpu / hand_cpu if hand_cpu else None,
+        "hand": traffic[0],
+        "tensorc": traffic[1],
+    }
 
 
 def measure_case(name: str, mode: str, quick: bool) -> dict[str, Any]:
@@ -91,18 +106,14 @@ def measure_case(name: str, mode: str, quick: bool) -> dict[str, Any]:
     by_hand = case.hand_jitted(hand)
     with jax.set_mesh(mesh):  # the hand-written code's specs name the mesh in context
         np.testing.assert_allclose(program(*args), by_hand(*args), rtol=1e-4, atol=1e-4)
-        hand_ms, tensorc_ms = _timed([by_hand, program], args, quick)
+        times = _timed([by_hand, program], args, quick)
         traffic = (_traffic(by_hand, args), _traffic(program.function_for(*args), args))
     return {
         "workload": name,
         "title": case.title,
         "mode": mode,
         "sizes": dict(sizes),
-        "hand_ms": hand_ms,
-        "tensorc_ms": tensorc_ms,
-        "ratio": tensorc_ms / hand_ms,
-        "hand": traffic[0],
-        "tensorc": traffic[1],
+        **_row(times, traffic),
     }
 
 
@@ -133,18 +144,9 @@ def measure_scaling(devices: int, split: str, quick: bool) -> dict[str, Any]:
         jax.device_put(a, hand.sharding(s)) for a, s in zip(arrays, (a_spec, b_spec), strict=True)
     )
     with jax.set_mesh(mesh):
-        hand_ms, tensorc_ms = _timed([by_hand, program], args, quick)
+        times = _timed([by_hand, program], args, quick)
         traffic = (_traffic(by_hand, args), _traffic(program.function_for(*args), args))
-    return {
-        "devices": devices,
-        "split": split,
-        "n": n,
-        "hand_ms": hand_ms,
-        "tensorc_ms": tensorc_ms,
-        "ratio": tensorc_ms / hand_ms,
-        "hand": traffic[0],
-        "tensorc": traffic[1],
-    }
+    return {"devices": devices, "split": split, "n": n, **_row(times, traffic)}
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -153,6 +155,10 @@ def measure_scaling(devices: int, split: str, quick: bool) -> dict[str, Any]:
 def _collectives(traffic: dict[str, Any]) -> str:
     found = traffic["collectives"]
     return ", ".join(f"{n} {kind}" for kind, n in found.items()) or "none"
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    return "" if row["cpu_ratio"] is None else f"{row['cpu_ratio']:.2f}"
 
 
 def _kib(traffic: dict[str, Any]) -> str:
@@ -168,14 +174,15 @@ def markdown(results: dict[str, Any]) -> str:
         f"{DEVICES} devices · median ms per call, interleaved · collectives in the compiled "
         "HLO · KiB: bytes the collectives produce per device",
         "",
-        "| workload | mode | hand ms | tensorc ms | ratio | collectives (hand) "
+        "| workload | mode | hand ms | tensorc ms | ratio | ratio (CPU) | collectives (hand) "
         "| collectives (tensorc) | KiB hand | KiB tensorc |",
-        "|---|---|---:|---:|---:|---|---|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---|---|---:|---:|",
     ]
     for row in results["workloads"]:
         lines.append(
             f"| {row['workload']} | {row['mode']} | {row['hand_ms']:.3f} | "
-            f"{row['tensorc_ms']:.3f} | {row['ratio']:.2f} | {_collectives(row['hand'])} | "
+            f"{row['tensorc_ms']:.3f} | {row['ratio']:.2f} | {_ratio(row)} | "
+            f"{_collectives(row['hand'])} | "
             f"{_collectives(row['tensorc'])} | {_kib(row['hand'])} | {_kib(row['tensorc'])} |"
         )
     if results["scaling"]:
@@ -187,14 +194,14 @@ def markdown(results: dict[str, Any]) -> str:
             "i split: each device computes its rows (no communication); j split: each device "
             "sums its part of j, then the partial sums are all-reduced.",
             "",
-            "| split | devices | hand ms | tensorc ms | ratio | collectives (tensorc) "
-            "| KiB hand | KiB tensorc |",
-            "|---|---:|---:|---:|---:|---|---:|---:|",
+            "| split | devices | hand ms | tensorc ms | ratio | ratio (CPU) "
+            "| collectives (tensorc) | KiB hand | KiB tensorc |",
+            "|---|---:|---:|---:|---:|---:|---|---:|---:|",
         ]
         for row in results["scaling"]:
             lines.append(
                 f"| {row['split']} | {row['devices']} | {row['hand_ms']:.3f} | "
-                f"{row['tensorc_ms']:.3f} | {row['ratio']:.2f} | "
+                f"{row['tensorc_ms']:.3f} | {row['ratio']:.2f} | {_ratio(row)} | "
                 f"{_collectives(row['tensorc'])} | {_kib(row['hand'])} | "
                 f"{_kib(row['tensorc'])} |"
             )

@@ -24,7 +24,8 @@ from jax.sharding import PartitionSpec as P
 
 import tensorc as tc
 from benchmarks.hlo import collectives
-from benchmarks.sharded_cases import CASES, MLP, Hand, ShardedCase
+from benchmarks.sharded_cases import CASES, MLP, TRANSFORMER, Hand, ShardedCase
+from benchmarks.sharding import CASE_NAMES
 
 # What each program needs: a sum over a split index is one all-reduce (the MLP's second
 # product, attention's output projection); layer norm over a split index all-reduces its
@@ -56,8 +57,9 @@ def counts(needed: dict[str, int]) -> dict[str, int]:
     return {kind: needed.get(kind, 0) for kind in collectives("")}
 
 
-def test_there_are_eight_devices() -> None:
+def test_there_are_eight_devices_and_the_benchmark_knows_every_case() -> None:
     assert len(jax.devices()) == 8
+    assert tuple(case.name for case in CASES) == CASE_NAMES
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -84,24 +86,32 @@ def test_inputs_that_arrive_unsharded_are_laid_out(mode: str) -> None:
     assert result.sharding.is_equivalent_to(NamedSharding(hand.mesh, P(*MLP.out)), 3)
 
 
+GRADIENTS = {  # the losses and the collectives of their gradients, as jax.grad has them
+    "sharded_mlp": ("l = sum[b, n, d](Y[b, n, d] ** 2)", {"all-reduce": 3}),
+    "sharded_transformer": ("l = sum[b, n, e](Y[b, n, e] ** 2)", {"all-reduce": 4}),
+}
+
+
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", [MLP, TRANSFORMER], ids=[MLP.name, TRANSFORMER.name])
 def test_gradients_are_laid_out_as_their_primals_with_the_hand_written_collectives(
-    mode: str,
+    case: ShardedCase, mode: str
 ) -> None:
     hand = hand_for(mode)
-    args = MLP.placed(hand, MLP.sizes)
-    source = MLP.source + "\nl = sum[b, n, d](Y[b, n, d] ** 2)"
-    wrt = ("X", "W1", "W2")
-    grad = tc.grad(source, wrt=wrt, backend="jax", mesh=hand.mesh, shard=MLP.shard)
+    args = case.placed(hand, case.sizes)
+    loss, needed = GRADIENTS[case.name]
+    source = f"{case.source}\n{loss}"
+    wrt = tc.compile(case.source).inputs
+    grad = tc.grad(source, wrt=wrt, backend="jax", mesh=hand.mesh, shard=case.shard)
     found = grad(*args)
-    expected = tc.grad(source, wrt=wrt, backend="jax")(*MLP.inputs(MLP.sizes))
+    expected = tc.grad(source, wrt=wrt, backend="jax")(*case.inputs(case.sizes))
     for got, want, arg in zip(found, expected, args, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         assert got.sharding.is_equivalent_to(arg.sharding, arg.ndim)
-    body = MLP.hand(hand)
-    by_hand = jax.grad(lambda *a: (body(*a) ** 2).sum(), argnums=(0, 1, 2))
+    body = case.hand(hand)
+    by_hand = jax.grad(lambda *a: (body(*a) ** 2).sum(), argnums=tuple(range(len(args))))
     ours = collectives(compiled_hlo(grad.program.function_for(*args), hand, args))
-    assert ours == collectives(compiled_hlo(by_hand, hand, args)) == counts({"all-reduce": 3})
+    assert ours == collectives(compiled_hlo(by_hand, hand, args)) == counts(needed)
 
 
 def test_a_size_that_the_mesh_axis_does_not_divide_is_refused() -> None:

@@ -232,3 +232,14 @@ def test_explicit_and_auto_mesh_axes_are_not_mixed() -> None:
     mixed = jax.make_mesh((1, 1), ("data", "model"), axis_types=(AxisType.Explicit, AxisType.Auto))
     with pytest.raises(tc.TensorcError, match="explicit and auto mesh axes together"):
         tc.compile(MLP, backend="jax", mesh=mixed, shard=MEGATRON)
+
+
+def test_the_docs_show_the_generated_module_as_it_is() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sharding.md").read_text()
+    start = docs.index("@jax.jit\ndef program(X, W1, W2):")
+    shown = docs[start : docs.index("```", start)]
+    f = tc.compile(MLP, backend="jax", mesh=mesh(), shard=MEGATRON)
+    x, w1, w2 = (np.ones(shape, np.float32) for shape in ((4, 8, 16), (16, 32), (32, 16)))
+    assert f.source_for(x, w1, w2).endswith("\n" + shown)
