@@ -157,7 +157,9 @@ def derived_sources(
 
 def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
     """ShapeError for a read or write at a position outside its tensor (or, under
-    `pad(e, p)`, outside the padded extent), naming the access, the index values and the bound."""
+    `pad(e, p)`, outside the padded extent), naming the access, the index values and the bound.
+    A write under a boundary rule cannot leave its tensor: `pad` drops it, `clamp` and `wrap`
+    move it in."""
     for let in program.lets:
         for node in ir.walk(let.value):
             if isinstance(node, ir.Gather):
@@ -170,7 +172,7 @@ def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
                         _check_place(place, extent, axis, var, size, "reads")
             elif isinstance(node, ir.Scatter):
                 for axis, place in enumerate(node.places):
-                    if isinstance(place, ir.Position):
+                    if isinstance(place, ir.Position) and place.boundary == "error":
                         extent = size(node.labels[axis])
                         _check_place(place, extent, axis, _span_of(node, let), size, "writes")
 
