@@ -179,8 +179,8 @@ def _statement(
     if axes is not None and positions.has_positions(axes):
         axes = rename_target(axes, spelled, index_names)
         like = next((s.labels for s in earlier if s.target == previous), None)
-        labels = positions.stored_labels(axes, names.claim, like)
-        return Statement(target, labels, value, summed, order, axes, accumulate, previous)
+        stored = positions.stored_labels(axes, names.claim, like)
+        return Statement(target, stored, value, summed, order, axes, accumulate, previous)
     labels = None if axes is None else ex.labels_of(axes)
     if previous is not None:  # `T[i] += v`: `T_2[i] = T[i] + v`, v summed by the Einstein rule
         if ELLIPSIS in summed:

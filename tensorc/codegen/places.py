@@ -231,7 +231,8 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     into = rest[0] if node.into is not None else None
     lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
     over = node.operand.indices
-    entries, inside = [], []
+    entries: list[str] = []
+    inside: list[str] = []  # under `pad`: the conditions that the positions are inside
     for k, place in enumerate(node.places):
         positions = _positions(gen, place, over, lookups)
         if isinstance(place, ir.Position) and place.lookup is not None:
