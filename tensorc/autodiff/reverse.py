@@ -82,8 +82,7 @@ class Reverse(Writes):
             return terms[0]
         suffix = "_batch" if batched else ""
         target = self.names.claim(self.base(statement, "d", suffix))
-        self.emit_sum(target, labels, terms or [self.zero(statement.target)])
-        self.write_placed(target, placed)
+        self.emit_adjoint(target, labels, terms, statement.target, placed)
         return ex.name(target) if labels is None else ex.access(target, labels)
 
     def gradient(self, name: str) -> Gradient:
@@ -95,8 +94,7 @@ class Reverse(Writes):
         target = labels if labels or name not in self.program.scalars else None
         if plain or placed or not batched:
             plain_name = self.results[name]
-            self.emit_sum(plain_name, target, plain or [self.zero(name)])
-            self.write_placed(plain_name, placed)
+            self.emit_adjoint(plain_name, target, plain, name, placed)
         if batched:
             batched_name = self.names.claim(f"d{name}_batch")
             self.emit_sum(batched_name, (ELLIPSIS, *labels), batched)
@@ -109,15 +107,6 @@ class Reverse(Writes):
             after=len(labels) - position - 1 if position is not None else len(labels),
             has_ellipsis=position is not None,
         )
-
-    def zero(self, name: str) -> ast.Expr:
-        """Zeros in the input's shape and dtype: `0 * X[i, j] ** 0` (nan and inf give 0 too)."""
-        labels, _ = self.canonical(name)
-        read: ast.Expr = ex.access(name, labels) if labels else self._scalar_read(name)
-        return ex.mul(ex.number(0), ex.ones_like(read))
-
-    def _scalar_read(self, name: str) -> ast.Expr:
-        return ex.name(name) if name in self.program.scalars else ex.access(name, ())
 
     # --- axes -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tensorc.autodiff import expr as ex
 from tensorc.autodiff import positions
 from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Program, Statement
@@ -37,6 +38,31 @@ class Writes(Builder):
         self, tensor: str, labels: tuple[str, ...], g: ast.Expr, order: Sequence[str]
     ) -> None:
         raise NotImplementedError  # `Reverse` adds the cotangent of a plain read
+
+    def canonical(self, name: str) -> tuple[tuple[str, ...], bool]:
+        raise NotImplementedError  # `Reverse` says which axes `dX` is written with
+
+    def zero(self, name: str) -> ast.Expr:
+        """Zeros in the input's shape and dtype: `0 * X[i, j] ** 0` (nan and inf give 0 too)."""
+        labels, _ = self.canonical(name)
+        read: ast.Expr = ex.access(name, labels) if labels else self._scalar_read(name)
+        return ex.mul(ex.number(0), ex.ones_like(read))
+
+    def _scalar_read(self, name: str) -> ast.Expr:
+        return ex.name(name) if name in self.program.scalars else ex.access(name, ())
+
+    def emit_adjoint(
+        self,
+        target: str,
+        labels: tuple[str, ...] | None,
+        terms: list[ast.Expr],
+        name: str,
+        placed: Sequence[Placed],
+    ) -> None:
+        """`target[labels] = t1 + t2 + ...`, the adjoint of `name` (zeros in its shape where
+        no plain read adds a term), then what each read at positions adds in."""
+        self.emit_sum(target, labels, terms or [self.zero(name)])
+        self.write_placed(target, placed)
 
     def placed_term(self, access: ast.Access, g: ast.Expr) -> None:
         """Adds the cotangent `g` of a read at positions, to be written there into `d tensor`."""
