@@ -22,6 +22,7 @@ from tensorc.autodiff.build import Builder
 from tensorc.autodiff.program import Program, Statement
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
+from tensorc.frontend.resolve import label_of
 from tensorc.ir.labels import ELLIPSIS
 
 Placed = tuple[tuple[ast.Axis, ...], ast.Expr]  # a read's axes, and its cotangent
@@ -62,7 +63,9 @@ class Writes(Builder):
         """`target[labels] = t1 + t2 + ...`, the adjoint of `name` (zeros in its shape where
         no plain read adds a term), then what each read at positions adds in."""
         self.emit_sum(target, labels, terms or [self.zero(name)])
-        self.write_placed(target, placed)
+        if placed:
+            assert labels is not None  # a scalar is never read at positions
+            self.write_placed(target, labels, placed)
 
     def placed_term(self, access: ast.Access, g: ast.Expr) -> None:
         """Adds the cotangent `g` of a read at positions, to be written there into `d tensor`."""
@@ -70,10 +73,33 @@ class Writes(Builder):
             positions.written_indices(access.axes)  # refuses '...'
             self.placed.setdefault(access.tensor, []).append((access.axes, g))
 
-    def write_placed(self, target: str, terms: Sequence[Placed]) -> None:
-        """`target[positions] += g` for each read at positions, after `target`'s first value."""
+    def write_placed(self, target: str, labels: tuple[str, ...], terms: Sequence[Placed]) -> None:
+        """`target[positions] += g` for each read at positions, after `target`'s first value
+        (with these labels)."""
         for axes, g in terms:
-            self.emit_at(target, axes, [g], True)
+            if any(isinstance(axis, ast.ComposedAxis) for axis in axes):
+                self._write_split(target, labels, axes, g)
+            else:
+                self.emit_at(target, axes, [g], True)
+
+    def _write_split(
+        self, target: str, labels: tuple[str, ...], axes: tuple[ast.Axis, ...], g: ast.Expr
+    ) -> None:
+        """`+=` at positions beside merged axes (`dX[n, (g c), pad(t - k)]`), which a target
+        cannot have: into the target with those axes split, then merged back."""
+        merged = tuple(
+            label_of(axis) if isinstance(axis, ast.ComposedAxis) else label
+            for axis, label in zip(axes, labels, strict=True)
+        )
+        split = ex.expanded(merged)
+        written: list[ast.Axis] = []
+        for axis in axes:
+            parts = axis.names if isinstance(axis, ast.ComposedAxis) else None
+            written += [ast.IndexAxis(ex.SPAN, p) for p in parts] if parts else [axis]
+        name = self.names.claim(f"{target}_split")
+        self.emit(name, split, ex.access(target, merged))
+        self.emit_at(name, written, [g], True)
+        self.emit(target, merged, ex.access(name, split))
 
     def written(self, statement: Statement, cotangent: ast.Expr) -> ast.Expr:
         """The cotangent of the value that a write at positions writes: the target's cotangent

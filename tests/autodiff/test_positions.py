@@ -114,6 +114,15 @@ def test_vjp_of_a_transposed_conv_reads_at_its_positions(backend: str) -> None:
     assert_close(call(f, backend, x, k, d_y), want)
 
 
+def test_vjp_of_a_grouped_conv_writes_the_merged_axis_split(backend: str) -> None:
+    source = "O[n, (g o), h] = X[n, (g c), pad(h + k - 1)] * W[(g o), c, k]"
+    f = tc.vjp(source, wrt=("X", "W"), backend=backend)
+    assert "dX_split[n, g, c, pad(h + k - 1)] += dO[n, (g o), h] * W[(g o), c, k]" in f.text
+    x, w, d_o = randn(2, 6, 7), randn(4, 3, 3, seed=1), randn(2, 4, 7, seed=2)
+    want = torch_vjp(lambda X, W: F.conv1d(X, W, padding=1, groups=2), x, w, cotangent=d_o)
+    assert_close(call(f, backend, x, w, d_o, g=2), want)
+
+
 def test_vjp_of_a_depthwise_causal_conv1d(backend: str) -> None:
     source = "Y[n, c, t] = X[n, c, pad(t - k)] * W[c, k]"
     x, w, d_y = randn(2, 5, 16), randn(5, 4, seed=1), randn(2, 5, 16, seed=2)
