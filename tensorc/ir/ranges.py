@@ -247,7 +247,11 @@ def _check_place(
     values = ", ".join(
         f"{index}={size(index) - 1 if (c > 0) == rising else 0}" for c, index in place.terms
     )
-    hint = f"; to read zeros outside it, write pad({text})" if verb == "reads" else ""
+    hint = ""
+    if verb == "reads" and place.padding:
+        hint = "; pad more, or write pad(e) for the \"same\" size"
+    elif verb == "reads":
+        hint = f"; to read zeros outside it, write pad({text})"
     raise ShapeError(
         f"{name}[... {text} ...] {verb} outside {name}'s axis {axis}: at {values} the position "
         f"is {bad}, but {bound}{hint}",
