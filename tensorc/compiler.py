@@ -74,7 +74,10 @@ def generate(
     program: ir.Program, backend: str, sizes: Sizes | None, layout: Layout | None = None
 ) -> str:
     """Backend source for optimised IR: generic in the sizes when `sizes` is None; each
-    tensor laid out over a device mesh as `layout` says, if given."""
+    tensor laid out over a device mesh as `layout` says, if given (ShapeError for a size
+    that its mesh axes do not divide)."""
+    if layout is not None and sizes is not None:
+        layout.check_sizes(sizes)
     return backends.backend(backend).generator(program, sizes, layout).generate()
 
 

@@ -222,10 +222,7 @@ class Program:
         """The backend and every index size for bound arguments; ShapeError where they clash."""
         backend = choose_backend(self._backend, positional)
         shapes = input_shapes(self._inputs, positional, self._scalars)
-        sizes = infer_sizes(self._program, shapes, sizes_given)
-        if self._layout is not None:
-            self._layout.check_sizes(sizes)
-        return backend, sizes
+        return backend, infer_sizes(self._program, shapes, sizes_given)
 
     def _make_plan(
         self, positional: list[Any], sizes_given: dict[str, int]
@@ -233,9 +230,8 @@ class Program:
         """The function to call for these arguments, and the generated function inside it."""
         backend, sizes = self._sizes(positional, sizes_given)
         optimised = compiler.optimise(self._program, sizes, self._passes)
-        generated = compiler.load(
-            compiler.generate(optimised, backend, sizes, self._layout), backend
-        )
+        source = compiler.generate(optimised, backend, sizes, self._layout)
+        generated = compiler.load(source, backend)
         function = self._sharded.wrap(generated) if self._sharded else generated
         convert = converter(backend, self._shown, positional)
         if convert is None:

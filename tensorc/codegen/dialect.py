@@ -77,8 +77,7 @@ class Generator:
         return []
 
     def lay_out(self, name: str, labels: tuple[str, ...]) -> list[str]:
-        """Lines that lay the tensor `name` out over the device mesh as the layout says its
-        axis labels go; called for each input and each statement's target."""
+        """Lines laying `name` (an input, a target) out over the device mesh by its labels."""
         return []
 
     def constant(self, node: ir.Const) -> Code:
@@ -173,7 +172,6 @@ class Generator:
         return Code(f"{self.module}.moveaxis({operand.text}, {moves})")
 
     def reshape(self, operand: Code, shape: str, node: ir.Reshape | None = None) -> Code:
-        """`operand` reshaped to `shape` (the merges and splits of `node`)."""
         return Code(f"{operand.at(ATOM)}.reshape({shape})")
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:
