@@ -193,12 +193,15 @@ class JaxGenerator(Generator):
         return Code(f"jnp.reshape({operand.text}, {shape}, out_sharding={spec})")
 
     def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+        return self.matrix_product(left, right, _product_labels(node), node.left.indices[-1])
+
+    def matrix_product(self, left: Code, right: Code, labels: tuple[str, ...], summed: str) -> Code:
         """A product over a split index is partial sums on each device: with explicit mesh
         axes JAX needs the layout of the result (`out_sharding`) to know how to combine them."""
         layout = self.layout
-        if layout is None or not layout.explicit or not layout.axes(node.left.indices[-1]):
-            return super().product(node, left, right)
-        spec = self.partition(_product_labels(node))
+        if layout is None or not layout.explicit or not layout.axes(summed):
+            return super().matrix_product(left, right, labels, summed)
+        spec = self.partition(labels)
         return Code(f"jnp.matmul({left.text}, {right.text}, out_sharding={spec})")
 
 

@@ -239,7 +239,8 @@ class Generator:
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""
         query, key, value, scale = args
-        scores = Code(f"{query.at(PRODUCT)} @ {self.swap_last(key).at(PRODUCT + 1)}", PRODUCT)
+        q, k = node.query.indices, node.key.indices  # (..., i, d) and (..., j, d)
+        scores = self.matrix_product(query, self.swap_last(key), (*q[:-1], k[-2]), q[-1])
         if node.scale != ir.Const(1.0, "1"):
             scores = self.map("mul", [scores, scale], [False, True])
         if node.causal:
@@ -249,4 +250,8 @@ class Generator:
             minus_inf = self.constant(ir.Const(float("-inf"), "-inf"))
             scores = self.function("where", [mask, scores, minus_inf], [False, False, True])
         weights = self.along("softmax", scores, -1)
-        return Code(f"{weights.at(PRODUCT)} @ {value.at(PRODUCT + 1)}", PRODUCT)
+        return self.matrix_product(weights, value, node.labels, k[-2])
+
+    def matrix_product(self, left: Code, right: Code, labels: tuple[str, ...], summed: str) -> Code:
+        """`left @ right`, a result labelled `labels`, summing over the index `summed`."""
+        return Code(f"{left.at(PRODUCT)} @ {right.at(PRODUCT + 1)}", PRODUCT)

@@ -243,3 +243,25 @@ def test_the_docs_show_the_generated_module_as_it_is() -> None:
     f = tc.compile(MLP, backend="jax", mesh=mesh(), shard=MEGATRON)
     x, w1, w2 = (np.ones(shape, np.float32) for shape in ((4, 8, 16), (16, 32), (32, 16)))
     assert f.source_for(x, w1, w2).endswith("\n" + shown)
+
+
+ATTENTION = """S[b, h, i, j] = Q[b, h, i, d] * K[b, h, j, d] * 0.25
+O[b, h, i, d] = softmax[j](S[b, h, i, j]) * V[b, h, j, d]"""
+
+
+@pytest.mark.parametrize(
+    ("split", "product"),
+    [
+        ("j", "jnp.matmul(jax.nn.softmax(Q @ K.swapaxes(-1, -2) * 0.25, axis=-1), V, "),
+        ("d", "jnp.matmul(Q, K.swapaxes(-1, -2), out_sharding=jax.P(None, None, None, None))"),
+    ],
+)
+def test_fused_attention_states_the_layout_of_a_product_over_a_split_index(
+    split: str, product: str
+) -> None:
+    f = tc.compile(ATTENTION, backend="jax", mesh=mesh(), shard={split: "model"})
+    assert product in f.source
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 4, 8, 16), dtype=np.float32) for _ in range(3))
+    expected = tc.compile(ATTENTION, backend="jax")(q, k, v)
+    np.testing.assert_allclose(f(q, k, v), expected, rtol=1e-5)
