@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from tensorc.backends import Backend, GradientRequest, owned_by_modules, torch_kernels
+from tensorc.backends import Backend, GradientRequest, owned_by_modules
+from tensorc.backends.torch_einsum import einsum_operand, einsum_result, forward_strides
+from tensorc.backends.torch_kernels import KERNELS, NormKernels
 from tensorc.backends.torch_tracing import TRACER
-from tensorc.codegen import ATOM, Code, Generator
+from tensorc.codegen import ATOM, Code
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 from tensorc.ops import OPS, Kind
@@ -67,6 +69,7 @@ def _scalar(x):
         return x
     return torch.tensor(x, dtype=torch.float64 if isinstance(x, float) else None)
 ''',
+    **KERNELS,  # the norms' kernels (helpers of `NormKernels.normalise`)
 }
 
 
@@ -125,16 +128,13 @@ def _window(x, axis, offset, counts, steps):
 
 _HELPERS["_in_range"] = '''
 def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one.
-    Traced (torch.compile, torch.export) the check is an assertion in the graph: no sync."""
+    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
     if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
         raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    if torch.compiler.is_compiling():
-        inside = ((positions >= 0) & (positions < size)).all()
-        torch._assert_async(inside, f"{what} is outside its axis")
-        return positions
     bad = (positions < 0) | (positions >= size)
-    if bad.any():
+    if torch.compiler.is_compiling():  # traced: an assertion in the graph, with no sync
+        torch._assert_async(~bad.any(), f"{what} is outside its axis")
+    elif bad.any():
         raise IndexError(f"{what} is {positions[bad][0].item()}, outside 0 to {size - 1}")
     return positions
 '''
@@ -153,10 +153,7 @@ def _scatter(into, shape, index, values, accumulate):
 '''
 
 
-_HELPERS.update(torch_kernels.HELPERS)
-
-
-class TorchGenerator(Generator):
+class TorchGenerator(NormKernels):  # a Generator, with torch's norm kernels
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
     module = "torch"
@@ -164,8 +161,6 @@ class TorchGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
-    kernels = frozenset({"layer", "rms"})
-    normalise = torch_kernels.normalise
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
@@ -320,40 +315,13 @@ def _is_number(text: str) -> bool:
     return True
 
 
-# --- tc.einsum: operands and results as torch.einsum has them --------------------------------
-
-
-def einsum_operand(value: object, like: object = None) -> object:
-    """A list or a number as a tensor on the device of `like`, a tensor among the other
-    operands (torch.einsum itself takes tensors only)."""
-    import torch
-
-    device = like.device if isinstance(like, torch.Tensor) else None
-    return torch.as_tensor(_forward_strides(value), device=device)
-
-
-def einsum_result(value: object, operands: list[object]) -> object:
-    """torch.einsum's result: a tensor (0-d for a scalar), of the dtype torch's own sums and
-    products give, as torch.einsum's do."""
-    import torch
-
-    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
-
-
 # --- the runtime record ---------------------------------------------------------------------
 
 
 def _from_numpy(array: Any) -> Any:
     import torch
 
-    return torch.as_tensor(_forward_strides(array))
-
-
-def _forward_strides(value: Any) -> Any:
-    """A NumPy array that is a reversed view as a copy (torch takes no negative strides)."""
-    if isinstance(value, np.ndarray) and any(stride < 0 for stride in value.strides):
-        return value.copy()
-    return value
+    return torch.as_tensor(forward_strides(array))
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -402,5 +370,7 @@ BACKEND = Backend(
     einsum_operand=einsum_operand,
     einsum_result=einsum_result,
     gradients=_gradients,
+    unsharded='tensorc does not lower to torch\'s DTensor: shard with backend="jax", or lay '
+    "the tensors out with torch.distributed.tensor yourself",
     tracer=TRACER,
 )

@@ -4,15 +4,10 @@ formula would (torch's promotion of x, the gain and the bias)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tensorc.codegen import Code
+from tensorc.codegen import Code, Generator
 from tensorc.ir import nodes as ir
 
-if TYPE_CHECKING:
-    from tensorc.codegen import Generator
-
-HELPERS = {
+KERNELS = {  # the helpers that `NormKernels.normalise` calls: name -> source
     "_norm_dtype": '''
 def _norm_dtype(x, weight, bias):
     """x, weight and bias (None where absent) in one floating dtype, torch's promotion of
@@ -45,13 +40,21 @@ def _rms_norm(x, shape, weight, eps):
 }
 
 
-def normalise(self: Generator, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
-    """`TorchGenerator.normalise`: a layer norm or an RMS norm as one kernel call."""
-    shape = "(" + ", ".join(self.size(label) for label in node.normalised) + ",)"
-    weight = "None" if isinstance(node.gain, ir.Const) else gain.text
-    if node.kind == "layer":
-        offset = "None" if isinstance(node.bias, ir.Const) else bias.text
-        helper = self.use_helper("_layer_norm")
-        return Code(f"{helper}({operand.text}, {shape}, {weight}, {offset}, {node.eps!r})")
-    code = Code(f"{self.use_helper('_rms_norm')}({operand.text}, {shape}, {weight}, {node.eps!r})")
-    return code if isinstance(node.bias, ir.Const) else self.map("add", [code, bias], [False] * 2)
+class NormKernels(Generator):
+    """A generator whose layer norms and RMS norms are one kernel call (`TorchGenerator`)."""
+
+    kernels = frozenset({"layer", "rms"})
+
+    def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
+        shape = "(" + ", ".join(self.size(label) for label in node.normalised) + ",)"
+        weight = "None" if isinstance(node.gain, ir.Const) else gain.text
+        if node.kind == "layer":
+            offset = "None" if isinstance(node.bias, ir.Const) else bias.text
+            helper = self.use_helper("_layer_norm")
+            return Code(f"{helper}({operand.text}, {shape}, {weight}, {offset}, {node.eps!r})")
+        code = Code(
+            f"{self.use_helper('_rms_norm')}({operand.text}, {shape}, {weight}, {node.eps!r})"
+        )
+        return (
+            code if isinstance(node.bias, ir.Const) else self.map("add", [code, bias], [False] * 2)
+        )

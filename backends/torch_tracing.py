@@ -1,5 +1,5 @@
 """What tensorc needs of dynamo, the bytecode tracer of `torch.compile` and `torch.export`
-(see tensorc/tracing.py and docs/torch-compile.md). Functions, not values: torch is imported
+(see tensorc/tracing.py and docs/graph-compilers.md). Functions, not values: torch is imported
 by the time they run, never by importing this module."""
 
 from __future__ import annotations

@@ -222,7 +222,8 @@ def _operand(value: Any, position: int, hooks: Any, backend: str, like: Any = No
     """An operand as the backend's array: lists, numbers and other frameworks' arrays
     converted (onto the device of `like`, an operand of the backend), anything else refused."""
     if not _is_array(value) or backend_of(value) not in (None, backend):
-        if not isinstance(value, numbers.Number | list | tuple) and not _is_array(value):
+        number = isinstance(value, numbers.Number) or tracing.symbolic(value)
+        if not (number or isinstance(value, list | tuple) or _is_array(value)):
             raise ArgumentTypeError(
                 f"operand {position} is a {type(value).__name__}: einsum takes arrays, "
                 "numbers and lists of numbers"

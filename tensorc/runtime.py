@@ -7,13 +7,14 @@ every call with the same signature goes straight to it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
-from tensorc import backends, compiler, tracing
+from tensorc import backends, compiler, sharding, tracing
 from tensorc.arguments import (
     bind,
     choose_backend,
@@ -46,10 +47,18 @@ PROGRAMS_CACHED = 512
 class Program:
     """A compiled tensorc program: call it with arrays; read `source` and `ir`."""
 
-    def __init__(self, program: ir.Program, backend: str | None, passes: Sequence[Pass]):
+    def __init__(
+        self,
+        program: ir.Program,
+        backend: str | None,
+        passes: Sequence[Pass],
+        sharded: sharding.Sharded | None = None,
+    ):
         self._program = program
         self._backend = backend
         self._passes = tuple(passes)
+        self._sharded = sharded  # the layout over a device mesh (`tc.compile(mesh=, shard=)`)
+        self._layout = sharded.layout if sharded else None
         self._plans: dict[Any, Callable[..., Any]] = {}
         self._generated: dict[Any, Callable[..., Any]] = {}  # the generated function of each plan
         self._lock = threading.Lock()  # for changes to the plan cache; lookups need none
@@ -65,7 +74,6 @@ class Program:
         self._source: str | None = None
         self._ir: str | None = None
         self._name = tracing.register(self)  # how a call traced by dynamo finds it
-        self._generic: dict[str, Callable[..., Any]] = {}  # for symbolic sizes, by backend
 
     # --- what users read ------------------------------------------------------------------
 
@@ -86,7 +94,8 @@ class Program:
         """The generated module for this backend (NumPy's when the backend is chosen per call)."""
         if self._source is None:
             optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
-            self._source = compiler.generate(optimised, self._backend or backends.DEFAULT, None)
+            backend = self._backend or backends.DEFAULT
+            self._source = compiler.generate(optimised, backend, None, self._layout)
         return self._source
 
     @property
@@ -105,7 +114,7 @@ class Program:
         """The generated module specialised to these arguments' shapes."""
         backend, sizes, _ = self._bind(args, kwargs)
         optimised = compiler.optimise(self._program, sizes, self._passes)
-        return compiler.generate(optimised, backend, sizes)
+        return compiler.generate(optimised, backend, sizes, self._layout)
 
     def sizes_for(self, /, *args: Any, **kwargs: Any) -> dict[str, int]:
         """Every index's size for these arguments (ShapeError where they disagree)."""
@@ -166,29 +175,21 @@ class Program:
         except Exception as error:
             if tracing.compiling():  # a graph compiler's own signals pass through as they are
                 raise
-            if isinstance(error, IndexError):  # raised by the checks of tensor-valued positions
-                raise PositionError(str(error)) from error
-            # Shapes were checked; what fails now is the backend itself (1/0 on Python
-            # numbers, mixed dtypes that a framework's matmul refuses, out of memory, ...).
-            raise TensorcError(
-                f"the generated {self._backend or 'backend'} code failed on these arguments: "
-                f"{type(error).__name__}: {error}"
-            ) from error
+            raise _failure(error, self._backend) from error
 
     def _plan(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The plan for these arguments (made on first use), and the tensors in input order."""
         positional, sizes_given = self._arguments(args, kwargs)
-        shapes = [shape_of(value) for value in positional]  # TensorcError for a non-array
-        if any(map(tracing.symbolic, [*sizes_given.values(), *(n for s in shapes for n in s)])):
-            return self._symbolic_plan(positional, sizes_given), tuple(positional)
-        key: Any = _signature(positional)
-        if sizes_given:
+        # TensorcError for what is not an array; symbolic sizes get the generic function
+        symbolic = tracing.any_symbolic([shape_of(v) for v in positional], sizes_given)
+        key: Any = ("symbolic", *map(type, positional)) if symbolic else _signature(positional)
+        if sizes_given and not symbolic:
             key = (key, tuple(sorted(sizes_given.items())))
         function = self._plans.get(key)
         if function is None:
-            function, generated = self._make_plan(positional, sizes_given)
+            function, generated = self._make_plan(positional, sizes_given, symbolic)
             with self._lock:
                 if len(self._keyword_plans) >= PLANS_PER_PROGRAM:
                     self._keyword_plans.clear()
@@ -198,10 +199,11 @@ class Program:
                     compiler.unload(self._generated.pop(oldest))
                 self._plans[key] = function
                 self._generated[key] = generated
-        if kwargs:  # remember how these keywords bind, for the next call like this one
+        if kwargs and not symbolic:  # remember how these keywords bind, for the next call
             named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
             self._keyword_plans[_keyword_key(args, kwargs)] = (function, named)
-        return function, tuple(positional)
+        bound = functools.partial(function, **sizes_given) if symbolic else function
+        return bound, tuple(positional)
 
     def _arguments(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -222,43 +224,38 @@ class Program:
         shapes = input_shapes(self._inputs, positional, self._scalars)
         return backend, infer_sizes(self._program, shapes, sizes_given)
 
-    def _symbolic_plan(
-        self, positional: list[Any], sizes_given: dict[str, int]
-    ) -> Callable[..., Any]:
-        """The plan for symbolic sizes (a graph compiler's): the generic function, which
-        reads each size off a shape. The sizes are checked all the same: each equality the
-        program needs becomes the compiler's guard, and no size is fixed to a number."""
-        backend, _ = self._sizes(positional, sizes_given)
-        generic = self._generic.get(backend)
-        if generic is None:
-            optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
-            generic = compiler.load(compiler.generate(optimised, backend, None), backend)
-            self._generic[backend] = generic
-        convert = converter(backend, self._shown, positional)
-        if convert is None and not sizes_given:
-            return generic
-        return lambda *args: generic(*(convert(args) if convert else args), **sizes_given)
-
     def _make_plan(
-        self, positional: list[Any], sizes_given: dict[str, int]
+        self, positional: list[Any], sizes_given: dict[str, int], symbolic: bool = False
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        """The function to call for these arguments, and the generated function inside it."""
+        """The function to call (the generic one for symbolic sizes) and the generated one."""
         backend, sizes = self._sizes(positional, sizes_given)
-        optimised = compiler.optimise(self._program, sizes, self._passes)
-        function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
+        planned = compiler.UNKNOWN_SIZES if symbolic else sizes
+        optimised = compiler.optimise(self._program, planned, self._passes)
+        source = compiler.generate(optimised, backend, None if symbolic else sizes, self._layout)
+        generated = compiler.load(source, backend)
+        function = self._sharded.wrap(generated) if self._sharded else generated
         convert = converter(backend, self._shown, positional)
         if convert is None:
-            return function, function
-        return (lambda *args: function(*convert(args))), function
+            return function, generated
+        return (lambda *args, **sizes: function(*convert(args), **sizes)), generated
 
     def __del__(self) -> None:
         if compiler is None:  # interpreter shutdown: the modules are going anyway
             return
-        for generated in [
-            *getattr(self, "_generated", {}).values(),
-            *getattr(self, "_generic", {}).values(),
-        ]:
+        for generated in getattr(self, "_generated", {}).values():
             compiler.unload(generated)
+
+
+def _failure(error: Exception, backend: str | None) -> TensorcError:
+    """What a failure of the generated code on checked arguments is reported as."""
+    if isinstance(error, IndexError):  # raised by the checks of tensor-valued positions
+        return PositionError(str(error))
+    # Shapes were checked; what fails now is the backend itself (1/0 on Python numbers,
+    # mixed dtypes that a framework's matmul refuses, out of memory, ...).
+    return TensorcError(
+        f"the generated {backend or 'backend'} code failed on these arguments: "
+        f"{type(error).__name__}: {error}"
+    )
 
 
 def _signature(values: Sequence[Any]) -> tuple[tuple[type, Any], ...]:
@@ -326,16 +323,23 @@ def compile_program(
     passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
     lint: bool = True,
+    mesh: Any = None,
+    shard: Any = None,
 ) -> Program:
     """The compiled program for `source`, from the cache when it was compiled before;
     `passes=None` is the default pipeline, `PASSES`. `lint=False` for programs that tensorc
-    wrote (derivatives): no warnings about their text."""
+    wrote (derivatives): no warnings about their text. `mesh` and `shard` lay the tensors out
+    over a device mesh (`tensorc.sharding`)."""
     compiler.check_backend(backend)
     passes = pipeline(passes)
-    key = (source, backend, passes, einsum)
-    return CACHE.get(
-        key, lambda: Program(compiler.front_end(source, einsum, lint), backend, passes)
-    )
+    over = sharding.request(backend and backends.backend(backend), mesh, shard)
+    key = (source, backend, passes, einsum, over)
+
+    def make() -> Program:
+        program = compiler.front_end(source, einsum, lint)
+        return Program(program, backend, passes, over.sharded(program) if over else None)
+
+    return CACHE.get(key, make)
 
 
 def pipeline(passes: Iterable[Pass] | None) -> tuple[Pass, ...]:

@@ -6,7 +6,7 @@ one opaque call (its backend's `Tracer.opaque`): the tracer records the call wit
 it, and the stage after it (which traces with fake arrays, as ordinary Python) runs the call,
 plans it and records the generated function's operations one by one. Sizes that stay symbolic
 there (`symbolic`) are planned with the generic function, which reads each size off a shape.
-docs/torch-compile.md tells the whole story.
+docs/graph-compilers.md tells the whole story.
 
 Nothing here imports a framework: `active` asks one only once it has been imported.
 """
@@ -107,3 +107,11 @@ def symbolic(value: Any) -> bool:
     does not fix (a size under dynamic shapes, or a Python float argument), which must not
     become an int or a float."""
     return type(value).__name__ in _SYMBOLIC
+
+
+def any_symbolic(shapes: list[tuple[Any, ...]], sizes: dict[str, Any]) -> bool:
+    """Whether a call has symbolic sizes, in its arguments' shapes or its keyword sizes. They
+    are checked as any sizes (each equality the program needs becomes one of the compiler's
+    guards) but never fixed to numbers: the plan is the generic function, which reads them
+    off the shapes at run time."""
+    return any(map(symbolic, [*sizes.values(), *(size for shape in shapes for size in shape)]))

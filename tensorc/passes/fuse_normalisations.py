@@ -9,7 +9,7 @@
   `gelu(x)`; `log(1 + exp(x))` and `log1p(exp(x))`: `softplus(x)`.
 
 Each backend writes an operation as is fastest there (PyTorch: `F.layer_norm`, `F.rms_norm`,
-`F.gelu`, ...; measured in docs/torch-compile.md); `written_out` turns a `Normalise` back into
+`F.gelu`, ...; measured in docs/graph-compilers.md); `written_out` turns a `Normalise` back into
 its formula for a backend without that kernel. Other statements' values are looked through,
 so a norm spelt out one statement per step (`mu[n] = mean[c](X[n, c])` ...) is found too; the
 statements nothing reads any more are dropped by `drop_dead_statements`, which runs after.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import TypeGuard
 
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
@@ -69,8 +70,10 @@ class _Look:
 
     def recognise(self, node: ir.Node) -> ir.Node | None:
         """The node as a kernel, or None where it is none of the patterns."""
-        op = node.op if isinstance(node, ir.Map) else "mul" if _is_product(node) else None
-        for rule in _RULES.get(op or "", ()):
+        if not isinstance(node, ir.Map | ir.Contract):
+            return None
+        op = node.op if isinstance(node, ir.Map) else "mul" if not node.summed else ""
+        for rule in _RULES.get(op, ()):
             found = rule(self, node)
             if found is not None:
                 return found
@@ -133,12 +136,10 @@ def _inverse_deviation(
     """`sqrt(s + eps)` to the power -1 (or `(s + eps) ** -0.5`) where s is a variance or a
     mean square over some axes: the norm's kind, the x it is of, those axes and eps."""
     node = look.value(node)
-    if power == -1 and isinstance(node, ir.Map) and node.op == "sqrt":
-        inside = node.args[0]
-    elif power == 1 and _is_map(node, "pow") and _is_const(node.args[1], -0.5):
-        inside = node.args[0]
-    else:
+    root = power == -1 and _is_map(node, "sqrt")
+    if not (root or (power == 1 and _is_map(node, "pow") and _is_const(node.args[1], -0.5))):
         return None
+    inside = node.children[0]
     statistic, eps = look.value(inside), 0.0
     if _is_map(statistic, "add"):
         for s, e in (statistic.args, statistic.args[::-1]):
@@ -176,8 +177,7 @@ def _centred(look: _Look, node: ir.Node, normalised: tuple[str, ...]) -> ir.Node
         return None
     x, mean = node.args[0], look.value(node.args[1])
     if isinstance(mean, ir.Reduce) and mean.op == "mean" and mean.reduced == normalised:
-        if look.same(mean.operand, x):
-            return x
+        return x if look.same(mean.operand, x) else None
     return None
 
 
@@ -343,7 +343,7 @@ def _is_product(node: ir.Node) -> bool:
     return isinstance(node, ir.Contract) and not node.summed
 
 
-def _is_map(node: ir.Node | None, op: str) -> bool:
+def _is_map(node: ir.Node | None, op: str) -> TypeGuard[ir.Map]:
     return isinstance(node, ir.Map) and node.op == op
 
 
