@@ -84,6 +84,8 @@ class Backend:
     mesh: MeshSupport | None = None
     unsharded: str = "it cannot lay tensors out over a device mesh"
     tracer: Tracer | None = None  # its graph compiler's bytecode tracer, if it has one
+    # a generated function through the framework's compiler (`jit=True`); None: it has none
+    jit: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
 
     def installed(self) -> bool:
         """Whether the framework can be imported here."""

@@ -9,7 +9,7 @@ import numpy as np
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
 from tensorc.backends.torch_einsum import einsum_operand, einsum_result, forward_strides
 from tensorc.backends.torch_kernels import KERNELS, NormKernels
-from tensorc.backends.torch_tracing import TRACER
+from tensorc.backends.torch_tracing import TRACER, compiled
 from tensorc.codegen import ATOM, Code
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
@@ -373,4 +373,5 @@ BACKEND = Backend(
     unsharded='tensorc does not lower to torch\'s DTensor: shard with backend="jax", or lay '
     "the tensors out with torch.distributed.tensor yourself",
     tracer=TRACER,
+    jit=compiled,
 )

@@ -1,6 +1,7 @@
-"""What tensorc needs of dynamo, the bytecode tracer of `torch.compile` and `torch.export`
-(see tensorc/tracing.py and docs/graph-compilers.md). Functions, not values: torch is imported
-by the time they run, never by importing this module."""
+"""What tensorc needs of torch.compile: dynamo, the bytecode tracer of `torch.compile` and
+`torch.export` (see tensorc/tracing.py and docs/graph-compilers.md), and `compiled`, the
+compiler of `jit=True`. Functions, not values: torch is imported by the time they run, never
+by importing this module."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ def _compiling() -> bool:
     """Whether torch.compile or torch.export traces now, at any stage (dynamo, AOTAutograd)."""
     compiler = getattr(sys.modules["torch"], "compiler", None)
     return compiler is not None and bool(compiler.is_compiling())
+
+
+def compiled(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A generated function through `torch.compile` (`tc.compile(..., jit=True)`): one whole
+    graph for the shapes of its plan, which inductor fuses."""
+    import torch
+
+    found: Callable[..., Any] = torch.compile(function, fullgraph=True, dynamic=False)
+    return found
 
 
 TRACER = Tracer(module="torch", check=_check, opaque=_opaque, compiling=_compiling)

@@ -4,13 +4,20 @@ workloads           contractions and layers (einsum, attention, layer norm, ...)
 workloads_conv      index arithmetic: convolutions (issue 9)
 workloads_windows   index arithmetic: pooling, Toeplitz and Hankel products (issue 9)
 workloads_gather    tensor-valued indices: embeddings, segment sums, losses (issue 10)
+workloads_kernels   library kernels and compiled models: RMS norm, a transformer block (issue 11)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmarks import workloads, workloads_conv, workloads_gather, workloads_windows
+from benchmarks import (
+    workloads,
+    workloads_conv,
+    workloads_gather,
+    workloads_kernels,
+    workloads_windows,
+)
 from benchmarks.workloads import COMPILE_NAME, Workload
 
 WORKLOADS: tuple[Workload, ...] = (
@@ -18,6 +25,7 @@ WORKLOADS: tuple[Workload, ...] = (
     *workloads_conv.WORKLOADS,
     *workloads_windows.WORKLOADS,
     *workloads_gather.WORKLOADS,
+    *workloads_kernels.WORKLOADS,
 )
 WORKLOAD_NAMES: tuple[str, ...] = (*(w.name for w in WORKLOADS), COMPILE_NAME)
 

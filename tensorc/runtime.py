@@ -317,6 +317,30 @@ class ProgramCache:
 CACHE = ProgramCache()
 
 
+class JitProgram(Program):
+    """A program whose generated functions go through the backend's compiler first
+    (`tc.compile(..., jit=True)`: `torch.compile` on PyTorch, whose inductor then fuses the
+    elementwise tails; JAX's functions are under `jax.jit` anyway)."""
+
+    @staticmethod
+    def checked(backend: str | None) -> type[JitProgram]:
+        """JitProgram, where `backend` has a compiler (or is chosen per call)."""
+        if backend is not None and backends.backend(backend).jit is None:
+            raise TensorcError(f"jit=True needs a backend with a compiler, not {backend}")
+        return JitProgram
+
+    def _make_plan(
+        self, positional: list[Any], sizes_given: dict[str, int], symbolic: bool = False
+    ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        function, generated = super()._make_plan(positional, sizes_given, symbolic)
+        if tracing.compiling():  # a compiler at work on a bigger graph compiles this in it
+            return function, generated
+        backend = backends.backend(choose_backend(self._backend, positional))
+        if backend.jit is None:
+            raise TensorcError(f"jit=True needs a backend with a compiler, not {backend.name}")
+        return backend.jit(function), generated
+
+
 def compile_program(
     source: str,
     backend: str | None = None,
@@ -325,19 +349,22 @@ def compile_program(
     lint: bool = True,
     mesh: Any = None,
     shard: Any = None,
+    jit: bool = False,
 ) -> Program:
     """The compiled program for `source`, from the cache when it was compiled before;
     `passes=None` is the default pipeline, `PASSES`. `lint=False` for programs that tensorc
     wrote (derivatives): no warnings about their text. `mesh` and `shard` lay the tensors out
-    over a device mesh (`tensorc.sharding`)."""
+    over a device mesh (`tensorc.sharding`); `jit` hands each generated function to the
+    backend's compiler (`JitProgram`)."""
     compiler.check_backend(backend)
     passes = pipeline(passes)
     over = sharding.request(backend and backends.backend(backend), mesh, shard)
-    key = (source, backend, passes, einsum, over)
+    kind = JitProgram.checked(backend) if jit else Program
+    key = (source, backend, passes, einsum, over, kind)
 
     def make() -> Program:
         program = compiler.front_end(source, einsum, lint)
-        return Program(program, backend, passes, over.sharded(program) if over else None)
+        return kind(program, backend, passes, over.sharded(program) if over else None)
 
     return CACHE.get(key, make)
 
