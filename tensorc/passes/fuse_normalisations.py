@@ -112,7 +112,7 @@ def _normalise(look: _Look, node: Labelled) -> ir.Node | None:
         kind, statistic_of, normalised, eps = found
         rest = factors[:k] + factors[k + 1 :]
         for j, (candidate, p) in enumerate(rest):
-            x = _operand(look, kind, candidate) if p == 1 else None
+            x = _operand(look, kind, candidate, normalised) if p == 1 else None
             if x is None or not look.same(x, statistic_of):
                 continue
             gains = rest[:j] + rest[j + 1 :]
@@ -165,8 +165,13 @@ def _square_of(look: _Look, node: ir.Node) -> ir.Node | None:
     node = look.value(node)
     if _is_map(node, "pow") and _is_const(node.args[1], 2.0):
         return node.args[0]
-    if _is_map(node, "mul") and look.same(*node.args):
-        return node.args[0]
+    factors = look.factors(node)
+    if (
+        len(factors) == 2
+        and all(p == 1 for _, p in factors)
+        and look.same(*(f for f, _ in factors))
+    ):
+        return factors[0][0]
     return None
 
 
@@ -181,18 +186,16 @@ def _centred(look: _Look, node: ir.Node, normalised: tuple[str, ...]) -> ir.Node
     return None
 
 
-def _operand(look: _Look, kind: str, node: ir.Node) -> ir.Node | None:
-    """The x of what a norm divides, `x - mean` (layer) or x (RMS), where `node` is that.
-    An x found in a value that others read too is taken only if it is a plain read: the
-    result must not compute again what that value computes."""
+def _operand(look: _Look, kind: str, node: ir.Node, normalised: tuple[str, ...]) -> ir.Node | None:
+    """The x of what a norm divides, `x - mean(x)` over the normalised axes (layer) or x
+    (RMS), where `node` is that. An x found in a value that others read too is taken only
+    if it is a plain read: the result must not compute again what that value computes."""
     if kind == "rms":
         return node
-    centred = look.value(node, carried=True)
-    if _is_map(centred, "sub"):
-        return centred.args[0]
-    centred = look.value(node)
-    if _is_map(centred, "sub") and isinstance(centred.args[0], ir.Var):
-        return centred.args[0]
+    for carried in (True, False):
+        x = _centred(look, look.value(node, carried=carried), normalised)
+        if x is not None and (carried or isinstance(x, ir.Var)):
+            return x
     return None
 
 
@@ -328,14 +331,13 @@ def _is_erf_of_scaled(look: _Look, node: ir.Node | None, x: ir.Node) -> bool:
     """Whether node is `erf(x / sqrt(2))` (or `erf(x * sqrt(1/2))`)."""
     if node is None or not _is_map(node, "erf"):
         return False
-    inside = look.value(node.args[0])
-    if not (_is_map(inside, "div") or _is_map(inside, "mul")):
+    factors = look.factors(node.args[0])
+    if len(factors) != 2:
         return False
-    value, scale = inside.args
-    if not (isinstance(scale, ir.Const) and look.same(value, x)):
+    (value, one), (scale, power) = sorted(factors, key=lambda f: isinstance(f[0], ir.Const))
+    if not (isinstance(scale, ir.Const) and one == 1 and look.same(value, x)):
         return False
-    wanted = math.sqrt(2) if inside.op == "div" else math.sqrt(0.5)
-    return math.isclose(scale.value, wanted, rel_tol=1e-9)
+    return math.isclose(scale.value**power, math.sqrt(0.5), rel_tol=1e-9)
 
 
 def _is_product(node: ir.Node) -> bool:
