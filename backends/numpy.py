@@ -161,6 +161,70 @@ def _scatter(into, shape, index, values, accumulate):
 '''
 
 
+# Kernels' forms (`tensorc.codegen.kernels`): one strided view per window offset.
+_HELPERS["_framed"] = '''
+def _framed(x, axes, before, after):
+    """x with zeros added along each of axes, before[i] and after[i] of them (a negative
+    amount cuts that many elements off instead)."""
+    cuts, widths = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
+    for axis, b, a in zip(axes, before, after):
+        cuts[axis] = slice(max(-b, 0), x.shape[axis] - max(-a, 0))
+        widths[axis] = (max(b, 0), max(a, 0))
+    return np.pad(x[tuple(cuts)], widths)
+'''
+
+_HELPERS["_windows"] = '''
+def _windows(x, axes, sizes, kernel, strides, dilations):
+    """Each window offset k with the view of x that it reads for every output: along axes[i],
+    the elements dilations[i] * k[i] + strides[i] * h for h < sizes[i] (a view, no copy)."""
+    for offset in np.ndindex(*kernel):
+        index = [slice(None)] * x.ndim
+        for axis, k, n, s, d in zip(axes, offset, sizes, strides, dilations):
+            index[axis] = slice(d * k, d * k + s * (n - 1) + 1, s)
+        yield offset, x[tuple(index)]
+'''
+
+_HELPERS["_window_reduce"] = '''
+def _window_reduce(x, ufunc, axes, sizes, kernel, strides, dilations):
+    """ufunc (np.maximum, np.minimum, np.add) over the windows of x, one offset at a time:
+    far faster than reducing the trailing axes of a window view. Sums widen small integers."""
+    out = None
+    for _, view in _windows(x, axes, sizes, kernel, strides, dilations):
+        if out is None:
+            out = np.sum(view, axis=()) if ufunc is np.add else view.copy()
+        else:
+            ufunc(out, view, out=out)
+    return out
+'''
+
+_HELPERS["_window_dot"] = '''
+def _window_dot(x, weight, axes, sizes, strides, dilations):
+    """The sum over window offsets k of x's window elements at k times weight[..., k]: the
+    weight's last axes are the window's, its others broadcast against x's (a depthwise
+    convolution, with no copy of x into windows)."""
+    kernel = weight.shape[weight.ndim - len(axes):]
+    out = None
+    for offset, view in _windows(x, axes, sizes, kernel, strides, dilations):
+        term = view * weight[(..., *offset)]
+        if out is None:
+            out = term
+        else:
+            out += term
+    return out
+'''
+
+_HELPERS["_window_add"] = '''
+def _window_add(out, values, axes, strides, dilations):
+    """out with values[..., k] added at its window offset k: along axes[i], value h goes to
+    dilations[i] * k[i] + strides[i] * h (a transposed convolution's scatter, as views)."""
+    kernel = values.shape[values.ndim - len(axes):]
+    sizes = [values.shape[axis] for axis in axes]
+    for offset, view in _windows(out, axes, sizes, kernel, strides, dilations):
+        view += values[(..., *offset)]
+    return out
+'''
+
+
 class NumpyGenerator(Generator):
     """Generates a NumPy module; softmax, logsumexp and sigmoid come as small stable helpers."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from tensorc.codegen.code import ATOM, PRODUCT, UNARY, Code, axes_text
 from tensorc.codegen.emitter import Emitter
 from tensorc.codegen.facts import Facts
+from tensorc.codegen.kernels import Kernels
 from tensorc.codegen.page import Function, Needs, Page, parameters
 from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
@@ -24,6 +25,7 @@ class Generator:
     helpers: dict[str, str] = {}  # noqa: RUF012 - name -> source of helper functions
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
+    kernel_forms = Kernels  # how it writes convolutions and pooling (`tensorc.codegen.kernels`)
 
     def __init__(self, program: ir.Program, sizes: Sizes | None):
         self.program = program
@@ -38,6 +40,7 @@ class Generator:
         self.first_tensor = next((self.params[name] for name in self.facts.tensor_inputs), None)
         self.needs = Needs()
         self.emitter = Emitter(self)
+        self.kernels = self.kernel_forms(self)
 
     def generate(self) -> str:
         """The module's source."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tensorc.codegen import places
 from tensorc.codegen.code import Code, align, comment
 from tensorc.ir import nodes as ir
+from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
 from tensorc.ops import OPS
@@ -181,6 +182,15 @@ class Emitter:
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
         return places.scatter(self.dialect, node, operand, list(rest))
+
+    def emit_convolution(self, node: Convolution, x: Code, w: Code) -> Code:
+        return self.dialect.kernels.convolution(node, x, w)
+
+    def emit_pool(self, node: Pool, x: Code) -> Code:
+        return self.dialect.kernels.pool(node, x)
+
+    def emit_convolutiontranspose(self, node: ConvolutionTranspose, x: Code, w: Code) -> Code:
+        return self.dialect.kernels.convolution_transpose(node, x, w)
 
     # --- dtypes: the few places where generated code sets one ---------------------------------
 

@@ -13,6 +13,7 @@ from math import prod
 from tensorc.errors import ShapeError, Span, TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir import ranges
+from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, Composed, Extent, axis_number, expanded, parts
 from tensorc.ir.nodes import display_name
 from tensorc.suggest import closest
@@ -337,6 +338,8 @@ def all_indices(program: ir.Program) -> dict[str, Span | None]:
             if isinstance(node, ir.Reduce):
                 for index in expanded(node.reduced):
                     found.setdefault(index, let.span)
+            for window in node.windows if isinstance(node, Windowed) else ():
+                found.setdefault(window.kernel, let.span)  # a pool's window is no axis
     return found
 
 

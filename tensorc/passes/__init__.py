@@ -12,6 +12,7 @@ from tensorc.passes.drop_dead_statements import drop_dead_statements
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_attention import fuse_attention
 from tensorc.passes.plan_contractions import plan_contractions
+from tensorc.passes.recognise_kernels import recognise_kernels
 from tensorc.passes.share_common_subexpressions import share_common_subexpressions
 from tensorc.passes.simplify_transposes import simplify_transposes
 from tensorc.passes.stable_rewrites import stable_rewrites
@@ -24,6 +25,7 @@ PASSES: tuple[Pass, ...] = (
     fuse_attention,
     share_common_subexpressions,
     drop_dead_statements,
+    recognise_kernels,  # before the contraction passes: it reads whole products
     plan_contractions,
 )
 
