@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
+from tensorc.backends.jax_kernels import JaxKernels
 from tensorc.codegen import ATOM, Code, Generator
 
 # How JAX writes each operation that is not a Python operator (see `Generator.spell`).
@@ -89,6 +90,22 @@ def _scatter(into, shape, index, values, accumulate):
         return target.add(values.astype(dtype), mode="drop")
     return target.set(values.astype(dtype), mode="drop")
 ''',
+    "_common_dtype": '''
+def _common_dtype(*arrays):
+    """The arrays in one dtype, JAX's promotion of theirs: its convolutions take no mix."""
+    dtype = jnp.result_type(*arrays)
+    return tuple(array.astype(dtype) for array in arrays)
+''',
+    "_framed": '''
+def _framed(x, axes, before, after):
+    """x with zeros added along each of axes, before[i] and after[i] of them (a negative
+    amount cuts that many elements off instead)."""
+    cuts, widths = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
+    for axis, b, a in zip(axes, before, after):
+        cuts[axis] = slice(max(-b, 0), x.shape[axis] - max(-a, 0))
+        widths[axis] = (max(b, 0), max(a, 0))
+    return jnp.pad(x[tuple(cuts)], widths)
+''',
 }
 
 
@@ -99,6 +116,7 @@ class JaxGenerator(Generator):
     imports = ("import jax", "import jax.numpy as jnp")
     helpers = _HELPERS
     spellings = SPELLINGS
+    kernel_forms = JaxKernels
 
     def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
         """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
@@ -114,6 +132,18 @@ class JaxGenerator(Generator):
     def as_float(self, operand: Code, scalar: bool) -> Code:
         """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""
         return Code(f"float({operand.text})" if scalar else f"{operand.at(ATOM)}.astype(float)")
+
+    def entry_lines(self) -> list[str]:
+        """Tensors that meet in a convolution get one dtype: JAX's kernel takes no mix."""
+        names = [self.params[name] for name in self.facts.kernel_inputs]
+        if len(names) < 2:
+            return []
+        same = " == ".join(f"{name}.dtype" for name in names)
+        together = ", ".join(names)
+        return [
+            f"if not {same}:",
+            f"    {together} = {self.use_helper('_common_dtype')}({together})",
+        ]
 
     @property
     def decorator(self) -> str:  # type: ignore[override]

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
+from tensorc.backends.torch_kernels import TorchKernels
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
@@ -155,6 +156,7 @@ class TorchGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
+    kernel_forms = TorchKernels
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]

@@ -93,6 +93,11 @@ def frames(gen: Generator, node: Windowed) -> list[Frame]:
     return found
 
 
+def window_span(gen: Generator, frame: Frame) -> str:
+    """How many elements one window covers: dilation * (kernel - 1) + 1."""
+    return size_sum(gen, frame.window.kernel).plus(-1).times(frame.dilation).plus(1).text()
+
+
 def spatial_axes(labels: tuple[str, ...], node: Windowed) -> list[int]:
     """The axes of an array labelled `labels` that the node's windows move along."""
     return [labels.index(w.extent) for w in node.windows]
@@ -280,7 +285,9 @@ class Kernels:
                 cuts.pop()
             x = Code(f"{x.at(ATOM)}[{', '.join(cuts)}]")
         if any(width != (0, 0) for width in widths):
-            x = Code(f"np.pad({x.text}, {tuple_text([tuple_text(list(w)) for w in widths])})")
+            x = Code(
+                f"{self.gen.module}.pad({x.text}, {tuple_text([tuple_text(list(w)) for w in widths])})"
+            )
         return x
 
     def windows(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
