@@ -139,11 +139,9 @@ class JaxGenerator(Generator):
         if len(names) < 2:
             return []
         same = " == ".join(f"{name}.dtype" for name in names)
+        test = f"{names[0]}.dtype != {names[1]}.dtype" if len(names) == 2 else f"not {same}"
         together = ", ".join(names)
-        return [
-            f"if not {same}:",
-            f"    {together} = {self.use_helper('_common_dtype')}({together})",
-        ]
+        return [f"if {test}:", f"    {together} = {self.use_helper('_common_dtype')}({together})"]
 
     @property
     def decorator(self) -> str:  # type: ignore[override]
