@@ -106,7 +106,8 @@ class JaxKernels(Kernels):
         missing = "".join(
             name for name, label in zip(names, (first, second), strict=True) if label is None
         )
-        letter = {first: names[0], second: names[1], **spatial}
+        letter: dict[str | None, str] = {first: names[0], second: names[1]}
+        letter.update(spatial)
         if missing:
             x = Code(f"{x.at(ATOM)}[{', '.join(['None'] * len(missing))}]")
         return x, missing + "".join(letter[label] for label in labels)
@@ -120,7 +121,8 @@ class JaxKernels(Kernels):
     ) -> tuple[list[str | None], str]:
         """The result's axes (None for the length-1 ones it has to drop) and dimension numbers."""
         missing = [name for name, label in (("N", batch), ("C", channel)) if label is None]
-        letter = {batch: "N", channel: "C", **spatial}
+        letter: dict[str | None, str] = {batch: "N", channel: "C"}
+        letter.update(spatial)
         return [*([None] * len(missing)), *labels], "".join(missing) + "".join(
             letter[x] for x in labels
         )

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
+from tensorc.backends.torch_kernels import HELPERS as KERNEL_HELPERS
 from tensorc.backends.torch_kernels import TorchKernels
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
@@ -146,6 +147,8 @@ def _scatter(into, shape, index, values, accumulate):
     )
     return into.to(dtype).index_put(index, values.to(dtype), accumulate=accumulate)
 '''
+
+_HELPERS.update(KERNEL_HELPERS)  # the kernels' own (backends/torch_kernels.py)
 
 
 class TorchGenerator(Generator):

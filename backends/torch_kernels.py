@@ -11,11 +11,20 @@ sides, and otherwise added by `F.pad` (which cuts elements off for negative amou
 
 from __future__ import annotations
 
-from tensorc.codegen import ATOM, PRODUCT, UNARY, Code
+from tensorc.codegen import ATOM, UNARY, Code
 from tensorc.codegen.kernels import Frame, Kernels, frames, tuple_text, window_span
 from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool
 
 F = "torch.nn.functional"
+
+HELPERS = {
+    "_floating": '''
+def _floating(x):
+    """x, in the default float dtype where it holds integers (which avg_pool would divide
+    with truncation); floating tensors as they are."""
+    return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+''',
+}
 Slot = str | None  # an axis label, or None for a length-1 axis the kernel needs
 
 
@@ -79,12 +88,14 @@ class TorchKernels(Kernels):
             operand = Code(f"-{x.at(ATOM)}", UNARY) if node.op == "min" else x
             found = Code(f"{F}.max_pool{len(fs)}d({operand.text}, {self.value(kernel)}{options})")
             found = Code(f"-{found.text}", UNARY) if node.op == "min" else found
-        elif any(d > 1 for d in dilations):
+        elif any(d > 1 for d in dilations) or (node.op == "sum" and len(fs) == 1):
             found = self.unfolded(node, x, fs, min(len(lead), 2))
-        else:
-            found = Code(f"{F}.avg_pool{len(fs)}d({x.text}, {self.value(kernel)}{options})")
-            if node.op == "sum":
-                found = Code(f"{found.at(PRODUCT)} * {' * '.join(kernel)}", PRODUCT)
+        elif node.op == "sum":  # exact for integers too
+            call = f"{x.text}, {self.value(kernel)}{options}, divisor_override=1"
+            found = Code(f"{F}.avg_pool{len(fs)}d({call})")
+        else:  # avg_pool would divide integers with truncation
+            floating = f"{self.gen.use_helper('_floating')}({x.text})"
+            found = Code(f"{F}.avg_pool{len(fs)}d({floating}, {self.value(kernel)}{options})")
         if len(lead) > 2:
             sizes = tuple_text([gen.size(str(label)) for label in lead[:-1]])
             found = Code(f"{found.at(ATOM)}.unflatten(0, {sizes})")
@@ -118,7 +129,8 @@ class TorchKernels(Kernels):
 
     def value(self, values: list[int] | list[str]) -> str:
         """One value where all are the same, else a tuple."""
-        return str(values[0]) if len(set(values)) == 1 else tuple_text(list(values))
+        texts = [str(value) for value in values]
+        return texts[0] if len(set(texts)) == 1 else tuple_text(texts)
 
     def padded(self, x: Code, fs: list[Frame], keep: bool = True) -> tuple[Code, list[int]]:
         """`x` (spatial axes last) with each frame's zeros added: as the kernel's `padding`

@@ -276,10 +276,10 @@ class Kernels:
             return Code(f"{helper}({x.text}, {tuple_text(axes)}, {before}, {after})")
         cuts, widths = [":"] * len(labels), [(0, 0)] * len(labels)
         for axis, f in zip(axes, fs, strict=True):
-            before, after = f.before.constant, f.after.constant
-            widths[axis] = (max(before, 0), max(after, 0))
-            if before < 0 or after < 0:
-                cuts[axis] = f"{max(-before, 0) or ''}:{-after if after < 0 else ''}"
+            low, high = f.before.constant, f.after.constant
+            widths[axis] = (max(low, 0), max(high, 0))
+            if low < 0 or high < 0:
+                cuts[axis] = f"{max(-low, 0) or ''}:{high if high < 0 else ''}"
         if any(cut != ":" for cut in cuts):
             while cuts[-1] == ":":
                 cuts.pop()
