@@ -191,6 +191,7 @@ class TorchKernels(Kernels):
         the `lead` first; each window axis is added last."""
         for k, f in enumerate(fs):
             x = Code(f"{x.at(ATOM)}.unfold({lead + k}, {window_span(self.gen, f)}, {f.stride})")
-        steps = ", ".join(f"::{f.dilation}" for f in fs)
+        if any(f.dilation > 1 for f in fs):
+            x = Code(f"{x.at(ATOM)}[..., {', '.join(f'::{f.dilation}' for f in fs)}]")
         op = "mean" if node.op == "mean" else "sum"
-        return Code(f"{x.at(ATOM)}[..., {steps}].{op}({tuple_text(list(range(-len(fs), 0)))})")
+        return Code(f"{x.at(ATOM)}.{op}({tuple_text(list(range(-len(fs), 0)))})")
