@@ -8,7 +8,8 @@
   backwards: a convolution with the kernel flipped (`pad(t - k)`, a causal convolution).
 - `max`, `min`, `mean` or `sum` over such a read alone is **pooling** (`ir.kernels.Pool`).
 - `+=` of a product at positions `stride*h + dilation*k + offset` on the left is a
-  **transposed convolution** (`ir.kernels.ConvolutionTranspose`).
+  **transposed convolution** (`ir.kernels.ConvolutionTranspose`); so is `=` into a new
+  target, which writes each place once (the plan checks it) and so adds the same.
 
 Each role (batch, group, input channel, output channel) is at most one index, and every index
 of the operands must have one. Anything else is left as it is: the general gathers and
@@ -36,8 +37,8 @@ def _recognise(node: ir.Node) -> ir.Node | None:
         return _convolution(node) or _sum_pool(node)
     if isinstance(node, ir.Reduce) and node.op in POOLS and isinstance(node.operand, ir.Gather):
         return _pool(node.op, node.operand, node.labels)
-    if isinstance(node, ir.Scatter) and node.accumulate:
-        return _convolution_transpose(node)
+    if isinstance(node, ir.Scatter) and (node.accumulate or node.into is None):
+        return _convolution_transpose(node)  # `=` writes each place once: the same sums
     if isinstance(node, ir.Reshape) and isinstance(node.operand, ir.Reshape):
         inner = node.operand.operand  # a split of a kernel's channels, merged back
         return inner if inner.indices == node.labels else None
