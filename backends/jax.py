@@ -77,6 +77,22 @@ def _window(x, axis, offset, counts, steps):
         positions = positions + step * jnp.arange(count).reshape(shape)
     return jnp.take(x, positions, axis=axis)
 ''',
+    "_clipped": '''
+def _clipped(positions, size, what):
+    """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
+    JAX's gathers clamp (negative positions too, which Python would wrap around)."""
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    return jnp.clip(positions, 0, size - 1)
+''',
+    "_dropped": '''
+def _dropped(positions, size, what):
+    """Positions from data, a negative one moved past the end, where JAX drops the write
+    (instead of wrapping around, as Python would)."""
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    return jnp.where(positions < 0, size, positions)
+''',
     "_scatter": '''
 def _scatter(into, shape, index, values, accumulate):
     """values written at index into into (or into zeros of shape); every value written to
@@ -119,15 +135,14 @@ class JaxGenerator(Generator):
     kernel_forms = JaxKernels
 
     def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
-        JAX's gathers clamp (negative positions too, which Python would wrap around)."""
-        return Code(f"jnp.clip({positions.text}, 0, {size} - 1)")
+        """Positions from data, clamped into range (see the `_clipped` helper)."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_clipped')}({positions.text}, {size}, {what!r})")
 
     def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, a negative one moved past the end, where the write is
-        dropped (as JAX drops writes outside) instead of wrapping around."""
-        name = self.name_of(positions)
-        return Code(f"jnp.where({name} < 0, {size}, {name})")
+        """Positions from data, negative ones dropped (see the `_dropped` helper)."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_dropped')}({positions.text}, {size}, {what!r})")
 
     def as_float(self, operand: Code, scalar: bool) -> Code:
         """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""

@@ -246,14 +246,17 @@ def _check_place(
     name, span = where
     bad = high if high > last else low
     rising = high > last
+    text = place_text(place)
+    padded = f" padded by {place.padding} on each side" if place.padding else ""
+    bound = f"the axis has size {extent}{padded} (positions {first} to {last})"
+    if not place.terms:
+        raise ShapeError(f"{name}[... {text} ...] {verb} position {bad}, but {bound}", span)
     values = ", ".join(
         f"{index}={size(index) - 1 if (c > 0) == rising else 0}" for c, index in place.terms
     )
-    text = place_text(place)
-    padded = f" padded by {place.padding} on each side" if place.padding else ""
     hint = f"; to read zeros outside it, write pad({text})" if verb == "reads" else ""
     raise ShapeError(
         f"{name}[... {text} ...] {verb} outside {name}'s axis {axis}: at {values} the position "
-        f"is {bad}, but the axis has size {extent}{padded} (positions {first} to {last}){hint}",
+        f"is {bad}, but {bound}{hint}",
         span,
     )
