@@ -8,8 +8,11 @@ axis added and dropped again. Padding may be negative (elements cut off), as the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tensorc.codegen import ATOM, PRODUCT, Code
 from tensorc.codegen.kernels import Frame, Kernels, frames, size_sum, tuple_text
+from tensorc.codegen.places import Sum
 from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, Windowed
 from tensorc.ir.labels import composed
 
@@ -30,13 +33,22 @@ class JaxKernels(Kernels):
     """Writes JAX's kernel calls."""
 
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
+        """Zeros are the kernel's `padding`, except where they are a large part of the input:
+        XLA's CPU convolution slows down some twenty times then (a Toeplitz product, whose
+        padding is as long as the input), and an explicit pad costs little."""
         channels, spatial = node.channels, letters(node)
+        fs = frames(self.gen, node)
+        wide = [f for f in fs if self.wide(f)]
+        if wide:
+            x = self.framed(x, node.input.indices, wide)
         x, lhs = self.spec(x, node.input.indices, "NC", channels.batch, channels.input, spatial)
         first, second = channels.weight
         w = self.flipped(w, node.weight.indices, node, [v.flipped for v in node.windows])
         w, rhs = self.spec(w, node.weight.indices, "OI", first, second, spatial)
         out_labels, out = self.out(node.labels, channels.batch, channels.output, spatial)
-        fs = self.ordered(frames(self.gen, node), rhs, spatial)
+        fs = self.ordered(
+            [replace(f, before=Sum(), after=Sum()) if f in wide else f for f in fs], rhs, spatial
+        )
         padding = tuple_text([tuple_text([f.before.text(), f.after.text()]) for f in fs])
         options = self.dilation("rhs_dilation", [f.dilation for f in fs])
         options += self.groups(node)
@@ -131,6 +143,14 @@ class JaxKernels(Kernels):
         """The result without the length-1 axes the kernel needed."""
         count = slots.count(None)
         return Code(f"{x.at(ATOM)}[{', '.join(['0'] * count)}]") if count else x
+
+    def wide(self, f: Frame) -> bool:
+        """Whether a frame adds zeros over more than a quarter of the input (known sizes)."""
+        extent = size_sum(self.gen, f.window.extent).number
+        amounts = (f.before.number, f.after.number)
+        if extent is None or None in amounts:
+            return False
+        return 4 * max(int(amount or 0) for amount in amounts) > extent
 
     def ordered(self, fs: list[Frame], rhs: str, spatial: dict[str, str]) -> list[Frame]:
         """The frames in the order of the kernel's spatial axes, as JAX reads its arguments."""

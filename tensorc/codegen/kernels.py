@@ -116,15 +116,23 @@ def split_channel(labels: tuple[str, ...]) -> tuple[str, ...]:
     )
 
 
+def einsum_terms(*operands: tuple[str, ...]) -> str:
+    """`'nij,j->ni'`: the einsum of operands labelled as given, the last being the result's."""
+    letters: dict[str, str] = {}
+    terms = ["".join(letters.setdefault(x, chr(97 + len(letters))) for x in o) for o in operands]
+    return repr(",".join(terms[:-1]) + "->" + terms[-1])
+
+
 def flipped(gen: Generator, w: Code, labels: tuple[str, ...], node: Windowed) -> Code:
-    """The weight with the windows that run backwards reversed: `W[:, ::-1]`."""
+    """The weight with the windows that run backwards reversed, as a copy (`W[:, ::-1].copy()`:
+    small, and read faster than a reversed view)."""
     backwards = {w.kernel for w in node.windows if w.flipped}
     if not backwards:
         return w
     entries = [("::-1" if label in backwards else ":") for label in labels]
     while entries[-1] == ":":
         entries.pop()
-    return Code(f"{w.at(ATOM)}[{', '.join(entries)}]")
+    return Code(f"{w.at(ATOM)}[{', '.join(entries)}].copy()")
 
 
 class Kernels:
@@ -143,7 +151,7 @@ class Kernels:
         w = flipped(gen, w, node.weight.indices, node)
         if channels.groups is not None and channels.weight[1] is None:
             return self.depthwise(node, x, labels, w)
-        windows = self.windows(x, labels, frames(gen, node))
+        windows = self.named(self.windows(x, labels, frames(gen, node)), "windows")
         labels = self.windowed(labels, node)
         if channels.groups is not None:
             return self.grouped(node, windows, labels, w)
@@ -155,6 +163,10 @@ class Kernels:
         on_weight = [node.weight.indices.index(label) for label in summed]
         free = [label for label in labels if label not in summed]
         free_weight = [label for label in node.weight.indices if label not in summed]
+        if not free_weight:  # a product with a vector: einsum reads the windows in place
+            return Code(
+                f"np.einsum({einsum_terms(labels, node.weight.indices, node.labels)}, {windows.text}, {w.text})"
+            )
         if node.input.indices[-1] == channels.input:  # channels last: the columns end with them
             product = f"np.tensordot({windows.text}, {w.text}, axes=({on_windows}, {on_weight}))"
             result = (*free, *free_weight)
@@ -255,6 +267,12 @@ class Kernels:
         return self.merged(self.framed(added, out_labels, fs), out_labels, node.labels)
 
     # --- pieces ----------------------------------------------------------------------------
+
+    def named(self, code: Code, wanted: str) -> Code:
+        """A line that computes `code` under a new name (`wanted`, or one like it)."""
+        name = self.gen.page.names.claim(wanted)
+        self.gen.emitter.lines.append(f"{name} = {code.text}")
+        return Code(name)
 
     def geometry(self, axes: list[int], node: Windowed, with_kernel: bool) -> str:
         """The arguments that say where the windows are: axes, sizes, (kernel,) strides, dilations."""

@@ -146,7 +146,7 @@ FORMS = {
         "y[i] = t[i + j] * x[j]",
         (r(10), r(3)),
         lambda t, x: F.conv1d(t[None, None], x[None, None])[0, 0],
-        "conv",
+        "vector",
         1,
     ),
     "shorter than valid": Form(
@@ -277,6 +277,7 @@ FORMS = {
 MARKS = {  # what each backend's source must call, by kind (`{d}`: the number of spatial axes)
     "torch": {
         "conv": ["torch.nn.functional.conv{d}d("],
+        "vector": ["torch.nn.functional.conv{d}d("],
         "depthwise": ["torch.nn.functional.conv{d}d(", "groups="],
         "grouped": ["torch.nn.functional.conv{d}d(", "groups="],
         "max": ["torch.nn.functional.max_pool{d}d("],
@@ -287,6 +288,7 @@ MARKS = {  # what each backend's source must call, by kind (`{d}`: the number of
     },
     "jax": {
         "conv": ["jax.lax.conv_general_dilated(", "dimension_numbers="],
+        "vector": ["jax.lax.conv_general_dilated(", "dimension_numbers="],
         "depthwise": ["jax.lax.conv_general_dilated(", "feature_group_count="],
         "grouped": ["jax.lax.conv_general_dilated(", "feature_group_count="],
         "max": ["jax.lax.reduce_window("],
@@ -296,6 +298,7 @@ MARKS = {  # what each backend's source must call, by kind (`{d}`: the number of
     },
     "numpy": {
         "conv": ["np.lib.stride_tricks.sliding_window_view(", "np.tensordot("],
+        "vector": ["np.lib.stride_tricks.sliding_window_view(", "np.einsum("],  # no copy
         "depthwise": ["_window_dot("],
         "grouped": ["np.lib.stride_tricks.sliding_window_view(", " @ "],
         "max": ["_window_reduce(", "np.maximum"],
