@@ -215,12 +215,13 @@ def _window_dot(x, weight, axes, sizes, strides, dilations):
 
 _HELPERS["_window_add"] = '''
 def _window_add(out, values, axes, strides, dilations):
-    """out with values[..., k] added at its window offset k: along axes[i], value h goes to
-    dilations[i] * k[i] + strides[i] * h (a transposed convolution's scatter, as views)."""
-    kernel = values.shape[values.ndim - len(axes):]
-    sizes = [values.shape[axis] for axis in axes]
+    """out with values[k] added at its window offset k (values' first axes): along axes[i],
+    value h goes to dilations[i] * k[i] + strides[i] * h (a transposed convolution's adds,
+    one strided view of out per offset)."""
+    kernel = values.shape[: len(axes)]
+    sizes = [values.shape[len(axes) + axis] for axis in axes]
     for offset, view in _windows(out, axes, sizes, kernel, strides, dilations):
-        view += values[(..., *offset)]
+        view += values[offset]
     return out
 '''
 
