@@ -112,16 +112,6 @@ def _common_dtype(*arrays):
     dtype = jnp.result_type(*arrays)
     return tuple(array.astype(dtype) for array in arrays)
 ''',
-    "_framed": '''
-def _framed(x, axes, before, after):
-    """x with zeros added along each of axes, before[i] and after[i] of them (a negative
-    amount cuts that many elements off instead)."""
-    cuts, widths = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
-    for axis, b, a in zip(axes, before, after):
-        cuts[axis] = slice(max(-b, 0), x.shape[axis] - max(-a, 0))
-        widths[axis] = (max(b, 0), max(a, 0))
-    return jnp.pad(x[tuple(cuts)], widths)
-''',
 }
 
 

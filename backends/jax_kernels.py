@@ -144,6 +144,17 @@ class JaxKernels(Kernels):
         count = slots.count(None)
         return Code(f"{x.at(ATOM)}[{', '.join(['0'] * count)}]") if count else x
 
+    def framed(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
+        """`x` padded by each frame with zeros of its dtype (`jax.lax.pad`, which cuts off
+        for negative amounts)."""
+        if all(f.before.number == 0 and f.after.number == 0 for f in fs):
+            return x
+        name = self.gen.name_of(x)
+        config = ["(0, 0, 0)"] * len(labels)
+        for f in fs:
+            config[labels.index(f.window.extent)] = f"({f.before.text()}, {f.after.text()}, 0)"
+        return Code(f"{LAX}.pad({name}, jnp.zeros((), {name}.dtype), {tuple_text(config)})")
+
     def wide(self, f: Frame) -> bool:
         """Whether a frame adds zeros over more than a quarter of the input (known sizes)."""
         extent = size_sum(self.gen, f.window.extent).number

@@ -135,12 +135,70 @@ def flipped(gen: Generator, w: Code, labels: tuple[str, ...], node: Windowed) ->
     return Code(f"{w.at(ATOM)}[{', '.join(entries)}].copy()")
 
 
-class Kernels:
-    """The NumPy forms of the kernels (see the module's docstring); a backend's subclass
-    writes its framework's kernels instead."""
+class Shaping:
+    """Generated code for arrays by their labels: reordered, split, merged, framed, named."""
 
     def __init__(self, gen: Generator):
         self.gen = gen
+
+    def named(self, code: Code, wanted: str) -> Code:
+        """A line that computes `code` under a new name (`wanted`, or one like it)."""
+        name = self.gen.page.names.claim(wanted)
+        self.gen.emitter.lines.append(f"{name} = {code.text}")
+        return Code(name)
+
+    def framed(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
+        """`x` with each frame's zeros added (`np.pad`) and elements cut off (a slice)."""
+        axes = [labels.index(f.window.extent) for f in fs]
+        if any(f.before.number is None or f.after.number is None for f in fs):
+            before = tuple_text([f.before.text() for f in fs])
+            after = tuple_text([f.after.text() for f in fs])
+            helper = self.gen.use_helper("_framed")
+            return Code(f"{helper}({x.text}, {tuple_text(axes)}, {before}, {after})")
+        cuts, widths = [":"] * len(labels), [(0, 0)] * len(labels)
+        for axis, f in zip(axes, fs, strict=True):
+            low, high = f.before.constant, f.after.constant
+            widths[axis] = (max(low, 0), max(high, 0))
+            if low < 0 or high < 0:
+                cuts[axis] = f"{max(-low, 0) or ''}:{high if high < 0 else ''}"
+        if any(cut != ":" for cut in cuts):
+            while cuts[-1] == ":":
+                cuts.pop()
+            x = Code(f"{x.at(ATOM)}[{', '.join(cuts)}]")
+        if any(width != (0, 0) for width in widths):
+            x = Code(
+                f"{self.gen.module}.pad({x.text}, {tuple_text([tuple_text(list(w)) for w in widths])})"
+            )
+        return x
+
+    def split(self, x: Code, labels: tuple[str, ...]) -> tuple[Code, tuple[str, ...]]:
+        """`x` with its composed channel axis split in two (a view)."""
+        parts = split_channel(labels)
+        if parts == labels:
+            return x, labels
+        return Code(f"{x.at(ATOM)}.reshape({self.gen.sizes.shape(parts)})"), parts
+
+    def merged(self, x: Code, labels: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+        """`x`, labelled `labels`, in the order of `wanted` with its composed axes merged."""
+        parts = split_channel(wanted)
+        x = self.reordered(x, labels, parts)
+        return (
+            x if parts == wanted else Code(f"{x.at(ATOM)}.reshape({self.gen.sizes.shape(wanted)})")
+        )
+
+    def reordered(self, x: Code, labels: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+        if tuple(labels) == tuple(wanted):
+            return x
+        return self.gen.transpose(x, tuple(labels.index(label) for label in wanted))
+
+    def count(self, labels: list[str]) -> str:
+        """The number of elements over `labels` (1 for none)."""
+        return " * ".join(self.gen.size(label) for label in labels) or "1"
+
+
+class Kernels(Shaping):
+    """The NumPy forms of the kernels (see the module's docstring); a backend's subclass
+    writes its framework's kernels instead."""
 
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
         gen, channels = self.gen, node.channels
@@ -270,12 +328,6 @@ class Kernels:
 
     # --- pieces ----------------------------------------------------------------------------
 
-    def named(self, code: Code, wanted: str) -> Code:
-        """A line that computes `code` under a new name (`wanted`, or one like it)."""
-        name = self.gen.page.names.claim(wanted)
-        self.gen.emitter.lines.append(f"{name} = {code.text}")
-        return Code(name)
-
     def geometry(self, axes: list[int], node: Windowed, with_kernel: bool) -> str:
         """The arguments that say where the windows are: axes, sizes, (kernel,) strides, dilations."""
         windows = node.windows
@@ -286,38 +338,11 @@ class Kernels:
         pieces.append(tuple_text([w.dilation for w in windows]))
         return ", ".join(pieces)
 
-    def framed(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
-        """`x` with each frame's zeros added (`np.pad`) and elements cut off (a slice)."""
-        axes = [labels.index(f.window.extent) for f in fs]
-        if any(f.before.number is None or f.after.number is None for f in fs):
-            before = tuple_text([f.before.text() for f in fs])
-            after = tuple_text([f.after.text() for f in fs])
-            helper = self.gen.use_helper("_framed")
-            return Code(f"{helper}({x.text}, {tuple_text(axes)}, {before}, {after})")
-        cuts, widths = [":"] * len(labels), [(0, 0)] * len(labels)
-        for axis, f in zip(axes, fs, strict=True):
-            low, high = f.before.constant, f.after.constant
-            widths[axis] = (max(low, 0), max(high, 0))
-            if low < 0 or high < 0:
-                cuts[axis] = f"{max(-low, 0) or ''}:{high if high < 0 else ''}"
-        if any(cut != ":" for cut in cuts):
-            while cuts[-1] == ":":
-                cuts.pop()
-            x = Code(f"{x.at(ATOM)}[{', '.join(cuts)}]")
-        if any(width != (0, 0) for width in widths):
-            x = Code(
-                f"{self.gen.module}.pad({x.text}, {tuple_text([tuple_text(list(w)) for w in widths])})"
-            )
-        return x
-
     def windows(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
         """The window view: each spatial axis steps by the stride, with the window axes after
         all others, stepping by the dilation."""
         axes = [labels.index(f.window.extent) for f in fs]
-        spans = [
-            size_sum(self.gen, f.window.kernel).plus(-1).times(f.dilation).plus(1).text()
-            for f in fs
-        ]
+        spans = [window_span(self.gen, f) for f in fs]
         view = f"np.lib.stride_tricks.sliding_window_view({x.text}, {tuple_text(spans)}, axis={tuple_text(axes)})"
         steps = [":"] * (len(labels) + len(fs))
         for k, (axis, f) in enumerate(zip(axes, fs, strict=True)):
@@ -336,27 +361,3 @@ class Kernels:
             *(by_extent.get(label, label) for label in labels),
             *(w.kernel for w in node.windows),
         )
-
-    def split(self, x: Code, labels: tuple[str, ...]) -> tuple[Code, tuple[str, ...]]:
-        """`x` with its composed channel axis split in two (a view)."""
-        parts = split_channel(labels)
-        if parts == labels:
-            return x, labels
-        return Code(f"{x.at(ATOM)}.reshape({self.gen.sizes.shape(parts)})"), parts
-
-    def merged(self, x: Code, labels: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
-        """`x`, labelled `labels`, in the order of `wanted` with its composed axes merged."""
-        parts = split_channel(wanted)
-        x = self.reordered(x, labels, parts)
-        return (
-            x if parts == wanted else Code(f"{x.at(ATOM)}.reshape({self.gen.sizes.shape(wanted)})")
-        )
-
-    def reordered(self, x: Code, labels: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
-        if tuple(labels) == tuple(wanted):
-            return x
-        return self.gen.transpose(x, tuple(labels.index(label) for label in wanted))
-
-    def count(self, labels: list[str]) -> str:
-        """The number of elements over `labels` (1 for none)."""
-        return " * ".join(self.gen.size(label) for label in labels) or "1"

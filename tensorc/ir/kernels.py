@@ -65,10 +65,9 @@ class Windowed(Labelled):
 
 
 @dataclass(frozen=True)
-class Convolution(Windowed):
-    """sum over channels and windows of input * weight: the output at (n, o, h) is the sum over
-    c and k of input[n, c, position(h, k)] * weight[o, c, k] (one window per spatial axis,
-    in the input's order), with zeros read outside the input where the position pads."""
+class WeightedWindows(Windowed):
+    """A kernel of an input and a weight, over windows: fields and children shared by the
+    convolution and its transpose."""
 
     input: Node
     weight: Node
@@ -79,6 +78,13 @@ class Convolution(Windowed):
     @property
     def children(self) -> tuple[Node, ...]:
         return (self.input, self.weight)
+
+
+@dataclass(frozen=True)
+class Convolution(WeightedWindows):
+    """sum over channels and windows of input * weight: the output at (n, o, h) is the sum over
+    c and k of input[n, c, position(h, k)] * weight[o, c, k] (one window per spatial axis,
+    in the input's order), with zeros read outside the input where the position pads."""
 
 
 @dataclass(frozen=True)
@@ -94,20 +100,10 @@ class Pool(Windowed, OneOperand):
 
 
 @dataclass(frozen=True)
-class ConvolutionTranspose(Windowed):
+class ConvolutionTranspose(WeightedWindows):
     """The adjoint of a convolution: every input[n, c, h] * weight[c, o, k] is added into the
     output at (n, o, position(h, k)); the windows' extents are the output's spatial axes, and
     the output is the smallest that holds every write."""
-
-    input: Node
-    weight: Node
-    windows: tuple[Window, ...]
-    channels: Channels
-    labels: tuple[str, ...]
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.input, self.weight)
 
 
 KERNELS = (Convolution, Pool, ConvolutionTranspose)
