@@ -145,10 +145,10 @@ class JaxKernels(Kernels):
         return Code(f"{x.at(ATOM)}[{', '.join(['0'] * count)}]") if count else x
 
     def framed(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
-        """`x` padded by each frame with zeros of its dtype (`jax.lax.pad`, which cuts off
-        for negative amounts)."""
-        if all(f.before.number == 0 and f.after.number == 0 for f in fs):
-            return x
+        """`x` padded by each frame with zeros of its dtype; in generic code by `jax.lax.pad`,
+        which cuts off for negative amounts."""
+        if all(f.clamped() is not None for f in fs):
+            return super().framed(x, labels, fs)  # a slice and jnp.pad, by known amounts
         name = self.gen.name_of(x)
         config = ["(0, 0, 0)"] * len(labels)
         for f in fs:

@@ -165,11 +165,15 @@ def _scatter(into, shape, index, values, accumulate):
 _HELPERS["_framed"] = '''
 def _framed(x, axes, before, after):
     """x with zeros added along each of axes, before[i] and after[i] of them (a negative
-    amount cuts that many elements off instead)."""
+    amount cuts that many elements off instead; cutting more than there is leaves zeros)."""
     cuts, widths = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
     for axis, b, a in zip(axes, before, after):
-        cuts[axis] = slice(max(-b, 0), x.shape[axis] - max(-a, 0))
-        widths[axis] = (max(b, 0), max(a, 0))
+        n, total = x.shape[axis], max(0, x.shape[axis] + b + a)
+        first = min(max(-b, 0), n)
+        stop = max(first, min(max(total - b, 0), n))
+        low = min(max(b, 0), total)
+        cuts[axis] = slice(first, stop)
+        widths[axis] = (low, total - low - (stop - first))
     return np.pad(x[tuple(cuts)], widths)
 '''
 

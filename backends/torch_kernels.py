@@ -137,9 +137,10 @@ class TorchKernels(Kernels):
         where they are the same on both sides (and `keep`), else by `F.pad`."""
         if keep and all(f.padding is not None for f in fs):
             return x, [int(f.padding or 0) for f in fs]
-        if all(f.before.number is not None and f.after.number is not None for f in fs):
+        clamped = [f.clamped() for f in fs]
+        if all(c is not None for c in clamped):
             x = self.cut(x, fs)
-            pads = [(str(max(0, f.before.constant)), str(max(0, f.after.constant))) for f in fs]
+            pads = [(str(c[2]), str(c[3])) for c in clamped if c is not None]
         else:
             pads = [(f.before.text(), f.after.text()) for f in fs]
         if any(pad != ("0", "0") for pad in pads):
@@ -147,18 +148,19 @@ class TorchKernels(Kernels):
         return x, [0] * len(fs)
 
     def cut(self, x: Code, fs: list[Frame]) -> Code:
-        """The elements of the last axes that the frames cut off, cut off (a view)."""
+        """The elements of the last axes that the frames keep (a view)."""
+        kept = [(f.clamped() or (0, 0, 0, 0))[:2] for f in fs]
         cuts = [
-            f"{max(0, -f.before.constant) or ''}:{f.after.constant if f.after.constant < 0 else ''}"
-            for f in fs
+            ":" if (first, stop) == (0, f.length.constant) else f"{first or ''}:{stop}"
+            for (first, stop), f in zip(kept, fs, strict=True)
         ]
         if all(cut == ":" for cut in cuts):
             return x
         return Code(f"{x.at(ATOM)}[..., {', '.join(cuts)}]")
 
     def pad(self, x: Code, fs: list[Frame]) -> Code:
-        """`x` framed along its last axes by `F.pad`."""
-        return self.padding(x, [(f.before.text(), f.after.text()) for f in fs])
+        """`x` framed along its last axes."""
+        return self.padded(x, fs, keep=False)[0]
 
     def padding(self, x: Code, pads: list[tuple[str, str]]) -> Code:
         """`F.pad` of the last axes, the last first: negative amounts cut off."""

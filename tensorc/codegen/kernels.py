@@ -44,6 +44,20 @@ class Frame:
     span: Sum  # how many elements one row of windows covers: stride*(size-1) + dilation*(kernel-1) + 1
     before: Sum
     after: Sum
+    length: Sum  # the length of the axis before it is framed
+
+    def clamped(self) -> tuple[int, int, int, int] | None:
+        """With known sizes, the frame as (first, stop, zeros before, zeros after): elements
+        first..stop-1 kept, then zeros added. A frame that cuts more than there is (windows
+        wholly past the input) keeps nothing and reads zeros only."""
+        length, before, after = self.length.number, self.before.number, self.after.number
+        if length is None or before is None or after is None:
+            return None
+        start, total = -before, max(0, length + before + after)
+        first = min(max(start, 0), length)
+        stop = max(first, min(max(start + total, 0), length))
+        low = min(max(-start, 0), total)
+        return first, stop, low, total - low - (stop - first)
 
     @property
     def stride(self) -> int:
@@ -84,12 +98,13 @@ def frames(gen: Generator, node: Windowed) -> list[Frame]:
         start = Sum(window.place.offset).plus(reach.times(-1) if window.flipped else Sum())
         span = size.plus(-1).times(window.stride).plus(reach).plus(1)
         before, after = start.times(-1), tidy(span.plus(start).plus(extent.times(-1)))
-        if isinstance(node, ConvolutionTranspose):
-            before, after = before.times(-1), after.times(-1)
+        length = extent
+        if isinstance(node, ConvolutionTranspose):  # framing the natural result, `span` long
+            before, after, length = before.times(-1), after.times(-1), span
         elif after.number is not None and -window.stride < after.number < 0:
             after = Sum()  # the kernel leaves out the elements no window reaches
         texts = (gen.size(window.index), gen.size(window.kernel))
-        found.append(Frame(window, *texts, tidy(span), tidy(before), after))
+        found.append(Frame(window, *texts, tidy(span), tidy(before), after, tidy(length)))
     return found
 
 
@@ -150,25 +165,24 @@ class Shaping:
     def framed(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
         """`x` with each frame's zeros added (`np.pad`) and elements cut off (a slice)."""
         axes = [labels.index(f.window.extent) for f in fs]
-        if any(f.before.number is None or f.after.number is None for f in fs):
+        if any(f.clamped() is None for f in fs):
             before = tuple_text([f.before.text() for f in fs])
             after = tuple_text([f.after.text() for f in fs])
             helper = self.gen.use_helper("_framed")
             return Code(f"{helper}({x.text}, {tuple_text(axes)}, {before}, {after})")
         cuts, widths = [":"] * len(labels), [(0, 0)] * len(labels)
         for axis, f in zip(axes, fs, strict=True):
-            low, high = f.before.constant, f.after.constant
-            widths[axis] = (max(low, 0), max(high, 0))
-            if low < 0 or high < 0:
-                cuts[axis] = f"{max(-low, 0) or ''}:{high if high < 0 else ''}"
+            first, stop, low, high = f.clamped() or (0, 0, 0, 0)
+            widths[axis] = (low, high)
+            if (first, stop) != (0, f.length.constant):
+                cuts[axis] = f"{first or ''}:{stop}"
         if any(cut != ":" for cut in cuts):
             while cuts[-1] == ":":
                 cuts.pop()
             x = Code(f"{x.at(ATOM)}[{', '.join(cuts)}]")
         if any(width != (0, 0) for width in widths):
-            x = Code(
-                f"{self.gen.module}.pad({x.text}, {tuple_text([tuple_text(list(w)) for w in widths])})"
-            )
+            widths_text = tuple_text([tuple_text(list(w)) for w in widths])
+            x = Code(f"{self.gen.module}.pad({x.text}, {widths_text})")
         return x
 
     def split(self, x: Code, labels: tuple[str, ...]) -> tuple[Code, tuple[str, ...]]:

@@ -19,8 +19,8 @@ whole."""
 from __future__ import annotations
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.kernels import Channels, Convolution, ConvolutionTranspose, Pool, Window
-from tensorc.ir.labels import ELLIPSIS, Composed, composed
+from tensorc.ir.kernels import Channels, Convolution, ConvolutionTranspose, Pool, Window, Windowed
+from tensorc.ir.labels import ELLIPSIS, Composed, composed, parts
 from tensorc.ir.shapes import Sizes
 
 POOLS = ("max", "min", "mean", "sum")
@@ -28,8 +28,26 @@ BOUNDARIES = ("error", "pad")  # reads outside give zeros or cannot happen
 
 
 def recognise_kernels(program: ir.Program, sizes: Sizes) -> ir.Program:
-    """Replaces every convolution, pooling and transposed convolution by its kernel node."""
-    return ir.rewrite_program(program, _recognise)
+    """Replaces every convolution, pooling and transposed convolution by its kernel node;
+    one with an empty axis (known when a plan is made) stays general, as kernels refuse
+    windows larger than their input."""
+
+    def change(node: ir.Node) -> ir.Node | None:
+        found = _recognise(node)
+        return None if found is not None and _empty(found, sizes) else found
+
+    return ir.rewrite_program(program, change)
+
+
+def _empty(node: ir.Node, sizes: Sizes) -> bool:
+    """Whether a kernel (under `node`) has an axis or a window of known size 0."""
+    for kernel in ir.walk(node):
+        if isinstance(kernel, Windowed):
+            labels = [*kernel.indices, *(x for c in kernel.children for x in c.indices)]
+            labels += [w.kernel for w in kernel.windows]
+            if any(sizes.of.get(part) == 0 for label in labels for part in parts(label)):
+                return True
+    return False
 
 
 def _recognise(node: ir.Node) -> ir.Node | None:

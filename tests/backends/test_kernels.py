@@ -498,3 +498,24 @@ def test_any_convolution_equals_torch(drawn: Drawn, backend: str) -> None:
     np.testing.assert_allclose(found, drawn.reference(x, w), rtol=1e-10, atol=1e-10)
     mark = {"torch": f"conv{d}d(", "jax": "conv_general_dilated(", "numpy": "sliding_window_view("}
     assert mark[backend] in f.source_for(on(backend, x), on(backend, w))
+
+
+@pytest.mark.parametrize("backend", ON)
+@pytest.mark.parametrize(
+    ("source", "shapes"),
+    [
+        ("y[h] = x[pad(h + k + 2)] * w[k]", [(1,), (1,)]),  # windows wholly past the input
+        ("y[h] = x[pad(h - k - 3)] * w[k]", [(2,), (2,)]),  # and wholly before it
+        ("y[h] = x[h + k + 1] * w[k]", [(1,), (1,)]),  # no output at all
+        (
+            "P[c, h] = max[k](X[c, pad(2*h + k + 4)])",
+            [(2, 3)],
+        ),
+    ],
+)
+def test_edge_frames_give_the_general_forms_values(source, shapes, backend: str) -> None:
+    args = [r(*shape) for shape in shapes]
+    keywords = {"k": 2} if "max[k]" in source else {}
+    found = tc.compile(source, backend=backend)(*(on(backend, a) for a in args), **keywords)
+    general = tc.compile(source, backend="numpy", passes=())(*args, **keywords)
+    np.testing.assert_allclose(BACKENDS[backend].to_numpy(found), general, rtol=1e-12)
