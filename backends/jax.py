@@ -145,7 +145,7 @@ class JaxGenerator(Generator):
         """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""
         return Code(f"float({operand.text})" if scalar else f"{operand.at(ATOM)}.astype(float)")
 
-    def entry_lines(self) -> list[str]:
+    def one_dtype(self) -> list[str]:
         """Tensors that meet in a convolution get one dtype: JAX's kernel takes no mix."""
         names = [self.params[name] for name in self.facts.kernel_inputs]
         if len(names) < 2:
@@ -164,13 +164,15 @@ class JaxGenerator(Generator):
     # --- sharding: the mesh is the one in context (`jax.set_mesh`) -------------------------
 
     def entry_lines(self) -> list[str]:
-        """A sharded function says where its mesh comes from, and where each index goes."""
+        """A sharded function says where its mesh comes from, and where each index goes;
+        tensors that meet in a convolution get one dtype."""
         if self.layout is None:
-            return []
+            return self.one_dtype()
         where = ", ".join(f"{index} over {_entry(axes)}" for index, axes in self.layout.indices)
         return [
             "# sharded over the mesh in context (call under `with jax.set_mesh(mesh):`):",
             f"# {where or 'every axis replicated'}",
+            *self.one_dtype(),
         ]
 
     def lay_out(self, name: str, labels: tuple[str, ...]) -> list[str]:

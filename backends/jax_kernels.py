@@ -9,12 +9,16 @@ axis added and dropped again. Padding may be negative (elements cut off), as the
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from tensorc.codegen import ATOM, PRODUCT, Code
 from tensorc.codegen.kernels import Frame, Kernels, frames, size_sum, tuple_text
 from tensorc.codegen.places import Sum
 from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, Windowed
 from tensorc.ir.labels import composed
+
+if TYPE_CHECKING:
+    from tensorc.backends.jax import JaxGenerator
 
 LAX = "jax.lax"
 INITIAL = {"max": "-jnp.inf", "min": "jnp.inf", "sum": "0", "mean": "0"}
@@ -31,6 +35,8 @@ def letters(node: Windowed) -> dict[str, str]:
 
 class JaxKernels(Kernels):
     """Writes JAX's kernel calls."""
+
+    gen: JaxGenerator
 
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
         """Zeros are the kernel's `padding`, except where they are a large part of the input:
@@ -51,7 +57,7 @@ class JaxKernels(Kernels):
         )
         padding = tuple_text([tuple_text([f.before.text(), f.after.text()]) for f in fs])
         options = self.dilation("rhs_dilation", [f.dilation for f in fs])
-        options += self.groups(node)
+        options += self.groups(node) + self.sharded(out_labels)
         call = (
             f"{LAX}.conv_general_dilated({x.text}, {w.text}, "
             f"{tuple_text([f.stride for f in fs])}, {padding}{options}, "
@@ -75,6 +81,7 @@ class JaxKernels(Kernels):
             pads.append(tuple_text([reach.plus(f.before).text(), reach.plus(f.after).text()]))
         options = self.dilation("lhs_dilation", [f.stride for f in fs])
         options += self.dilation("rhs_dilation", [f.dilation for f in fs]) + self.groups(node)
+        options += self.sharded(out_labels)
         call = (
             f"{LAX}.conv_general_dilated({x.text}, {w.text}, {tuple_text([1] * len(fs))}, "
             f"{tuple_text(pads)}{options}, dimension_numbers=({lhs!r}, {rhs!r}, {out!r}))"
@@ -188,6 +195,14 @@ class JaxKernels(Kernels):
     def flipped(self, w: Code, labels: tuple[str, ...], node: Windowed, flip: list[bool]) -> Code:
         axes = [labels.index(v.kernel) for v, f in zip(node.windows, flip, strict=True) if f]
         return Code(f"jnp.flip({w.text}, {tuple_text(axes)})") if axes else w
+
+    def sharded(self, slots: list[str | None]) -> str:
+        """`out_sharding=` for a result with these axes (None: a length-1 axis), where the
+        mesh axes are explicit: JAX then asks a convolution for its result's layout."""
+        layout = self.gen.layout
+        if layout is None or not layout.explicit:
+            return ""
+        return f", out_sharding={self.gen.partition(tuple(slot or '' for slot in slots))}"
 
     def dilation(self, name: str, values: list[int]) -> str:
         return "" if all(v == 1 for v in values) else f", {name}={tuple_text(values)}"

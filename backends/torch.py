@@ -6,9 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tensorc.backends import Backend, GradientRequest, owned_by_modules
-from tensorc.backends.torch_kernels import HELPERS as KERNEL_HELPERS
-from tensorc.backends.torch_kernels import TorchKernels
+from tensorc.backends import Backend, GradientRequest, owned_by_modules, torch_kernels
 from tensorc.codegen import ATOM, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
@@ -148,7 +146,7 @@ def _scatter(into, shape, index, values, accumulate):
     return into.to(dtype).index_put(index, values.to(dtype), accumulate=accumulate)
 '''
 
-_HELPERS.update(KERNEL_HELPERS)  # the kernels' own (backends/torch_kernels.py)
+_HELPERS.update(torch_kernels.HELPERS)  # the kernels' own (backends/torch_kernels.py)
 
 
 class TorchGenerator(Generator):
@@ -159,7 +157,7 @@ class TorchGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
-    kernel_forms = TorchKernels
+    kernel_forms = torch_kernels.TorchKernels
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]

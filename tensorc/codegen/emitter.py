@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from tensorc.codegen import places
 from tensorc.codegen.code import Code, align, comment
 from tensorc.ir import nodes as ir
-from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool
+from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import reads
@@ -102,6 +102,8 @@ class Emitter:
 
     def node(self, node: ir.Node, args: list[Code]) -> Code:
         """The expression for one node, given its children's expressions."""
+        if isinstance(node, Windowed):  # a framework's kernel (`tensorc.codegen.kernels`)
+            return self.dialect.kernels.write(node, args)
         emit = getattr(self, f"emit_{type(node).__name__.lower()}", None)
         if emit is None:  # pragma: no cover - the lowering passes leave no other node
             raise TypeError(f"no code for {type(node).__name__}")
@@ -195,15 +197,6 @@ class Emitter:
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
         return places.scatter(self.dialect, node, operand, list(rest))
-
-    def emit_convolution(self, node: Convolution, x: Code, w: Code) -> Code:
-        return self.dialect.kernels.convolution(node, x, w)
-
-    def emit_pool(self, node: Pool, x: Code) -> Code:
-        return self.dialect.kernels.pool(node, x)
-
-    def emit_convolutiontranspose(self, node: ConvolutionTranspose, x: Code, w: Code) -> Code:
-        return self.dialect.kernels.convolution_transpose(node, x, w)
 
     # --- dtypes: the few places where generated code sets one ---------------------------------
 

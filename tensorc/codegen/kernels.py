@@ -214,6 +214,15 @@ class Kernels(Shaping):
     """The NumPy forms of the kernels (see the module's docstring); a backend's subclass
     writes its framework's kernels instead."""
 
+    def write(self, node: Windowed, args: list[Code]) -> Code:
+        """The code for a kernel node, given its children's."""
+        if isinstance(node, Pool):
+            return self.pool(node, *args)
+        if isinstance(node, Convolution):
+            return self.convolution(node, *args)
+        assert isinstance(node, ConvolutionTranspose)
+        return self.convolution_transpose(node, *args)
+
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
         gen, channels = self.gen, node.channels
         labels = node.input.indices

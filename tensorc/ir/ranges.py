@@ -258,7 +258,7 @@ def _check_place(
     )
     hint = ""
     if verb == "reads" and place.padding:
-        hint = "; pad more, or write pad(e) for the \"same\" size"
+        hint = '; pad more, or write pad(e) for the "same" size'
     elif verb == "reads":
         hint = f"; to read zeros outside it, write pad({text})"
     raise ShapeError(
