@@ -49,6 +49,8 @@ SPELLINGS = {
     "std": "jnp.std",
     "any": "jnp.any",
     "all": "jnp.all",
+    "argmax": "jnp.argmax",
+    "argmin": "jnp.argmin",
     "softmax": "jax.nn.softmax",
     "cumsum": "jnp.cumsum",
     "log_softmax": "jax.nn.log_softmax",

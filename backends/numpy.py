@@ -49,6 +49,8 @@ SPELLINGS = {
     "std": "np.std",
     "any": "np.any",
     "all": "np.all",
+    "argmax": "np.argmax",
+    "argmin": "np.argmin",
     "softmax": "_softmax({0}, {axis})",
     "cumsum": "np.cumsum",
     "log_softmax": "_log_softmax({0}, {axis})",

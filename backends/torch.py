@@ -51,6 +51,8 @@ SPELLINGS = {
     "std": "torch.std({0}, dim={axis}, correction=0)",
     "any": "torch.any",
     "all": "torch.all",
+    "argmax": "torch.argmax",
+    "argmin": "torch.argmin",
     "softmax": "torch.softmax",
     "cumsum": "torch.cumsum",
     "log_softmax": "torch.log_softmax",

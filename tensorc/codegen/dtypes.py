@@ -91,6 +91,8 @@ def _describe(
     op = OPS[node.op] if isinstance(node, ir.Map | ir.Reduce | ir.Along) else None
     if op is not None and op.boolean:
         return _BOOLEAN
+    if op is not None and op.positional:
+        return _INDEX  # int64 positions, as index values are
     values = children[1:] if isinstance(node, ir.Map) and node.op == "where" else children
     return Known(
         constant=all(value.constant for value in values),
