@@ -94,6 +94,51 @@ def _scatter(into, shape, index, values, accumulate):
 }
 
 
+_HELPERS["_clamped"] = '''
+def _clamped(positions, size, what):
+    """Positions read from data, clamped into 0..size-1: under jax.jit nothing can raise, and
+    JAX's gathers clamp (negative positions too, which Python would wrap around). Positions
+    that are not integers are refused while tracing."""
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    return jnp.clip(positions, 0, size - 1)
+'''
+
+_HELPERS["_dropped"] = '''
+def _dropped(positions, size, what):
+    """Positions written from data, a negative one moved past the end, where the write is
+    dropped (as JAX drops writes outside) instead of wrapping around. Positions that are not
+    integers are refused while tracing."""
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    return jnp.where(positions < 0, size, positions)
+'''
+
+_HELPERS["_take_or_zero"] = '''
+def _take_or_zero(x, positions, axis):
+    """x read at positions along axis, which becomes the positions' axes, with zeros where a
+    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives."""
+    positions = jnp.asarray(positions)
+    size = x.shape[axis]
+    inside = (positions >= 0) & (positions < size)
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        inside &= positions == jnp.floor(positions)
+    rows = jnp.where(inside, positions, size).astype(int)
+    return jnp.take(x, rows, axis=axis, mode="fill", fill_value=0)
+'''
+
+_HELPERS["_add_at"] = '''
+def _add_at(into, shape, positions, values):
+    """into (or zeros of shape) with values[p] added to row positions[p] for every p; rows
+    written more than once add up, and writes outside are dropped, as JAX does."""
+    values = jnp.asarray(values)
+    if into is None:
+        into = jnp.zeros(shape, values.dtype)
+    dtype = jnp.result_type(into, values)
+    return into.astype(dtype).at[positions].add(values.astype(dtype), mode="drop")
+'''
+
+
 class JaxGenerator(Generator):
     """Generates a jitted JAX module; sizes passed by keyword are static arguments."""
 
@@ -103,15 +148,22 @@ class JaxGenerator(Generator):
     spellings = SPELLINGS
 
     def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
-        JAX's gathers clamp (negative positions too, which Python would wrap around)."""
-        return Code(f"jnp.clip({positions.text}, 0, {size} - 1)")
+        """Positions from data, clamped into 0..size-1 (see the helper)."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_clamped')}({positions.text}, {size}, {what!r})")
 
     def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, a negative one moved past the end, where the write is
-        dropped (as JAX drops writes outside) instead of wrapping around."""
-        name = self.name_of(positions)
-        return Code(f"jnp.where({name} < 0, {size}, {name})")
+        """Positions from data, negative ones moved past the end, where writes are dropped."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_dropped')}({positions.text}, {size}, {what!r})")
+
+    def take(self, operand: Code, positions: Code, axis: int) -> Code:
+        """jnp.take of clamped positions: "clip" costs nothing, its default "fill" does."""
+        return Code(f'jnp.take({operand.text}, {positions.text}, axis={axis}, mode="clip")')
+
+    def take_along(self, operand: Code, positions: Code, axis: int) -> Code:
+        text = f'jnp.take_along_axis({operand.text}, {positions.text}, axis={axis}, mode="clip")'
+        return Code(text)
 
     def as_float(self, operand: Code, scalar: bool) -> Code:
         """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""

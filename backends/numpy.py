@@ -136,13 +136,14 @@ def _window(x, axis, offset, counts, steps):
 
 _HELPERS["_in_range"] = '''
 def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
+    """The positions, where all are integers in 0..size-1; else an IndexError naming one.
+    One pass for the least and one for the greatest when all are in range."""
     positions = np.asarray(positions)
     if positions.dtype.kind not in "iu":
         raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    bad = (positions < 0) | (positions >= size)
-    if bad.any():
-        raise IndexError(f"{what} is {positions[bad].flat[0]}, outside 0 to {size - 1}")
+    if positions.size and (positions.min() < 0 or positions.max() >= size):
+        bad = positions[(positions < 0) | (positions >= size)].flat[0]
+        raise IndexError(f"{what} is {bad}, outside 0 to {size - 1}")
     return positions
 '''
 
@@ -159,6 +160,45 @@ def _scatter(into, shape, index, values, accumulate):
         np.add.at(out, index, values)
     else:
         out[index] = values
+    return out
+'''
+
+
+_HELPERS["_take_or_zero"] = '''
+def _take_or_zero(x, positions, axis):
+    """x read at positions along axis, which becomes the positions' axes, with zeros where a
+    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives."""
+    positions = np.asarray(positions)
+    axis = axis % x.ndim
+    inside = (positions >= 0) & (positions < x.shape[axis])
+    if positions.dtype.kind not in "iub":
+        inside &= positions == np.floor(positions)
+    found = np.take(x, np.where(inside, positions, 0).astype(np.intp), axis=axis)
+    if inside.all():
+        return found
+    mask = inside.reshape((1,) * axis + inside.shape + (1,) * (x.ndim - axis - 1))
+    return np.where(mask, found, np.zeros((), found.dtype))
+'''
+
+_HELPERS["_add_at"] = '''
+def _add_at(into, shape, positions, values):
+    """A copy of into (or zeros of shape) with values[p] added to row positions[p] for every
+    p; rows written more than once add up. Floats go through np.bincount, one column at a
+    time (several times faster than np.add.at); other dtypes through np.add.at."""
+    values = np.asarray(values)
+    if into is None:
+        out = np.zeros(shape, values.dtype)
+    else:
+        out = np.array(into, dtype=np.result_type(into, values))
+    rows = positions.reshape(-1).astype(np.intp, copy=False)
+    width = int(np.prod(out.shape[1:], dtype=np.int64))
+    if out.dtype.kind != "f" or width > 64:
+        np.add.at(out, rows, values.reshape((rows.size,) + out.shape[1:]))
+        return out
+    columns = out.reshape(out.shape[0], width)
+    weights = values.reshape(rows.size, width)
+    for c in range(width):
+        columns[:, c] += np.bincount(rows, weights=weights[:, c], minlength=out.shape[0])
     return out
 '''
 

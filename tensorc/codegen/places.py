@@ -161,10 +161,11 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         entries.pop()
     if entries and entries != ["..."]:
         x = Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
-    return _reordered(gen, x, tuple(produced), node.labels)
+    return reordered(gen, x, tuple(produced), node.labels)
 
 
-def _reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+def reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+    """`x`, whose axes are `produced`, with its axes in the order `wanted`."""
     if produced == wanted:
         return x
     if ELLIPSIS in produced:
@@ -190,7 +191,7 @@ def _indexing(
         positions = _positions(gen, place, wanted, remaining)
         if isinstance(place, ir.Position) and place.lookup is not None:
             size = gen.size(labels[k])
-            positions = gen.checked_read(positions, size, _tensor_name(node.operand))
+            positions = gen.checked_read(positions, size, tensor_name(node.operand))
         entries.append(positions.text)
     return Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
 
@@ -215,7 +216,7 @@ def _positions(
     return Code(" + ".join(pieces).replace("+ -", "- "), 8)
 
 
-def _tensor_name(node: ir.Node) -> str:
+def tensor_name(node: ir.Node) -> str:
     while not isinstance(node, ir.Var):
         node = node.children[0]
     return ir.display_name(node.name)
@@ -233,14 +234,14 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     for k, place in enumerate(node.places):
         positions = _positions(gen, place, over, lookups)
         if isinstance(place, ir.Position) and place.lookup is not None:
-            positions = gen.checked_write(positions, gen.size(node.labels[k]), _target(node))
+            positions = gen.checked_write(positions, gen.size(node.labels[k]), target_name(node))
         entries.append(positions.text)
     index = f"({', '.join(entries)},)"
     shape = gen.sizes.shape(node.labels)
     return gen.scatter(into, shape, index, operand, node.accumulate)
 
 
-def _target(node: ir.Scatter) -> str:
+def target_name(node: ir.Scatter) -> str:
     """The user's name for the target a scatter writes."""
     extent = next(label for label in node.labels if isinstance(label, Extent))
     return ir.display_name(extent.tensor)
