@@ -5,7 +5,8 @@ works through every form."""
 
 from __future__ import annotations
 
-from tensorc.codegen import Code, Generator
+from tensorc.codegen import Code, Generator, lookups
+from tensorc.ir import nodes as ir
 
 PLACES_HELPERS: dict[str, str] = {}
 
@@ -107,6 +108,18 @@ def _add_at(into, shape, positions, values):
     return into.to(dtype).index_put((positions,), values.to(dtype), accumulate=True)
 '''
 
+PLACES_HELPERS["_cross_entropy"] = '''
+def _cross_entropy(logits, target, axis, reduction):
+    """logsumexp(logits) - logits at target along axis, per row ("none") or the mean over
+    the rows ("mean"): torch's kernel, which wants the classes at axis 1 and int64 targets
+    (on CPU it is faster than logsumexp and gather)."""
+    if logits.ndim > 1 and axis % logits.ndim != 1:
+        logits = logits.movedim(axis, 1)
+    if not logits.is_floating_point():
+        logits = logits.to(torch.get_default_dtype())
+    return torch.nn.functional.cross_entropy(logits, target.long(), reduction=reduction)
+'''
+
 
 class TorchPlaces(Generator):
     """The PyTorch spellings of the fast forms at tensor-valued positions."""
@@ -117,3 +130,15 @@ class TorchPlaces(Generator):
     def take_along(self, operand: Code, positions: Code, axis: int) -> Code:
         helper = self.use_helper("_take_along")
         return Code(f"{helper}({operand.text}, {positions.text}, {axis})")
+
+    def cross_entropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        """torch's cross_entropy kernel, the target checked and in the logits' row order."""
+        k = node.logits.indices.index(node.classes)
+        positions = lookups.class_positions(self, node, target)
+        reduction = "mean" if node.mean else "none"
+        helper = self.use_helper("_cross_entropy")
+        loss = Code(f"{helper}({logits.text}, {positions.text}, {k}, {reduction!r})")
+        if node.mean:
+            return loss
+        rows = tuple(label for label in node.logits.indices if label != node.classes)
+        return lookups.reordered(self, loss, rows, node.labels)

@@ -5,6 +5,7 @@ emitter's body, then the page around it."""
 
 from __future__ import annotations
 
+from tensorc.codegen import lookups
 from tensorc.codegen.code import ATOM, PRODUCT, UNARY, Code, axes_text
 from tensorc.codegen.emitter import Emitter
 from tensorc.codegen.facts import Facts
@@ -249,6 +250,10 @@ class Generator:
         start = into.text if into is not None else "None"
         helper = self.use_helper("_add_at")
         return Code(f"{helper}({start}, {shape}, {positions.text}, {values.text})")
+
+    def cross_entropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        """Cross-entropy per row (or its mean): the formula, for backends without a kernel."""
+        return lookups.cross_entropy(self, node, logits, target)
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

@@ -88,6 +88,8 @@ def _describe(
         return _INPUT if node.name in tensors else _UNKNOWN
     if isinstance(node, ir.Attention):
         return _INPUT
+    if isinstance(node, ir.CrossEntropy):  # floating, in the logits' dtype where they are
+        return children[0]._replace(constant=False, integral=False, widened=False)
     op = OPS[node.op] if isinstance(node, ir.Map | ir.Reduce | ir.Along) else None
     if op is not None and op.boolean:
         return _BOOLEAN

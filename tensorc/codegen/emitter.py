@@ -191,6 +191,9 @@ class Emitter:
         fast = fast_lookups.scatter(self.dialect, node, operand, list(rest))
         return fast or places.scatter(self.dialect, node, operand, list(rest))
 
+    def emit_crossentropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        return self.dialect.cross_entropy(node, logits, target)
+
     # --- dtypes: the few places where generated code sets one ---------------------------------
 
     def floating(self, op: str, operand: ir.Node, code: Code) -> Code:

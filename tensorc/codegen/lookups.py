@@ -76,16 +76,27 @@ def gather(gen: Generator, node: ir.Gather, operand: Code, lookups: list[Code]) 
 
 
 def _pick(gen: Generator, node: ir.Gather, operand: Code, k: int, positions: Code) -> Code | None:
-    """`take_along_axis`: the positions, of the operand's rank (length 1 where they do not
-    vary), along axis `k`; the lookup may have one index of its own there, or none."""
-    labels = node.operand.indices
+    """`take_along_axis` along axis `k`, where the lookup has one index of its own or none."""
     place = node.places[k]
     assert isinstance(place, ir.Position) and place.lookup is not None
-    looked_up = place.lookup.indices
+    found = pick(gen, operand, node.operand.indices, k, place.lookup.indices, positions)
+    return None if found is None else reordered(gen, found[0], found[1], node.labels)
+
+
+def pick(
+    gen: Generator,
+    operand: Code,
+    labels: tuple[str, ...],
+    k: int,
+    looked_up: tuple[str, ...],
+    positions: Code,
+) -> tuple[Code, tuple[str, ...]] | None:
+    """`operand` (axes `labels`) read along axis `k` at `positions` (axes `looked_up`), and
+    the labels of the result: the positions get the operand's rank (length 1 where they do
+    not vary), with the lookup's own index at `k`, or none (then the axis goes)."""
     own = [label for label in looked_up if label not in labels]
     if ELLIPSIS in labels or len(own) > 1:
         return None
-    # the positions' axes: the operand's, with the lookup's own index (or length 1) at k
     axes = [own[0] if m == k and own else label for m, label in enumerate(labels)]
     present = tuple(label for label in axes if label in looked_up)
     index = reordered(gen, positions, looked_up, present)
@@ -96,7 +107,32 @@ def _pick(gen: Generator, node: ir.Gather, operand: Code, k: int, positions: Cod
     if not own:
         picked = Code(f"{picked.at(ATOM)}[{', '.join([':'] * k + ['0'])}]")
         axes.pop(k)
-    return reordered(gen, picked, tuple(axes), node.labels)
+    return picked, tuple(axes)
+
+
+def cross_entropy(gen: Generator, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+    """The formula of `node`: logsumexp over the classes minus each row's pick, then the
+    mean over the rows if asked; logsumexp subtracts the maximum first, so it is stable."""
+    labels = node.logits.indices
+    k = labels.index(node.classes)
+    rows = tuple(label for label in labels if label != node.classes)
+    positions = class_positions(gen, node, target)
+    found = pick(gen, logits, labels, k, rows, positions)
+    assert found is not None and found[1] == rows
+    total = gen.reduce("logsumexp", logits, (k,))
+    loss = gen.map("sub", [total, found[0]], [False, False])
+    if node.mean:
+        return gen.reduce("mean", loss, tuple(range(len(rows))))
+    return reordered(gen, loss, rows, node.labels)
+
+
+def class_positions(gen: Generator, node: ir.CrossEntropy, target: Code) -> Code:
+    """The target's class positions, checked, with their axes in the logits' order."""
+    labels = node.logits.indices
+    rows = tuple(label for label in labels if label != node.classes)
+    name = tensor_name(node.logits)
+    checked = gen.checked_read(target, gen.size(node.classes), name)
+    return reordered(gen, checked, node.target.indices, rows)
 
 
 # --- writes ----------------------------------------------------------------------------------
