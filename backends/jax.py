@@ -78,6 +78,22 @@ def _window(x, axis, offset, counts, steps):
         positions = positions + step * jnp.arange(count).reshape(shape)
     return jnp.take(x, positions, axis=axis)
 ''',
+    "_clipped": '''
+def _clipped(positions, size, what):
+    """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
+    JAX's gathers clamp (negative positions too, which Python would wrap around)."""
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    return jnp.clip(positions, 0, size - 1)
+''',
+    "_dropped": '''
+def _dropped(positions, size, what):
+    """Positions from data, a negative one moved past the end, where JAX drops the write
+    (instead of wrapping around, as Python would)."""
+    if not jnp.issubdtype(positions.dtype, jnp.integer):
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    return jnp.where(positions < 0, size, positions)
+''',
     "_scatter": '''
 def _scatter(into, shape, index, values, accumulate):
     """values written at index into into (or into zeros of shape); every value written to
@@ -93,26 +109,6 @@ def _scatter(into, shape, index, values, accumulate):
 ''',
 }
 
-
-_HELPERS["_clamped"] = '''
-def _clamped(positions, size, what):
-    """Positions read from data, clamped into 0..size-1: under jax.jit nothing can raise, and
-    JAX's gathers clamp (negative positions too, which Python would wrap around). Positions
-    that are not integers are refused while tracing."""
-    if not jnp.issubdtype(positions.dtype, jnp.integer):
-        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    return jnp.clip(positions, 0, size - 1)
-'''
-
-_HELPERS["_dropped"] = '''
-def _dropped(positions, size, what):
-    """Positions written from data, a negative one moved past the end, where the write is
-    dropped (as JAX drops writes outside) instead of wrapping around. Positions that are not
-    integers are refused while tracing."""
-    if not jnp.issubdtype(positions.dtype, jnp.integer):
-        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    return jnp.where(positions < 0, size, positions)
-'''
 
 _HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
@@ -148,12 +144,12 @@ class JaxGenerator(Generator):
     spellings = SPELLINGS
 
     def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, clamped into 0..size-1 (see the helper)."""
+        """Positions from data, clamped into range (see the `_clipped` helper)."""
         what = f"a position in {tensor}"
-        return Code(f"{self.use_helper('_clamped')}({positions.text}, {size}, {what!r})")
+        return Code(f"{self.use_helper('_clipped')}({positions.text}, {size}, {what!r})")
 
     def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, negative ones moved past the end, where writes are dropped."""
+        """Positions from data, negative ones dropped (see the `_dropped` helper)."""
         what = f"a position in {tensor}"
         return Code(f"{self.use_helper('_dropped')}({positions.text}, {size}, {what!r})")
 

@@ -96,8 +96,8 @@ def _describe(
     if op is not None and op.positional:
         return _INDEX  # int64 positions, as index values are
     values = children[1:] if isinstance(node, ir.Map) and node.op == "where" else children
-    if isinstance(node, ir.Gather | ir.Scatter):  # positions are not values
-        values = children = children[: len(children) - len(node.lookups)]
+    if isinstance(node, ir.Gather | ir.Scatter):  # positions do not make the values' dtype
+        values = children = children[: 2 if isinstance(node, ir.Scatter) and node.into else 1]
     return Known(
         constant=all(value.constant for value in values),
         integral=all(value.integral for value in values) and not (op and op.floating),

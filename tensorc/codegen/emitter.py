@@ -184,7 +184,8 @@ class Emitter:
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
         """A fast form where one fits (`tensorc.codegen.lookups`), else the general one. A
-        start made of the program's numbers (`S[s, d] = 0`) takes the values' dtype."""
+        start made of the program's numbers (`S[s, d] = 0` then `S[seg[e], d] += X[e, d]`)
+        takes the values' dtype, as the Python number 0 would beside X."""
         if node.into is not None:
             operand, start = self.follow((node.operand, node.into), [operand, rest[0]])
             rest = (start, *rest[1:])

@@ -85,16 +85,18 @@ def _text(value: Sum | str) -> str:
 
 def gather(gen: Generator, node: ir.Gather, operand: Code, lookups: list[Code]) -> Code:
     """The read `node` of `operand`, given its lookups' codes."""
-    x, places = _padded(gen, node, operand)
-    if _viewable(places):
+    x, places, shifts = _padded(gen, node, operand)
+    if _viewable(places) and not shifts:
         return _views(gen, node, x, places)
-    return _indexing(gen, node, x, places, lookups)
+    return _indexing(gen, node, x, places, lookups, shifts)
 
 
-def _padded(gen: Generator, node: ir.Gather, operand: Code) -> tuple[Code, list[ir.Place]]:
+def _padded(
+    gen: Generator, node: ir.Gather, operand: Code
+) -> tuple[Code, list[ir.Place], dict[int, str]]:
     """The operand padded where a position has a boundary rule, and the positions shifted
-    to match."""
-    x, places = operand, list(node.places)
+    to match (by a number, or where generic code pads by a size, by the text in `shifts`)."""
+    x, places, shifts = operand, list(node.places), {}
     labels = node.operand.indices
     for k, place in enumerate(places):
         if not isinstance(place, ir.Position) or place.boundary == "error":
@@ -106,21 +108,22 @@ def _padded(gen: Generator, node: ir.Gather, operand: Code) -> tuple[Code, list[
             before = _extreme(gen, place, False).times(-1).at_least_zero()
             last = _size(gen, labels[k]).plus(-1)
             after = _extreme(gen, place, True).plus(last.times(-1)).at_least_zero()
-        if not isinstance(before, Sum) or before.number is None:
-            raise AssertionError("generic code pads a reversed position by a known amount")
         mode = {"pad": "constant", "clamp": "edge", "wrap": "wrap"}[place.boundary]
         x = gen.pad_axis(x, axis_number(labels, k), _text(before), _text(after), mode)
-        places[k] = replace(place, offset=place.offset + before.constant, boundary="error")
-    return x, places
+        if isinstance(before, Sum) and before.number is not None:
+            places[k] = replace(place, offset=place.offset + before.constant, boundary="error")
+        else:  # a reversed position in generic code: padded by a size
+            places[k] = replace(place, boundary="error")
+            shifts[k] = gen.name_of(Code(_text(before)))
+    return x, places, shifts
 
 
 def _viewable(places: list[ir.Place]) -> bool:
-    """Whether views can read these places: no lookups, every index along one axis only,
-    forwards."""
+    """Whether views can read these places: no lookups, every index along one axis only."""
     seen: list[str] = []
     for place in places:
         if isinstance(place, ir.Position):
-            if place.lookup is not None or any(c <= 0 for c, _ in place.terms):
+            if place.lookup is not None:
                 return False
             seen.extend(index for _, index in place.terms)
         elif place != ELLIPSIS:
@@ -129,7 +132,8 @@ def _viewable(places: list[ir.Place]) -> bool:
 
 
 def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> Code:
-    """Windows for positions of several indices, then one basic index for the rest."""
+    """Windows for positions of several indices, then one basic index for the rest; an index
+    that moves backwards is read forwards from its far end, then its axis reversed."""
     produced: list[str] = []
     entries: list[str] = []
     extra_after = 0  # axes the windows added after the place being handled (from the back)
@@ -138,10 +142,11 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         place = places[k]
         if isinstance(place, ir.Position) and len(place.terms) > 1:
             counts = ", ".join(gen.size(index) for _, index in place.terms)
-            steps = ", ".join(str(c) for c, _ in place.terms)
+            steps = ", ".join(str(abs(c)) for c, _ in place.terms)
             axis = axis_number(labels, k)
             axis = axis - extra_after if axis < 0 else axis
-            x = gen.window(x, axis, str(place.offset), f"({counts},)", f"({steps},)")
+            start = _extreme(gen, place, False).text()
+            x = gen.window(x, axis, start, f"({counts},)", f"({steps},)")
             extra_after += len(place.terms) - 1
     for place in places:
         if not isinstance(place, ir.Position):
@@ -150,9 +155,10 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         elif not place.terms:
             entries.append(str(place.offset))
         elif len(place.terms) == 1:
-            (step, index), start = place.terms[0], place.offset
-            stop = _size(gen, index).plus(-1).times(step).plus(start + 1)
-            entries.append(f"{start}:{stop.text()}" + (f":{step}" if step != 1 else ""))
+            (step, index), first = place.terms[0], _extreme(gen, place, False)
+            stop = _size(gen, index).plus(-1).times(abs(step)).plus(first).plus(1)
+            stride = f":{abs(step)}" if abs(step) != 1 else ""
+            entries.append(f"{first.text()}:{stop.text()}{stride}")
             produced.append(index)
         else:
             entries.extend(":" for _ in place.terms)
@@ -161,6 +167,15 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         entries.pop()
     if entries and entries != ["..."]:
         x = Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
+    backwards = [
+        axis_number(produced, produced.index(index))
+        for place in places
+        if isinstance(place, ir.Position)
+        for c, index in place.terms
+        if c < 0
+    ]
+    if backwards:
+        x = gen.reverse(x, backwards)
     return reordered(gen, x, tuple(produced), node.labels)
 
 
@@ -177,7 +192,12 @@ def reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[
 
 
 def _indexing(
-    gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place], lookups: list[Code]
+    gen: Generator,
+    node: ir.Gather,
+    x: Code,
+    places: list[ir.Place],
+    lookups: list[Code],
+    shifts: dict[int, str],
 ) -> Code:
     """One integer array per axis, broadcast over the result's indices."""
     labels = node.operand.indices
@@ -189,6 +209,8 @@ def _indexing(
             entries.append("...")
             continue
         positions = _positions(gen, place, wanted, remaining)
+        if k in shifts:
+            positions = Code(f"{positions.at(8)} + {shifts[k]}", 8)
         if isinstance(place, ir.Position) and place.lookup is not None:
             size = gen.size(labels[k])
             positions = gen.checked_read(positions, size, tensor_name(node.operand))
@@ -205,7 +227,7 @@ def _positions(
     pieces = []
     for c, index in place.terms:
         term = align(gen.arange(gen.size(index)), (index,), wanted)
-        pieces.append(term.at(ATOM) if c == 1 else f"{c} * {term.at(ATOM)}")
+        pieces.append({1: term.at(ATOM), -1: f"-{term.at(ATOM)}"}.get(c, f"{c} * {term.at(ATOM)}"))
     if place.lookup is not None:
         node, code = lookups.pop(0)
         pieces.append(align(code, node.indices, wanted).at(ATOM))

@@ -173,6 +173,41 @@ def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
                     if isinstance(place, ir.Position):
                         extent = size(node.labels[axis])
                         _check_place(place, extent, axis, _span_of(node, let), size, "writes")
+                if not node.accumulate:
+                    _check_written_once(node, let, size)
+
+
+def _check_written_once(node: ir.Scatter, let: ir.Let, size: Callable[[str], int]) -> None:
+    """ShapeError where an `=` target with positions would be written twice at one place
+    (`c[i + j] = a[i] * b[j]`): the places must tell every index's value apart."""
+    known = {index for index in node.operand.indices if size(index) <= 1}
+    while True:
+        before = len(known)
+        for place in node.places:
+            if not isinstance(place, ir.Position):
+                known.add(place)
+                continue
+            open_terms = sorted(
+                ((abs(c), index) for c, index in place.terms if index not in known),
+                key=lambda term: term[0],
+            )
+            reach = 0  # how far the smaller terms move the position
+            for step, index in open_terms:
+                if step <= reach:
+                    break
+                reach += step * (size(index) - 1)
+            else:
+                known.update(index for _, index in open_terms)
+        if len(known) == before:
+            break
+    twice = [index for index in node.operand.indices if index not in known]
+    if twice:
+        name = ir.display_name(let.name)
+        raise ShapeError(
+            f"{name} is written more than once at some positions (different values of "
+            f"'{twice[0]}' reach the same place): write `+=` to add them up",
+            let.span,
+        )
 
 
 def _var(node: ir.Node) -> tuple[str, Span | None]:
@@ -202,14 +237,17 @@ def _check_place(
     name, span = where
     bad = high if high > last else low
     rising = high > last
+    text = place_text(place)
+    padded = f" padded by {place.padding} on each side" if place.padding else ""
+    bound = f"the axis has size {extent}{padded} (positions {first} to {last})"
+    if not place.terms:
+        raise ShapeError(f"{name}[... {text} ...] {verb} position {bad}, but {bound}", span)
     values = ", ".join(
         f"{index}={size(index) - 1 if (c > 0) == rising else 0}" for c, index in place.terms
     )
-    text = place_text(place)
-    padded = f" padded by {place.padding} on each side" if place.padding else ""
     hint = f"; to read zeros outside it, write pad({text})" if verb == "reads" else ""
     raise ShapeError(
         f"{name}[... {text} ...] {verb} outside {name}'s axis {axis}: at {values} the position "
-        f"is {bad}, but the axis has size {extent}{padded} (positions {first} to {last}){hint}",
+        f"is {bad}, but {bound}{hint}",
         span,
     )

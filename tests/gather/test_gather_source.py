@@ -27,9 +27,9 @@ EXPECTED = {
         NLL: ("_logsumexp(Z, 1) - np.take_along_axis(", ""),
     },
     "jax": {
-        TAKE: ("jnp.take(W, _clamped(ids, n_W_0, 'a position in W'), axis=0, mode=\"clip\")", ""),
-        PICK: ("jnp.take_along_axis(X, _clamped(idx, n_X_1, 'a position in X'), axis=1", ""),
-        ROW_PICK: ("jnp.take_along_axis(Z, _clamped(y, n_Z_1, 'a position in Z')[:, None]", ""),
+        TAKE: ("jnp.take(W, _clipped(ids, n_W_0, 'a position in W'), axis=0, mode=\"clip\")", ""),
+        PICK: ("jnp.take_along_axis(X, _clipped(idx, n_X_1, 'a position in X'), axis=1", ""),
+        ROW_PICK: ("jnp.take_along_axis(Z, _clipped(y, n_Z_1, 'a position in Z')[:, None]", ""),
         SEGMENT_SUM: ("_add_at(", '.at[positions].add(values.astype(dtype), mode="drop")'),
         NLL: ("jax.nn.logsumexp(Z, axis=1) - jnp.take_along_axis(", ""),
     },
