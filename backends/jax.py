@@ -112,15 +112,14 @@ def _scatter(into, shape, index, values, accumulate):
 
 _HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
-    """x read at positions along axis, which becomes the positions' axes, with zeros where a
-    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives."""
+    """x read at positions along axis, which becomes the positions' axes: what a one-hot
+    product gives where the positions are rows of x. A position outside is read as JAX's
+    gathers read it, clamped (zeros there would cost a pass over the result, several times
+    the gather itself on CPU); one that is not a whole number is truncated first."""
     positions = jnp.asarray(positions)
-    size = x.shape[axis]
-    inside = (positions >= 0) & (positions < size)
     if not jnp.issubdtype(positions.dtype, jnp.integer):
-        inside &= positions == jnp.floor(positions)
-    rows = jnp.where(inside, positions, size).astype(int)
-    return jnp.take(x, rows, axis=axis, mode="fill", fill_value=0)
+        positions = positions.astype(int)
+    return jnp.take(x, jnp.clip(positions, 0, x.shape[axis] - 1), axis=axis, mode="clip")
 '''
 
 _HELPERS["_add_at"] = '''

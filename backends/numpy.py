@@ -167,15 +167,18 @@ def _scatter(into, shape, index, values, accumulate):
 _HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes, with zeros where a
-    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives."""
+    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives.
+    Integer positions all in range are read as they are."""
     positions = np.asarray(positions)
     axis = axis % x.ndim
-    inside = (positions >= 0) & (positions < x.shape[axis])
-    if positions.dtype.kind not in "iub":
+    size = x.shape[axis]
+    integral = positions.dtype.kind in "iu"
+    if integral and positions.size and positions.min() >= 0 and positions.max() < size:
+        return np.take(x, positions, axis=axis)
+    inside = (positions >= 0) & (positions < size)
+    if not integral and positions.dtype.kind != "b":
         inside &= positions == np.floor(positions)
     found = np.take(x, np.where(inside, positions, 0).astype(np.intp), axis=axis)
-    if inside.all():
-        return found
     mask = inside.reshape((1,) * axis + inside.shape + (1,) * (x.ndim - axis - 1))
     return np.where(mask, found, np.zeros((), found.dtype))
 '''

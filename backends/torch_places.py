@@ -44,7 +44,7 @@ def _in_range(positions, size, what):
         positions = positions.long()  # torch would take uint8 positions for a mask
     if positions.numel():
         low, high = torch.aminmax(positions)
-        if (low < 0) | (high >= size):
+        if low.item() < 0 or high.item() >= size:
             bad = positions[(positions < 0) | (positions >= size)][0].item()
             raise IndexError(f"{what} is {bad}, outside 0 to {size - 1}")
     return positions
@@ -67,6 +67,8 @@ PLACES_HELPERS["_take"] = '''
 def _take(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes: index_select on the
     positions flattened (on CPU several times faster than x[positions])."""
+    if positions.ndim == 1:
+        return x.index_select(axis, positions)
     axis = axis % x.ndim
     found = x.index_select(axis, positions.reshape(-1))
     return found.reshape(x.shape[:axis] + positions.shape + x.shape[axis + 1 :])
@@ -75,16 +77,20 @@ def _take(x, positions, axis):
 PLACES_HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes, with zeros where a
-    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives."""
+    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives.
+    Integer positions all in range (one aminmax pass) are read as they are."""
     axis = axis % x.ndim
+    size = x.shape[axis]
+    if positions.dtype in (torch.int32, torch.int64) and positions.numel():
+        low, high = torch.aminmax(positions)
+        if low.item() >= 0 and high.item() < size:
+            return _take(x, positions, axis)
     if positions.dtype == torch.bool:
         positions = positions.long()
-    inside = (positions >= 0) & (positions < x.shape[axis])
+    inside = (positions >= 0) & (positions < size)
     if positions.is_floating_point():
         inside &= positions == positions.floor()
     found = _take(x, torch.where(inside, positions, 0).long(), axis)
-    if bool(inside.all()):
-        return found
     mask = inside.reshape((1,) * axis + inside.shape + (1,) * (x.ndim - axis - 1))
     return torch.where(mask, found, torch.zeros((), dtype=found.dtype, device=found.device))
 '''

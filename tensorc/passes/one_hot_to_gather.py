@@ -4,8 +4,10 @@
 `v` a product with a one-hot matrix: as written it builds an (I, V) matrix and multiplies it
 with the whole table, where reading the rows `tok[i]` of `W` is all it takes. The rewrite
 reads `W[pad(tok[i]), d]`: rows at the positions `tok` holds, and zeros where a position is
-no row of `W` (or not a whole number), exactly what the one-hot product gives. (It reads only
-the rows it needs, so an `inf` or `nan` elsewhere in `W` no longer spreads NaN into `E`.)
+no row of `W` (or not a whole number), exactly what the one-hot product gives, on NumPy and
+PyTorch. JAX reads such positions as its gathers do, clamped: zeroing them would take a pass
+over the result that costs several times the gather on CPU. (The gather reads only the rows
+it needs, so an `inf` or `nan` elsewhere in `W` no longer spreads NaN into `E`.)
 """
 
 from __future__ import annotations
