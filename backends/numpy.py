@@ -107,7 +107,9 @@ def _logsumexp(x, axis):
     x = _float(x)
     peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
-    return np.log(np.sum(np.exp(x - peak), axis=axis)) + np.squeeze(peak, axis=axis)
+    shifted = x - peak
+    np.exp(shifted, out=shifted)  # in place: one array the size of x, not two
+    return np.log(np.sum(shifted, axis=axis)) + np.squeeze(peak, axis=axis)
 ''',
 }
 
