@@ -63,13 +63,14 @@ def gather(gen: Generator, node: ir.Gather, operand: Code, lookups: list[Code]) 
     own = place.lookup.indices
     positions = _plus_offset(lookups[0], place)
     axis = axis_number(labels, k)
-    if place.boundary == "pad":  # zeros outside: the meaning of a one-hot product
+    shared = set(own) & set(labels)
+    if place.boundary == "pad" and not shared:  # zeros outside: a one-hot product's meaning
         taken = gen.take_or_zero(operand, positions, axis)
         return reordered(gen, taken, (*labels[:k], *own, *labels[k + 1 :]), node.labels)
     if place.boundary != "error":
         return None
     positions = gen.checked_read(positions, gen.size(labels[k]), tensor_name(node.operand))
-    if not set(own) & set(labels):
+    if not shared:
         taken = gen.take(operand, positions, axis)
         return reordered(gen, taken, (*labels[:k], *own, *labels[k + 1 :]), node.labels)
     return _pick(gen, node, operand, k, positions)
@@ -149,6 +150,8 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     looked_up = place.lookup.indices
     plain = tuple(p for p in node.places if not isinstance(p, ir.Position))
     if place.boundary != "error" or ELLIPSIS in plain or set(plain) & set(looked_up):
+        return None
+    if set(node.operand.indices) != {*looked_up, *plain}:
         return None
     into = rest[0] if node.into is not None else None
     positions = _plus_offset(rest[-1], place)

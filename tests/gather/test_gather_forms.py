@@ -54,6 +54,24 @@ FORMS = {
         lambda rng, dt, n: ([_table(rng, 3, 5), _positions(rng, 5, (n,), dt)], {}),
         lambda W, ids: W[:, ids].T,
     ),
+    "middle axis": Form(
+        "E[a, i, c] = X[a, ids[i], c]",
+        lambda rng, dt, n: ([_table(rng, 2, 5, 3), _positions(rng, 5, (n,), dt)], {}),
+        lambda X, ids: X[:, ids, :],
+    ),
+    "after an ellipsis": Form(
+        "E[..., i] = X[..., ids[i]]",
+        lambda rng, dt, n: ([_table(rng, 2, 3, 5), _positions(rng, 5, (n,), dt)], {}),
+        lambda X, ids: X[..., ids],
+    ),
+    "positions of positions": Form(
+        "E[i, d] = W[ids[tok[i]], d]",
+        lambda rng, dt, n: (
+            [_table(rng, 5, 3), _positions(rng, 5, (4,), dt), _positions(rng, 4, (n,), dt)],
+            {},
+        ),
+        lambda W, ids, tok: W[ids[tok]],
+    ),
     "offset": Form(
         "E[i, d] = W[ids[i] + 1, d]",
         lambda rng, dt, n: ([_table(rng, 5, 3), _positions(rng, 4, (n,), dt)], {}),
@@ -93,6 +111,14 @@ FORMS = {
         "S[d, s] = 0\nS[d, seg[e]] += X[e, d]",
         lambda rng, dt, n: ([_positions(rng, 3, (n,), dt), _table(rng, n, 2)], {"s": 3}),
         lambda seg, X, s: _segment_sum(seg, X, s).T,
+    ),
+    "segment sum by positions of rank 2": Form(
+        "S[s, d] = 0\nS[seg[b, t], d] += X[b, t, d]",
+        lambda rng, dt, n: (
+            [_positions(rng, 3, (2, n), dt), _table(rng, 2, n, 2)],
+            {"s": 3},
+        ),
+        lambda seg, X, s: _segment_sum(seg.reshape(-1), X.reshape(-1, 2), s),
     ),
     "counts": Form(
         "C[s] = 0\nC[seg[e]] += 1",
