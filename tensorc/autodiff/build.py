@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from tensorc.autodiff import expr as ex
+from tensorc.autodiff import positions
 from tensorc.autodiff.program import Program, Statement
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast, unparse
@@ -61,6 +62,7 @@ class Builder:
         shares with the primal statement where the two line up)."""
         if (
             node is statement.value
+            and statement.placed is None
             and not statement.summed
             and self.free(node) == statement.indices
         ):
@@ -71,6 +73,29 @@ class Builder:
 
     def emit(self, target: str, labels: Sequence[str] | None, value: ast.Expr) -> None:
         self.lines.append(unparse.statement(target, labels, value))
+
+    def emit_primal(self, statement: Statement) -> None:
+        """A statement of the program. A write at positions that adds into an earlier array
+        starts from a copy of it under its own name (`T_2[i] = T[i]`, then `T_2[...] += ...`),
+        so that the derivative can still read the earlier one."""
+        if statement.placed is None:
+            self.emit(statement.target, statement.labels, statement.value)
+            return
+        if statement.previous is not None:
+            earlier = ex.access(statement.previous, statement.axes)
+            self.emit(statement.target, statement.labels, earlier)
+        accumulate = statement.accumulate or statement.previous is not None
+        self.emit_at(statement.target, statement.placed, [statement.value], accumulate)
+
+    def emit_at(
+        self, target: str, axes: Sequence[ast.Axis], terms: Sequence[ast.Expr], accumulate: bool
+    ) -> None:
+        """`target[axes] = t1 + t2 + ...` (`+=` to add into the target's earlier value), for
+        axes with positions; a single `sum[k](product)` is written as the bare product."""
+        written = positions.written_indices(axes)
+        value = self.einstein(terms[0], written) if len(terms) == 1 else ex.add(terms)
+        labels = ex.labels_of(axes)
+        self.lines.append(unparse.statement(target, labels, value, accumulate))
 
     def emit_sum(
         self, target: str, labels: Sequence[str] | None, terms: Sequence[ast.Expr]

@@ -25,7 +25,7 @@ class Forward(Builder):
     def run(self) -> list[str]:
         """Writes primal and tangent statements; returns the tangent of each returned value."""
         for statement in self.program.statements:
-            self.emit(statement.target, statement.labels, statement.value)
+            self.emit_primal(statement)
             if statement.target in self.active:
                 self.statement(statement)
         results = []
@@ -62,17 +62,36 @@ class Forward(Builder):
         else:
             tangent = self.tangent(root, st)
             terms = [] if tangent is None else [tangent]
+        self.tangents[st.target] = target
+        if st.placed is not None:
+            self.written(st, target, terms)
+            return
         if not terms:
             terms = [ex.mul(ex.number(0), ex.ones_like(st.read()))]
         self.emit_sum(target, st.labels, terms)
-        self.tangents[st.target] = target
+
+    def written(self, st: Statement, target: str, terms: list[ast.Expr]) -> None:
+        """The tangent of a write at positions: the same write of the value's tangent, into
+        the tangent of the array that `+=` adds into (zeros where it has none)."""
+        assert st.placed is not None
+        zero = ex.mul(ex.number(0), ex.ones_like(st.read()))
+        accumulate = st.accumulate
+        if st.previous is not None:
+            earlier = self.tangents.get(st.previous)
+            start = zero if earlier is None else ex.access(earlier, st.axes)
+            self.emit(target, st.labels, start)
+            accumulate = True
+        elif not terms:
+            self.emit(target, st.labels, zero)
+        if terms:
+            self.emit_at(target, st.placed, terms, accumulate)
 
     def tangent(self, node: ast.Expr, st: Statement) -> ast.Expr | None:
         """The tangent of a subexpression, None where it is zero."""
         if not self.is_active(node):
             return None
-        if isinstance(node, ast.Access):
-            return ex.access(self.tangents[node.tensor], ex.labels_of(node.axes))
+        if isinstance(node, ast.Access):  # the same read (at the same positions) of the tangent
+            return ast.Access(ex.SPAN, self.tangents[node.tensor], node.axes)
         if isinstance(node, ast.Name):
             return ex.name(self.tangents[node.name])
         rule, site = rule_at(self, st, node)

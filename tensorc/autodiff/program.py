@@ -11,13 +11,15 @@ from __future__ import annotations
 import builtins
 import keyword
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tensorc import ops
 from tensorc.autodiff import expr as ex
+from tensorc.autodiff import positions
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
-from tensorc.frontend.resolve import rename_reads, resolve
+from tensorc.frontend.resolve import Statement as ResolvedStatement
+from tensorc.frontend.resolve import rename_reads, rename_target, resolve
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS
 
@@ -31,6 +33,11 @@ class Statement:
     value: ast.Expr
     summed: frozenset[str]  # indices the Einstein rule sums over the whole right-hand side
     order: tuple[str, ...]  # the statement's indices: the target's, then the others
+    # A target written at positions: its axes as written (then `labels` are plain labels of
+    # its stored axes), whether it adds up (`+=`), and the array it adds into, if any.
+    placed: tuple[ast.Axis, ...] | None = None
+    accumulate: bool = False
+    previous: str | None = None
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -38,6 +45,9 @@ class Statement:
 
     @property
     def indices(self) -> frozenset[str]:
+        """The indices of the target: those its positions use, for a write at positions."""
+        if self.placed is not None:
+            return frozenset(positions.written_indices(self.placed))
         return frozenset(ex.expanded(self.axes))
 
     def read(self) -> ast.Expr:
@@ -75,7 +85,8 @@ class Program:
     tuple_output: bool
     indices: ex.Indices
     names: Names
-    input_reads: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    input_reads: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # plain ones
+    placed_reads: dict[str, list[tuple[ast.Axis, ...]]] = field(default_factory=dict)
     _by_target: dict[str, Statement] = field(default_factory=dict, repr=False)
 
     def defining(self, name: str) -> Statement | None:
@@ -87,7 +98,10 @@ class Program:
         """The names whose values depend on `sources` (those included)."""
         active = set(sources)
         for statement in self.statements:
-            if self.reads(statement.value) & active:
+            read = self.reads(statement.value)
+            if statement.previous is not None:
+                read.add(statement.previous)
+            if read & active:
                 active.add(statement.target)
         return active
 
@@ -117,22 +131,16 @@ def prepare(tree: ast.Program, lowered: ir.Program) -> Program:
     indices = ex.Indices(index_names)
     spelled: dict[str, str] = {}  # lowering's `X#2` -> the derivative program's `X_2`
     statements: list[Statement] = []
-    input_reads: dict[str, list[tuple[str, ...]]] = {name: [] for name in inputs}
+    reads = Reads({name: [] for name in inputs}, {name: [] for name in inputs})
     for resolved in meaning.statements:
-        value = rename_reads(resolved.value, spelled, index_names)
-        for node in ast.walk(value):
-            if isinstance(node, ast.Access) and node.tensor in input_reads:
-                input_reads[node.tensor].append(ex.labels_of(node.axes))
-        if resolved.name != resolved.target:
-            spelled[resolved.name] = names.claim(resolved.target)
-        target = spelled.get(resolved.name, resolved.name)
-        labels = None if resolved.axes is None else ex.labels_of(resolved.axes)
         rest = sorted(index_names - set(resolved.order))  # for what derivatives add
         order = (*(i for i in resolved.order if i != ELLIPSIS), *rest)
+        statement = _statement(resolved, spelled, index_names, names, statements, order)
+        reads.record(statement)
         parts: list[Statement] = []
-        value = _split(value, order, indices, names, f"{resolved.target}_part", parts)
+        value = _split(statement.value, order, indices, names, f"{resolved.target}_part", parts)
         statements += parts
-        statements.append(Statement(target, labels, value, frozenset(resolved.summed), order))
+        statements.append(replace(statement, value=value))
     returned = meaning.returned()
     return Program(
         statements=statements,
@@ -143,8 +151,65 @@ def prepare(tree: ast.Program, lowered: ir.Program) -> Program:
         tuple_output=lowered.tuple_output,
         indices=indices,
         names=names,
-        input_reads=input_reads,
+        input_reads=reads.plain,
+        placed_reads=reads.placed,
     )
+
+
+def _statement(
+    resolved: ResolvedStatement,
+    spelled: dict[str, str],
+    index_names: set[str],
+    names: Names,
+    earlier: list[Statement],
+    order: tuple[str, ...],
+) -> Statement:
+    """One resolved statement in the derivative program's names. A plain `+=` into an earlier
+    value becomes `=` of the sum; a write at positions keeps its axes (and what `+=` adds
+    into), and its stored axes get plain labels."""
+    value = rename_reads(resolved.value, spelled, index_names)
+    accumulate = resolved.assign.accumulate
+    previous = resolved.previous if accumulate else None
+    previous = spelled.get(previous, previous) if previous is not None else None
+    if resolved.name != resolved.target:
+        spelled[resolved.name] = names.claim(resolved.target)
+    target = spelled.get(resolved.name, resolved.name)
+    summed = frozenset(resolved.summed)
+    axes = resolved.axes
+    if axes is not None and positions.has_positions(axes):
+        axes = rename_target(axes, spelled, index_names)
+        like = next((s.labels for s in earlier if s.target == previous), None)
+        stored = positions.stored_labels(axes, names.claim, like)
+        return Statement(target, stored, value, summed, order, axes, accumulate, previous)
+    labels = None if axes is None else ex.labels_of(axes)
+    if previous is not None:  # `T[i] += v`: `T_2[i] = T[i] + v`, v summed by the Einstein rule
+        if ELLIPSIS in summed:
+            raise TensorcError("cannot differentiate a `+=` that sums over '...'")
+        added = ex.along("sum", ex.ordered(summed, order), value)
+        earlier_value = ex.name(previous) if labels is None else ex.access(previous, labels)
+        value, summed = ex.add([earlier_value, added]), frozenset()
+    return Statement(target, labels, value, summed, order)
+
+
+@dataclass
+class Reads:
+    """How the program reads each input: plainly (the axes' labels), or at positions."""
+
+    plain: dict[str, list[tuple[str, ...]]]
+    placed: dict[str, list[tuple[ast.Axis, ...]]]
+
+    def record(self, statement: Statement) -> None:
+        found = [node for node in ast.walk(statement.value) if isinstance(node, ast.Access)]
+        found += ast.lookups(statement.placed or ())
+        if statement.previous is not None and statement.placed is not None:
+            found.append(ex.access(statement.previous, statement.axes))
+        for node in found:
+            if node.tensor not in self.plain:
+                continue
+            if positions.has_positions(node.axes):
+                self.placed[node.tensor].append(node.axes)
+            else:
+                self.plain[node.tensor].append(ex.labels_of(node.axes))
 
 
 def check_wrt(program: Program, wrt: str | Sequence[str]) -> tuple[str, ...]:

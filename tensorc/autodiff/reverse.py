@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tensorc.autodiff import expr as ex
-from tensorc.autodiff.build import Builder
+from tensorc.autodiff import positions
 from tensorc.autodiff.program import Program, Statement
 from tensorc.autodiff.rules import rule_at
+from tensorc.autodiff.writes import Placed, Writes
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
 from tensorc.ir.labels import ELLIPSIS, Composed, parts
@@ -41,7 +42,7 @@ class Gradient:
         return tuple(name for name in (self.plain, self.batched) if name is not None)
 
 
-class Reverse(Builder):
+class Reverse(Writes):
     def __init__(self, program: Program, wrt: tuple[str, ...]):
         super().__init__(program, program.depends_on(wrt))
         self.wrt = wrt
@@ -55,40 +56,45 @@ class Reverse(Builder):
         """Seeds are (name, cotangent) for each returned value; returns where each gradient is."""
         self.results = {name: self.names.claim(f"d{name}") for name in self.wrt}
         for statement in self.program.statements:
-            self.emit(statement.target, statement.labels, statement.value)
+            self.emit_primal(statement)
         for target, cotangent in seeds:
             if target in self.active:
                 self.add_term(target, cotangent)
         for statement in reversed(self.program.statements):
             if statement.target not in self.active:
                 continue
+            placed = self.placed.pop(statement.target, [])
             for batched in (False, True):
                 terms = self.terms.pop((statement.target, batched), [])
-                if terms:
-                    self.statement(statement, self.adjoint(statement, terms, batched))
+                if terms or (placed and not batched):
+                    adjoint = self.adjoint(statement, terms, batched, [] if batched else placed)
+                    self.statement(statement, adjoint)
         return [self.gradient(name) for name in self.wrt]
 
-    def adjoint(self, statement: Statement, terms: list[ast.Expr], batched: bool) -> ast.Expr:
+    def adjoint(
+        self, statement: Statement, terms: list[ast.Expr], batched: bool, placed: list[Placed]
+    ) -> ast.Expr:
         """The read of the target's adjoint, written as a statement unless it is one read."""
         labels: tuple[str, ...] | None = statement.labels
         if batched:
             labels = (ELLIPSIS, *statement.axes)
-        if len(terms) == 1 and _reads_as(terms[0], labels):
+        if len(terms) == 1 and _reads_as(terms[0], labels) and not placed:
             return terms[0]
         suffix = "_batch" if batched else ""
         target = self.names.claim(self.base(statement, "d", suffix))
-        self.emit_sum(target, labels, terms)
+        self.emit_adjoint(target, labels, terms, statement.target, placed)
         return ex.name(target) if labels is None else ex.access(target, labels)
 
     def gradient(self, name: str) -> Gradient:
         labels, _ = self.canonical(name)
         plain = self.terms.pop((name, False), [])
         batched = self.terms.pop((name, True), [])
+        placed = self.placed.pop(name, [])
         plain_name = batched_name = None
         target = labels if labels or name not in self.program.scalars else None
-        if plain or not batched:
+        if plain or placed or not batched:
             plain_name = self.results[name]
-            self.emit_sum(plain_name, target, plain or [self.zero(name)])
+            self.emit_adjoint(plain_name, target, plain, name, placed)
         if batched:
             batched_name = self.names.claim(f"d{name}_batch")
             self.emit_sum(batched_name, (ELLIPSIS, *labels), batched)
@@ -102,15 +108,6 @@ class Reverse(Builder):
             has_ellipsis=position is not None,
         )
 
-    def zero(self, name: str) -> ast.Expr:
-        """Zeros in the input's shape and dtype: `0 * X[i, j] ** 0` (nan and inf give 0 too)."""
-        labels, _ = self.canonical(name)
-        read: ast.Expr = ex.access(name, labels) if labels else self._scalar_read(name)
-        return ex.mul(ex.number(0), ex.ones_like(read))
-
-    def _scalar_read(self, name: str) -> ast.Expr:
-        return ex.name(name) if name in self.program.scalars else ex.access(name, ())
-
     # --- axes -------------------------------------------------------------------------------
 
     def canonical(self, name: str) -> tuple[tuple[str, ...], bool]:
@@ -120,8 +117,11 @@ class Reverse(Builder):
         if found is not None:
             return found
         statement = self.program.defining(name)
+        placed = self.program.placed_reads.get(name)
         if statement is not None:
             result: tuple[tuple[str, ...], bool] = (statement.axes, False)
+        elif placed and not self.program.input_reads.get(name):
+            result = (positions.stored_labels(placed[0], self.names.claim), False)
         else:
             reads = self.program.input_reads.get(name) or [()]
             distinct = [r for r in reads if len(set(ex.expanded(r))) == len(ex.expanded(r))]
@@ -197,6 +197,8 @@ class Reverse(Builder):
 
     def statement(self, statement: Statement, cotangent: ast.Expr) -> None:
         root = statement.value
+        if statement.placed is not None:
+            cotangent = self.written(statement, cotangent)
         value_indices = self.free(root) - statement.summed
         base = self.base(statement)
         g = self.sum_over(statement.indices - value_indices, cotangent, statement.order, base)
@@ -206,7 +208,9 @@ class Reverse(Builder):
         """Adds the contributions of subexpression `node`, whose cotangent is `g`."""
         if not self.is_active(node):
             return
-        if isinstance(node, ast.Access):
+        if isinstance(node, ast.Access) and positions.has_positions(node.axes):
+            self.placed_term(node, g)
+        elif isinstance(node, ast.Access):
             self.read_term(node.tensor, ex.labels_of(node.axes), g, st.order)
         elif isinstance(node, ast.Name):
             self.read_term(node.name, (), g, st.order)

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from tensorc import ops
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff import reductions
 from tensorc.autodiff.build import Builder
@@ -333,4 +334,6 @@ RULES: dict[str, Rule] = {
     "cumsum": normaliser(reductions.cumsum_jvp, reductions.cumsum_vjp),
     "log_softmax": normaliser(reductions.log_softmax_jvp, reductions.log_softmax_vjp),
     "cumprod": normaliser(reductions.cumprod_jvp, reductions.cumprod_vjp),
+    # positions (integers) have no derivative
+    **{name: zero(1) for name in ("argmax", "argmin") if name in ops.OPS},
 }

@@ -28,6 +28,8 @@ from tensorc.check.gradients import compare_gradients
 from tensorc.check.inputs import random_arguments
 from tensorc.check.report import CheckReport, Difference
 from tensorc.errors import TensorcError
+from tensorc.ir.labels import Extent
+from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import size_sources
 from tensorc.runtime import Program, compile_program
 
@@ -66,7 +68,7 @@ def check(
         program, reference, shapes or {}, sizes or {}, seed, dtype, positive
     )
     found_sizes = reference.sizes_for(*arguments, **keywords)  # ShapeError for bad shapes
-    index_sizes = {i: found_sizes[i] for i in size_sources(program) if i in found_sizes}
+    index_sizes = {_size_name(i): found_sizes[i] for i in size_sources(program) if i in found_sizes}
     with np.errstate(all="ignore"):
         expected = as_tuple(reference(*arguments, **keywords))
     expected_arrays = [np.asarray(value) for value in expected]
@@ -115,6 +117,13 @@ def _chosen(names: Sequence[str] | None) -> list[Backend]:
     if isinstance(names, str):
         names = [b.strip() for b in names.split(",") if b.strip()]
     return [registry.backend(name) for name in dict.fromkeys(names)]
+
+
+def _size_name(label: str) -> str:
+    """An index, or an axis read or written at positions as the user names it (`S.0`)."""
+    if isinstance(label, Extent):
+        return f"{display_name(label.tensor)}.{label.axis}"
+    return label
 
 
 def _output_names(program: Program, count: int) -> list[str]:

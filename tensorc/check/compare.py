@@ -90,10 +90,12 @@ def nan_notes(expected: list[np.ndarray], names: list[str]) -> Iterator[str]:
 
 
 def on_backend(value: Any, backend: Backend, dtype: str) -> Any:
-    """An argument as the backend's array in `dtype`; a Python float stays one."""
+    """An argument as the backend's array in `dtype` (integers, which are positions, as they
+    are); a Python float stays one."""
     if isinstance(value, float):
         return value
-    return backend.from_numpy(np.asarray(value).astype(dtype))
+    array = np.asarray(value)
+    return backend.from_numpy(array if array.dtype.kind in "iu" else array.astype(dtype))
 
 
 def to_numpy(value: Any) -> np.ndarray:

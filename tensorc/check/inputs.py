@@ -52,7 +52,56 @@ def random_arguments(
             arguments.append(float(np.float64(rng.uniform(0.5, 1.5)).astype(dtype)))
         else:
             arguments.append(rng.uniform(low, high, shape).astype(dtype).astype(np.float64))
+    lookups = looked_up(program)
+    if lookups:
+        _draw_positions(reference, arguments, keywords, lookups, rng)
     return arguments, keywords
+
+
+def looked_up(program: ir.Program) -> dict[str, list[tuple[str, ir.Position]]]:
+    """The inputs read as positions (`ids` in `W[ids[b, t], d]`): for each, the axis it
+    indexes (its label) and the position there, at every such read or write."""
+    inputs = {spec.name for spec in program.inputs}
+    found: dict[str, list[tuple[str, ir.Position]]] = {}
+    for let in program.lets:
+        for node in ir.walk(let.value):
+            if isinstance(node, ir.Gather):
+                axes = node.operand.indices
+            elif isinstance(node, ir.Scatter):
+                axes = node.labels
+            else:
+                continue
+            for place, axis in zip(node.places, axes, strict=True):
+                lookup = place.lookup if isinstance(place, ir.Position) else None
+                named = lookup.name if isinstance(lookup, ir.Var) else None
+                if isinstance(place, ir.Position) and named in inputs:
+                    found.setdefault(named, []).append((axis, place))
+    return found
+
+
+def _draw_positions(
+    reference: Program,
+    arguments: list[Any],
+    keywords: dict[str, int],
+    lookups: dict[str, list[tuple[str, ir.Position]]],
+    rng: np.random.Generator,
+) -> None:
+    """Replaces the inputs read as positions by random integers (int64) that keep every read
+    and write they take part in inside its tensor."""
+    order = reference.inputs
+    for name in lookups:
+        arguments[order.index(name)] = np.zeros(np.shape(arguments[order.index(name)]), np.int64)
+    sizes = reference.sizes_for(*arguments, **keywords)
+    for name, uses in lookups.items():
+        low, high = 0, None
+        for axis, place in uses:
+            least, most = place.bounds(lambda index: sizes[index])
+            low = max(low, -least)
+            room = sizes[axis] - most
+            high = room if high is None else min(high, room)
+        k = order.index(name)
+        shape = np.shape(arguments[k])
+        arguments[k] = rng.integers(low, max(low + 1, high or 0), shape, dtype=np.int64)
 
 
 def _valid_shape(name: str, shape: Any) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from tensorc.codegen.code import ATOM, Code, align
+from tensorc.codegen.code import ATOM, PRODUCT, Code, align
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, Extent, axis_number
 
@@ -248,19 +248,39 @@ def tensor_name(node: ir.Node) -> str:
 
 
 def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -> Code:
-    """The write `node` of `operand` into zeros, or into its `into` array."""
+    """The write `node` of `operand` into zeros, or into its `into` array. A position under a
+    boundary rule is moved into the axis (`clamp`, `wrap`); under `pad` a write outside is
+    dropped: its value is replaced by zero and written at the edge."""
     into = rest[0] if node.into is not None else None
     lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
     over = node.operand.indices
-    entries = []
+    entries: list[str] = []
+    inside: list[str] = []  # under `pad`: the conditions that the positions are inside
     for k, place in enumerate(node.places):
         positions = _positions(gen, place, over, lookups)
         if isinstance(place, ir.Position) and place.lookup is not None:
             positions = gen.checked_write(positions, gen.size(node.labels[k]), target_name(node))
+        if isinstance(place, ir.Position) and place.boundary != "error":
+            positions = _bounded(gen, positions, gen.size(node.labels[k]), place.boundary, inside)
         entries.append(positions.text)
+    if inside:
+        kept = " & ".join(inside) if len(inside) == 1 else " & ".join(f"({c})" for c in inside)
+        operand = Code(f"{gen.module}.where({kept}, {operand.text}, 0)")
     index = f"({', '.join(entries)},)"
     shape = gen.sizes.shape(node.labels)
     return gen.scatter(into, shape, index, operand, node.accumulate)
+
+
+def _bounded(gen: Generator, positions: Code, size: str, boundary: str, inside: list[str]) -> Code:
+    """Positions moved into 0..size-1 by a boundary rule; under `pad`, the condition that a
+    position was inside is added to `inside`."""
+    if boundary == "wrap":
+        return Code(f"{positions.at(PRODUCT + 1)} % {size}", PRODUCT)
+    if boundary == "pad":
+        name = gen.name_of(positions)
+        inside.append(f"({name} >= 0) & ({name} < {size})")
+        positions = Code(name)
+    return Code(f"{gen.module}.clip({positions.text}, 0, {size} - 1)")
 
 
 def target_name(node: ir.Scatter) -> str:

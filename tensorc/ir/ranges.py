@@ -157,7 +157,9 @@ def derived_sources(
 
 def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
     """ShapeError for a read or write at a position outside its tensor (or, under
-    `pad(e, p)`, outside the padded extent), naming the access, the index values and the bound."""
+    `pad(e, p)`, outside the padded extent), naming the access, the index values and the bound.
+    A write under a boundary rule cannot leave its tensor: `pad` drops it, `clamp` and `wrap`
+    move it in."""
     for let in program.lets:
         for node in ir.walk(let.value):
             if isinstance(node, ir.Gather):
@@ -170,7 +172,7 @@ def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
                         _check_place(place, extent, axis, var, size, "reads")
             elif isinstance(node, ir.Scatter):
                 for axis, place in enumerate(node.places):
-                    if isinstance(place, ir.Position):
+                    if isinstance(place, ir.Position) and place.boundary == "error":
                         extent = size(node.labels[axis])
                         _check_place(place, extent, axis, _span_of(node, let), size, "writes")
                 if not node.accumulate:
@@ -245,7 +247,11 @@ def _check_place(
     values = ", ".join(
         f"{index}={size(index) - 1 if (c > 0) == rising else 0}" for c, index in place.terms
     )
-    hint = f"; to read zeros outside it, write pad({text})" if verb == "reads" else ""
+    hint = ""
+    if verb == "reads" and place.padding:
+        hint = "; pad more, or write pad(e) for the \"same\" size"
+    elif verb == "reads":
+        hint = f"; to read zeros outside it, write pad({text})"
     raise ShapeError(
         f"{name}[... {text} ...] {verb} outside {name}'s axis {axis}: at {values} the position "
         f"is {bad}, but {bound}{hint}",

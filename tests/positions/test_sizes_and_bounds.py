@@ -133,3 +133,9 @@ def test_zeros_written_into_take_the_dtype_of_what_is_added(dtype):
     out = f(np.array([0, 1, 1]), np.ones((3, 2), dtype), s=2)
     assert out.dtype == dtype
     np.testing.assert_array_equal(out, [[1, 1], [2, 2]])
+
+
+def test_a_padded_read_outside_its_padding_does_not_suggest_padding_it_again():
+    with pytest.raises(tc.ShapeError) as caught:
+        tc.compile("y[i] = U[pad(i - 2, 1)]")(np.ones(4), i=6)
+    assert "pad(pad(" not in str(caught.value) and "pad more" in str(caught.value)
