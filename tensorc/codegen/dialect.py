@@ -16,7 +16,7 @@ from tensorc.ir.shapes import Sizes
 from tensorc.ops import OPS
 
 
-class Generator:
+class Generator(lookups.LookupForms):
     """Prints a module defining `program(...)`; subclasses fill in the array operations."""
 
     module = "np"  # the name the backend library is imported as
@@ -230,34 +230,6 @@ class Generator:
         start = into.text if into is not None else "None"
         helper = self.use_helper("_scatter")
         return Code(f"{helper}({start}, {shape}, {index}, {values.text}, {accumulate})")
-
-    # --- fast forms at tensor-valued positions (see `tensorc.codegen.lookups`) -----------
-
-    def take(self, operand: Code, positions: Code, axis: int) -> Code:
-        """`operand` read at `positions` along `axis`, which becomes the positions' axes."""
-        return Code(f"{self.module}.take({operand.text}, {positions.text}, axis={axis})")
-
-    def take_or_zero(self, operand: Code, positions: Code, axis: int) -> Code:
-        """As `take`, with zeros where a position is not one of the axis's (a one-hot
-        product's meaning: positions that are not whole numbers match no row either)."""
-        helper = self.use_helper("_take_or_zero")
-        return Code(f"{helper}({operand.text}, {positions.text}, {axis})")
-
-    def take_along(self, operand: Code, positions: Code, axis: int) -> Code:
-        """`operand` read at `positions` along `axis`, the positions having the operand's rank
-        (length 1 along the other axes where they do not vary)."""
-        return Code(f"{self.module}.take_along_axis({operand.text}, {positions.text}, axis={axis})")
-
-    def add_at(self, into: Code | None, shape: str, positions: Code, values: Code) -> Code:
-        """`into` (or zeros of `shape`) with `values[p]` added to row `positions[p]` of its
-        first axis for every p, out of place; rows written more than once add up."""
-        start = into.text if into is not None else "None"
-        helper = self.use_helper("_add_at")
-        return Code(f"{helper}({start}, {shape}, {positions.text}, {values.text})")
-
-    def cross_entropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
-        """Cross-entropy per row (or its mean): the formula, for backends without a kernel."""
-        return lookups.cross_entropy(self, node, logits, target)
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

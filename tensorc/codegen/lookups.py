@@ -18,7 +18,7 @@ lookup, never one per element of the result. Anything else is left to the genera
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tensorc.codegen.code import ATOM, Code
 from tensorc.codegen.places import reordered, target_name, tensor_name
@@ -162,3 +162,43 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
         into = gen.moveaxis(into, [k], [0])
     added = gen.add_at(into, gen.sizes.shape(rows_first), positions, values)
     return gen.moveaxis(added, [0], [k]) if k else added
+
+
+# --- the dialect's hooks -----------------------------------------------------------------------
+
+
+class LookupForms:
+    """The generator's hooks for the fast forms, as NumPy writes them (a base of `Generator`;
+    each backend overrides what its library writes otherwise)."""
+
+    module: str  # as in `Generator`
+
+    def use_helper(self, name: str) -> str:
+        raise NotImplementedError  # `Generator.use_helper`
+
+    def take(self, operand: Code, positions: Code, axis: int) -> Code:
+        """`operand` read at `positions` along `axis`, which becomes the positions' axes."""
+        return Code(f"{self.module}.take({operand.text}, {positions.text}, axis={axis})")
+
+    def take_or_zero(self, operand: Code, positions: Code, axis: int) -> Code:
+        """As `take`, with zeros where a position is not one of the axis's (a one-hot
+        product's meaning: positions that are not whole numbers match no row either)."""
+        helper = self.use_helper("_take_or_zero")
+        return Code(f"{helper}({operand.text}, {positions.text}, {axis})")
+
+    def take_along(self, operand: Code, positions: Code, axis: int) -> Code:
+        """`operand` read at `positions` along `axis`, the positions having the operand's rank
+        (length 1 along the other axes where they do not vary)."""
+        call = f"{self.module}.take_along_axis({operand.text}, {positions.text}, axis={axis})"
+        return Code(call)
+
+    def add_at(self, into: Code | None, shape: str, positions: Code, values: Code) -> Code:
+        """`into` (or zeros of `shape`) with `values[p]` added to row `positions[p]` of its
+        first axis for every p, out of place; rows written more than once add up."""
+        start = into.text if into is not None else "None"
+        helper = self.use_helper("_add_at")
+        return Code(f"{helper}({start}, {shape}, {positions.text}, {values.text})")
+
+    def cross_entropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        """Cross-entropy per row (or its mean): the formula, for backends without a kernel."""
+        return cross_entropy(cast("Generator", self), node, logits, target)
