@@ -182,3 +182,36 @@ def test_a_mean_of_positions_is_floating() -> None:
     for backend in BACKENDS:
         m = run("m = mean[i](argmax[j](X[i, j]))", backend, X)
         assert m.dtype.kind == "f" and np.isclose(m, 2 / 3)
+
+
+@pytest.mark.skipif("torch" not in BACKENDS, reason="PyTorch is not installed")
+def test_torch_autograd_flows_through_every_fast_form() -> None:
+    """The fast forms are out of place, so torch.autograd differentiates the generated code:
+    the gradient of a gather is a scatter-add and that of a scatter-add a gather."""
+    import torch
+
+    import tensorc as tc
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((5, 3))
+    ids = np.array([4, 0, 4, 1])
+    weights = rng.standard_normal((4, 3))
+    for source in ("E[i, d] = W[ids[i], d]", "E[d, i] = W[ids[i], d]"):  # take, transposed
+        table = torch.tensor(W, requires_grad=True)
+        found = tc.compile(source, backend="torch")(table, torch.tensor(ids))
+        g = torch.tensor(weights if found.shape == (4, 3) else weights.T)
+        (found * g).sum().backward()
+        expected = np.zeros_like(W)
+        np.add.at(expected, ids, weights)
+        np.testing.assert_allclose(table.grad.numpy(), expected)
+    values = torch.tensor(W[:4], requires_grad=True)
+    segment_sum = tc.compile("S[s, d] = 0\nS[ids[i], d] += W[i, d]", backend="torch")
+    sums = segment_sum(torch.tensor(ids), values, s=5)
+    (sums * torch.tensor(W)).sum().backward()
+    np.testing.assert_allclose(values.grad.numpy(), W[ids])
+    logits = torch.tensor(W * 100, requires_grad=True)
+    loss = tc.compile("loss = mean[n](logsumexp[c](Z[n, c]) - Z[n, y[n]])", backend="torch")
+    loss(logits, torch.tensor([2, 0, 1, 1, 2])).backward()
+    reference = torch.tensor(W * 100, requires_grad=True)
+    torch.nn.functional.cross_entropy(reference, torch.tensor([2, 0, 1, 1, 2])).backward()
+    np.testing.assert_allclose(logits.grad.numpy(), reference.grad.numpy())
