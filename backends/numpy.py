@@ -49,6 +49,8 @@ SPELLINGS = {
     "std": "np.std",
     "any": "np.any",
     "all": "np.all",
+    "argmax": "np.argmax",
+    "argmin": "np.argmin",
     "softmax": "_softmax({0}, {axis})",
     "cumsum": "np.cumsum",
     "log_softmax": "_log_softmax({0}, {axis})",
@@ -105,7 +107,9 @@ def _logsumexp(x, axis):
     x = _float(x)
     peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
-    return np.log(np.sum(np.exp(x - peak), axis=axis)) + np.squeeze(peak, axis=axis)
+    shifted = x - peak
+    np.exp(shifted, out=shifted)  # in place: one array the size of x, not two
+    return np.log(np.sum(shifted, axis=axis)) + np.squeeze(peak, axis=axis)
 ''',
 }
 
@@ -134,13 +138,14 @@ def _window(x, axis, offset, counts, steps):
 
 _HELPERS["_in_range"] = '''
 def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
+    """The positions, where all are integers in 0..size-1; else an IndexError naming one.
+    One pass for the least and one for the greatest when all are in range."""
     positions = np.asarray(positions)
     if positions.dtype.kind not in "iu":
         raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    bad = (positions < 0) | (positions >= size)
-    if bad.any():
-        raise IndexError(f"{what} is {positions[bad].flat[0]}, outside 0 to {size - 1}")
+    if positions.size and (positions.min() < 0 or positions.max() >= size):
+        bad = positions[(positions < 0) | (positions >= size)].flat[0]
+        raise IndexError(f"{what} is {bad}, outside 0 to {size - 1}")
     return positions
 '''
 
@@ -226,6 +231,47 @@ def _window_add(out, values, axes, strides, dilations):
     sizes = [values.shape[len(axes) + axis] for axis in axes]
     for offset, view in _windows(out, axes, sizes, kernel, strides, dilations):
         view += values[offset]
+    return out
+'''
+
+_HELPERS["_take_or_zero"] = '''
+def _take_or_zero(x, positions, axis):
+    """x read at positions along axis, which becomes the positions' axes, with zeros where a
+    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives.
+    Integer positions all in range are read as they are."""
+    positions = np.asarray(positions)
+    axis = axis % x.ndim
+    size = x.shape[axis]
+    integral = positions.dtype.kind in "iu"
+    if integral and positions.size and positions.min() >= 0 and positions.max() < size:
+        return np.take(x, positions, axis=axis)
+    inside = (positions >= 0) & (positions < size)
+    if not integral and positions.dtype.kind != "b":
+        inside &= positions == np.floor(positions)
+    found = np.take(x, np.where(inside, positions, 0).astype(np.intp), axis=axis)
+    mask = inside.reshape((1,) * axis + inside.shape + (1,) * (x.ndim - axis - 1))
+    return np.where(mask, found, np.zeros((), found.dtype))
+'''
+
+_HELPERS["_add_at"] = '''
+def _add_at(into, shape, positions, values):
+    """A copy of into (or zeros of shape) with values[p] added to row positions[p] for every
+    p; rows written more than once add up. Floats go through np.bincount, one column at a
+    time (several times faster than np.add.at); other dtypes through np.add.at."""
+    values = np.asarray(values)
+    if into is None:
+        out = np.zeros(shape, values.dtype)
+    else:
+        out = np.array(into, dtype=np.result_type(into, values))
+    rows = positions.reshape(-1).astype(np.intp, copy=False)
+    width = int(np.prod(out.shape[1:], dtype=np.int64))
+    if out.dtype.kind != "f" or width > 64:
+        np.add.at(out, rows, values.reshape((rows.size,) + out.shape[1:]))
+        return out
+    columns = out.reshape(out.shape[0], width)
+    weights = values.reshape(rows.size, width)
+    for c in range(width):
+        columns[:, c] += np.bincount(rows, weights=weights[:, c], minlength=out.shape[0])
     return out
 '''
 

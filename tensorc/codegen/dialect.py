@@ -5,6 +5,7 @@ emitter's body, then the page around it."""
 
 from __future__ import annotations
 
+from tensorc.codegen import lookups
 from tensorc.codegen.code import ATOM, PRODUCT, UNARY, Code, axes_text
 from tensorc.codegen.emitter import Emitter
 from tensorc.codegen.facts import Facts
@@ -17,7 +18,7 @@ from tensorc.ops import OPS
 from tensorc.sharding import Layout
 
 
-class Generator:
+class Generator(lookups.LookupForms):
     """Prints a module defining `program(...)`; subclasses fill in the array operations."""
 
     module = "np"  # the name the backend library is imported as

@@ -88,12 +88,16 @@ def _describe(
         return _INPUT if node.name in tensors else _UNKNOWN
     if isinstance(node, ir.Attention):
         return _INPUT
+    if isinstance(node, ir.CrossEntropy):  # floating, in the logits' dtype where they are
+        return children[0]._replace(constant=False, integral=False, widened=False)
     op = OPS[node.op] if isinstance(node, ir.Map | ir.Reduce | ir.Along) else None
     if op is not None and op.boolean:
         return _BOOLEAN
+    if op is not None and op.positional:
+        return _INDEX  # int64 positions, as index values are
     values = children[1:] if isinstance(node, ir.Map) and node.op == "where" else children
     if isinstance(node, ir.Gather | ir.Scatter):  # positions do not make the values' dtype
-        values = children[: 2 if isinstance(node, ir.Scatter) and node.into else 1]
+        values = children = children[: 2 if isinstance(node, ir.Scatter) and node.into else 1]
     return Known(
         constant=all(value.constant for value in values),
         integral=all(value.integral for value in values) and not (op and op.floating),

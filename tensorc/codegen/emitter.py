@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorc.codegen import lookups as fast_lookups
 from tensorc.codegen import places
 from tensorc.codegen.code import Code, align, comment
 from tensorc.ir import nodes as ir
@@ -193,10 +194,22 @@ class Emitter:
         return self.dialect.attention(node, *args)
 
     def emit_gather(self, node: ir.Gather, operand: Code, *lookups: Code) -> Code:
-        return places.gather(self.dialect, node, operand, list(lookups))
+        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one."""
+        fast = fast_lookups.gather(self.dialect, node, operand, list(lookups))
+        return fast or places.gather(self.dialect, node, operand, list(lookups))
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
-        return places.scatter(self.dialect, node, operand, list(rest))
+        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one. A
+        start made of the program's numbers (`S[s, d] = 0` then `S[seg[e], d] += X[e, d]`)
+        takes the values' dtype, as the Python number 0 would beside X."""
+        if node.into is not None:
+            operand, start = self.follow((node.operand, node.into), [operand, rest[0]])
+            rest = (start, *rest[1:])
+        fast = fast_lookups.scatter(self.dialect, node, operand, list(rest))
+        return fast or places.scatter(self.dialect, node, operand, list(rest))
+
+    def emit_crossentropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        return self.dialect.cross_entropy(node, logits, target)
 
     # --- dtypes: the few places where generated code sets one ---------------------------------
 

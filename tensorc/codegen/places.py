@@ -176,10 +176,11 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
     ]
     if backwards:
         x = gen.reverse(x, backwards)
-    return _reordered(gen, x, tuple(produced), node.labels)
+    return reordered(gen, x, tuple(produced), node.labels)
 
 
-def _reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+def reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+    """`x`, whose axes are `produced`, with its axes in the order `wanted`."""
     if produced == wanted:
         return x
     if ELLIPSIS in produced:
@@ -212,7 +213,7 @@ def _indexing(
             positions = Code(f"{positions.at(8)} + {shifts[k]}", 8)
         if isinstance(place, ir.Position) and place.lookup is not None:
             size = gen.size(labels[k])
-            positions = gen.checked_read(positions, size, _tensor_name(node.operand))
+            positions = gen.checked_read(positions, size, tensor_name(node.operand))
         entries.append(positions.text)
     return Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
 
@@ -237,7 +238,7 @@ def _positions(
     return Code(" + ".join(pieces).replace("+ -", "- "), 8)
 
 
-def _tensor_name(node: ir.Node) -> str:
+def tensor_name(node: ir.Node) -> str:
     while not isinstance(node, ir.Var):
         node = node.children[0]
     return ir.display_name(node.name)
@@ -252,19 +253,13 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     dropped: its value is replaced by zero and written at the edge."""
     into = rest[0] if node.into is not None else None
     lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
-    if into is not None and node.into is not None and gen.facts.dtypes.constant(node.into):
-        # `S[s, d] = 0` then `S[seg[e], d] += X[e, d]`: the zeros take X's dtype, as the
-        # Python number 0 would beside X
-        values = gen.name_of(operand)
-        operand = Code(values)
-        into = gen.like(into, values, gen.facts.dtypes.integral(node.into))
     over = node.operand.indices
     entries: list[str] = []
     inside: list[str] = []  # under `pad`: the conditions that the positions are inside
     for k, place in enumerate(node.places):
         positions = _positions(gen, place, over, lookups)
         if isinstance(place, ir.Position) and place.lookup is not None:
-            positions = gen.checked_write(positions, gen.size(node.labels[k]), _target(node))
+            positions = gen.checked_write(positions, gen.size(node.labels[k]), target_name(node))
         if isinstance(place, ir.Position) and place.boundary != "error":
             positions = _bounded(gen, positions, gen.size(node.labels[k]), place.boundary, inside)
         entries.append(positions.text)
@@ -288,7 +283,7 @@ def _bounded(gen: Generator, positions: Code, size: str, boundary: str, inside: 
     return Code(f"{gen.module}.clip({positions.text}, 0, {size} - 1)")
 
 
-def _target(node: ir.Scatter) -> str:
+def target_name(node: ir.Scatter) -> str:
     """The user's name for the target a scatter writes."""
     extent = next(label for label in node.labels if isinstance(label, Extent))
     return ir.display_name(extent.tensor)

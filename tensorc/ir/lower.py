@@ -236,7 +236,7 @@ class _Lowering:
         if len(set(names)) != len(names):
             raise ShapeError(f"{func}[...] names an index twice", expr.span)
         operand = _as(op.operands[0], self._expr(expr.operand))
-        _check_along(expr, operand, op.kind is Kind.NORMALISER)
+        _check_along(expr, operand, op.kind is Kind.NORMALISER or op.positional)
         if op.kind is Kind.NORMALISER:
             return ir.Along(op.name, operand, names[0])
         kept = tuple(i for i in operand.indices if i not in names)
@@ -315,7 +315,7 @@ def both_ways(name: str, span: Span, index_span: Span) -> ProgramError:
 
 def _check_along(expr: ast.Along, operand: ir.Node, normaliser: bool) -> None:
     """ShapeError for a reduction or normaliser along an index its argument lacks, or a
-    normaliser along more than one."""
+    normaliser (or `argmax`, a position along one index) along more than one."""
     for axis in expr.indices:
         if axis.name not in operand.indices:
             raise ShapeError(

@@ -474,3 +474,23 @@ class Program:
     source: str = field(compare=False, repr=False)
     tuple_output: bool = False
     subscripts: tuple[str, ...] | None = None  # an einsum's operand subscripts, for messages
+
+
+@dataclass(frozen=True)
+class CrossEntropy(Labelled):
+    """`logsumexp[classes](logits) - logits` at the class that `target` holds, per row (the
+    negative log-likelihood of each row's class), or with `mean` its mean over every row:
+    cross-entropy, which a backend may run as one kernel. `target` has the rows' labels."""
+
+    logits: Node
+    target: Node
+    classes: str
+    mean: bool
+    labels: tuple[str, ...]
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return (self.logits, self.target)
+
+
+_remember_hash(CrossEntropy)

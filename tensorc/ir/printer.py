@@ -118,6 +118,9 @@ _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     ir.MatMul: lambda node, args: f"matmul({args[0]}, {args[1]})",
     ir.Gather: lambda node, args: f"gather({args[0]} at [{_places(node.places, args[1:])}])",
     ir.Scatter: _scatter_text,
+    ir.CrossEntropy: lambda node, args: (
+        f"cross_entropy[{node.classes}]({', '.join(args)}{', mean' if node.mean else ''})"
+    ),
     ir.Attention: lambda node, args: (
         f"attention({', '.join(args)}{', causal' if node.causal else ''})"
     ),
