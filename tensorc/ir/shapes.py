@@ -6,7 +6,7 @@ Indices are global to a program, and so is the ellipsis: `...` stands for the br
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from math import prod
 
@@ -221,15 +221,7 @@ class _Inference:
         return progress
 
     def _check_all_known(self, indices: dict[str, Span | None]) -> None:
-        for let in self.program.lets:
-            for label in let.value.indices:
-                if isinstance(label, Extent) and label not in self.sizes:
-                    raise ShapeError(
-                        f"the size of {display_name(label.tensor)}'s axis {label.axis} cannot be "
-                        "inferred from a tensor-valued position: create the target first, "
-                        "e.g. `S[s, d] = 0`, with its size by keyword",
-                        let.span,
-                    )
+        check_extents_known(self.program, self.sizes)
         for index, span in indices.items():
             if index not in self.sizes:
                 raise _left_only(self.program, index, span) or ShapeError(
@@ -260,6 +252,20 @@ class _Inference:
                         f"can have more than 2**59 = {LARGEST_ARRAY}",
                         let.span,
                     )
+
+
+def check_extents_known(program: ir.Program, known: Container[str]) -> None:
+    """ShapeError for a target axis written at tensor-valued positions only, which nothing
+    sizes (`S[seg[e], d] += ...` as the first statement of S)."""
+    for let in program.lets:
+        for label in let.value.indices:
+            if isinstance(label, Extent) and label not in known:
+                raise ShapeError(
+                    f"the size of {display_name(label.tensor)}'s axis {label.axis} cannot be "
+                    "inferred from a tensor-valued position: create the target first, "
+                    "e.g. `S[s, d] = 0`, with its size by keyword",
+                    let.span,
+                ).with_source(program.source)
 
 
 def _in(where: str) -> str:
@@ -402,6 +408,7 @@ def size_sources(program: ir.Program) -> dict[str, SizeSource]:
             break
     indices = all_indices(program)
     sources.update(ranges.derived_sources(program, set(sources), indices))
+    check_extents_known(program, sources)
     for index in indices:
         sources.setdefault(index, KeywordSize(index))
     return sources
