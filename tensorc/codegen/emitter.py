@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tensorc.codegen import lookups as fast_lookups
 from tensorc.codegen import places
 from tensorc.codegen.code import Code, align, comment
+from tensorc.codegen.dtypes import DtypeCare
 from tensorc.ir import nodes as ir
 from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, axis_number
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 INLINE_LIMIT = 72  # longer single-use expressions get a name of their own, for readability
 
 
-class Emitter:
+class Emitter(DtypeCare):
     """Writes the body of one function for one dialect."""
 
     def __init__(self, dialect: Generator):
@@ -210,29 +211,3 @@ class Emitter:
 
     def emit_crossentropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
         return self.dialect.cross_entropy(node, logits, target)
-
-    # --- dtypes: the few places where generated code sets one ---------------------------------
-
-    def floating(self, op: str, operand: ir.Node, code: Code) -> Code:
-        """The operand of a float-only function, reduction or normaliser, made floating
-        first where it holds integers (Python's `/` makes its operands floating itself)."""
-        if OPS[op].floating and OPS[op].infix is None and self.facts.dtypes.integral(operand):
-            return self.dialect.as_float(code, self.dialect.python_number(operand))
-        return code
-
-    def follow(self, operands: tuple[ir.Node, ...], codes: list[Code]) -> list[Code]:
-        """The operands' codes, with each tensor made from the program's numbers only in the
-        dtype those numbers take beside the first operand read from the inputs."""
-        facts = self.facts
-        constant = [
-            facts.dtypes.constant(node) and not facts.python_scalar(node) for node in operands
-        ]
-        other = next((k for k, node in enumerate(operands) if facts.dtypes.anchored(node)), None)
-        if other is None or not any(constant):
-            return codes
-        name = self.name_of(codes[other])
-        codes = [Code(name) if k == other else code for k, code in enumerate(codes)]
-        return [
-            self.dialect.like(code, name, facts.dtypes.integral(node)) if made else code
-            for node, code, made in zip(operands, codes, constant, strict=True)
-        ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from tensorc.codegen.code import ATOM, Code
-from tensorc.codegen.places import reordered, target_name, tensor_name
+from tensorc.codegen.places import PlaceForms, reordered, target_name, tensor_name
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, axis_number
 
@@ -167,7 +167,7 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
 # --- the dialect's hooks -----------------------------------------------------------------------
 
 
-class LookupForms:
+class LookupForms(PlaceForms):
     """The generator's hooks for the fast forms, as NumPy writes them (a base of `Generator`;
     each backend overrides what its library writes otherwise)."""
 

@@ -287,3 +287,48 @@ def target_name(node: ir.Scatter) -> str:
     """The user's name for the target a scatter writes."""
     extent = next(label for label in node.labels if isinstance(label, Extent))
     return ir.display_name(extent.tensor)
+
+
+class PlaceForms:
+    """How a backend writes what reads and writes at positions need; `Generator` (which has
+    `module` and `use_helper`) inherits these NumPy-style forms, and backends override them."""
+
+    module: str
+
+    def use_helper(self, name: str) -> str:
+        raise NotImplementedError
+
+    def pad_axis(self, operand: Code, axis: int, before: str, after: str, mode: str) -> Code:
+        """`operand` padded along `axis`: zeros ("constant"), the edge ("edge") or wrapped
+        around ("wrap")."""
+        return Code(
+            f"{self.use_helper('_pad_axis')}({operand.text}, {axis}, {before}, {after}, {mode!r})"
+        )
+
+    def window(self, operand: Code, axis: int, offset: str, counts: str, steps: str) -> Code:
+        """`operand` with `axis` replaced by window axes: element [j1, j2, ...] of them is
+        element offset + sum(steps * j) of the axis."""
+        helper = self.use_helper("_window")
+        return Code(f"{helper}({operand.text}, {axis}, {offset}, {counts}, {steps})")
+
+    def reverse(self, operand: Code, axes: list[int]) -> Code:
+        """`operand` with these axes in reverse order (a view on NumPy)."""
+        return Code(f"{self.module}.flip({operand.text}, {tuple(axes)})")
+
+    def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions read from data, refused where one is outside 0..size-1."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_in_range')}({positions.text}, {size}, {what!r})")
+
+    def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions written from data, refused where one is outside 0..size-1."""
+        return self.checked_read(positions, size, tensor)
+
+    def scatter(
+        self, into: Code | None, shape: str, index: str, values: Code, accumulate: bool
+    ) -> Code:
+        """`values` written at `index` into `into` (or zeros of `shape`), added up if
+        `accumulate`; `into` itself is left as it is."""
+        start = into.text if into is not None else "None"
+        helper = self.use_helper("_scatter")
+        return Code(f"{helper}({start}, {shape}, {index}, {values.text}, {accumulate})")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tensorc.ir.nodes import Labelled, Node, OneOperand, Position, _remember_hash
+from tensorc.ir.nodes import Labelled, Node, OneOperand, _remember_hash
+from tensorc.ir.positioned import Position
 
 
 @dataclass(frozen=True)
@@ -110,3 +111,23 @@ KERNELS = (Convolution, Pool, ConvolutionTranspose)
 
 for _kernel in KERNELS:  # structural hashes cached, as for the other node classes
     _remember_hash(_kernel)
+
+
+@dataclass(frozen=True)
+class CrossEntropy(Labelled):
+    """`logsumexp[classes](logits) - logits` at the class that `target` holds, per row (the
+    negative log-likelihood of each row's class), or with `mean` its mean over every row:
+    cross-entropy, which a backend may run as one kernel. `target` has the rows' labels."""
+
+    logits: Node
+    target: Node
+    classes: str
+    mean: bool
+    labels: tuple[str, ...]
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return (self.logits, self.target)
+
+
+_remember_hash(CrossEntropy)
