@@ -34,15 +34,18 @@ __all__ = [
     "RTOL32",
     "RTOL64",
     "Axis",
+    "assert_located",
     "caret_columns",
     "check",
     "loop_reference",
     "parse_axes",
     "randn",
     "run",
+    "run_named",
     "t",
     "torch_conv",
     "torch_pool",
+    "underlined",
 ]
 
 RTOL64, ATOL64 = 1e-10, 1e-10  # float64 against float64 references
@@ -60,6 +63,18 @@ def run(source: str, backend: str, *arrays: Any, **sizes: int) -> Any:
     return it as NumPy (a tuple of results as a tuple)."""
     program = tc.compile(source, backend=backend)
     result = program(*(to_backend(a, backend) for a in arrays), **sizes)
+    return _as_numpy(result, backend)
+
+
+def run_named(source: str, backend: str, arrays: Mapping[str, Any], **sizes: int) -> Any:
+    """As `run`, with the inputs passed by name."""
+    program = tc.compile(source, backend=backend)
+    named = {name: to_backend(array, backend) for name, array in arrays.items()}
+    return _as_numpy(program(**named, **sizes), backend)
+
+
+def _as_numpy(result: Any, backend: str) -> Any:
+    """A result (or tuple of results) of the backend's own type, as NumPy."""
     items = result if isinstance(result, tuple) else (result,)
     for item in items:
         assert is_backend_array(item, backend), f"{backend} returned {type(item)}"
@@ -97,6 +112,29 @@ def randn(*shape: int, seed: int = 0, dtype: Any = np.float64) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- error excerpts
+
+
+# Words of lark's and Python's own reports that must never reach a tensorc message.
+LEAKS = re.compile(
+    r"Token\(|Tree\(|\bLSQB\b|\bRSQB\b|\$END|__ANON|Expected one of|Unexpected(Token|"
+    r"Characters|EOF)|\blark\b|Traceback|File \"",
+    re.IGNORECASE,
+)
+
+
+def assert_located(err: tc.TensorcError) -> None:
+    """A tensorc error with a location: 1-based line and column, and a caret excerpt."""
+    assert isinstance(err.line, int) and err.line >= 1, f"no line in {err!r}"
+    assert isinstance(err.column, int) and err.column >= 1, f"no column in {err!r}"
+    assert caret_columns(err), f"no caret under the source in:\n{err}"
+    assert not LEAKS.search(str(err)), f"a parser's or Python's words leak:\n{err}"
+
+
+def underlined(err: tc.TensorcError, source_line: str, fragment: str) -> bool:
+    """Whether the carets of ``err`` lie under ``fragment`` (its first occurrence)."""
+    start = source_line.index(fragment) + 1
+    columns = caret_columns(err)
+    return bool(columns) and all(start <= c < start + len(fragment) for c in columns)
 
 
 def caret_columns(err: tc.TensorcError) -> list[int]:
