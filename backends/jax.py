@@ -56,12 +56,60 @@ SPELLINGS = {
 }
 
 
+# Reads and writes at positions (`tensorc.codegen.places`).
+_HELPERS = {
+    "_pad_axis": '''
+def _pad_axis(x, axis, before, after, mode):
+    """x padded along one axis: zeros ("constant"), its edge ("edge") or wrapped ("wrap")."""
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (before, after)
+    return jnp.pad(x, widths, mode=mode)
+''',
+    "_window": '''
+def _window(x, axis, offset, counts, steps):
+    """x with `axis` replaced by window axes: element [j1, j2, ...] of them is element
+    offset + steps[0] * j1 + steps[1] * j2 + ... of the axis (a gather: JAX has no views)."""
+    positions = offset
+    for k, (count, step) in enumerate(zip(counts, steps)):
+        shape = [1] * len(counts)
+        shape[k] = count
+        positions = positions + step * jnp.arange(count).reshape(shape)
+    return jnp.take(x, positions, axis=axis)
+''',
+    "_scatter": '''
+def _scatter(into, shape, index, values, accumulate):
+    """values written at index into into (or into zeros of shape); every value written to
+    one place is added up if accumulate; values written outside are dropped, as JAX does."""
+    values = jnp.asarray(values)
+    if into is None:
+        into = jnp.zeros(shape, values.dtype)
+    dtype = jnp.result_type(into, values)
+    target = into.astype(dtype).at[index]
+    if accumulate:
+        return target.add(values.astype(dtype), mode="drop")
+    return target.set(values.astype(dtype), mode="drop")
+''',
+}
+
+
 class JaxGenerator(Generator):
     """Generates a jitted JAX module; sizes passed by keyword are static arguments."""
 
     module = "jnp"
     imports = ("import jax", "import jax.numpy as jnp")
+    helpers = _HELPERS
     spellings = SPELLINGS
+
+    def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
+        JAX's gathers clamp (negative positions too, which Python would wrap around)."""
+        return Code(f"jnp.clip({positions.text}, 0, {size} - 1)")
+
+    def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions from data, a negative one moved past the end, where the write is
+        dropped (as JAX drops writes outside) instead of wrapping around."""
+        name = self.name_of(positions)
+        return Code(f"jnp.where({name} < 0, {size}, {name})")
 
     def as_float(self, operand: Code, scalar: bool) -> Code:
         """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""

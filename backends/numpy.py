@@ -110,6 +110,57 @@ def _logsumexp(x, axis):
 }
 
 
+# Reads and writes at positions (`tensorc.codegen.places`).
+_HELPERS["_pad_axis"] = '''
+def _pad_axis(x, axis, before, after, mode):
+    """x padded along one axis: zeros ("constant"), its edge ("edge") or wrapped ("wrap")."""
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (before, after)
+    return np.pad(x, widths, mode=mode)
+'''
+
+_HELPERS["_window"] = '''
+def _window(x, axis, offset, counts, steps):
+    """A view of x with `axis` replaced by window axes: element [j1, j2, ...] of them is
+    element offset + steps[0] * j1 + steps[1] * j2 + ... of the axis. Nothing is copied."""
+    axis = axis % x.ndim
+    x = np.moveaxis(x, axis, -1)[..., offset:]
+    strides = x.strides[:-1] + tuple(step * x.strides[-1] for step in steps)
+    view = np.lib.stride_tricks.as_strided(
+        x, x.shape[:-1] + tuple(counts), strides, writeable=False
+    )
+    return np.moveaxis(view, range(x.ndim - 1, view.ndim), range(axis, axis + len(counts)))
+'''
+
+_HELPERS["_in_range"] = '''
+def _in_range(positions, size, what):
+    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
+    positions = np.asarray(positions)
+    if positions.dtype.kind not in "iu":
+        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
+    bad = (positions < 0) | (positions >= size)
+    if bad.any():
+        raise IndexError(f"{what} is {positions[bad].flat[0]}, outside 0 to {size - 1}")
+    return positions
+'''
+
+_HELPERS["_scatter"] = '''
+def _scatter(into, shape, index, values, accumulate):
+    """values written at index into a copy of into (or into zeros of shape); every value
+    written to one place is added up if accumulate."""
+    values = np.asarray(values)
+    if into is None:
+        out = np.zeros(shape, values.dtype)
+    else:
+        out = np.array(into, dtype=np.result_type(into, values))
+    if accumulate:
+        np.add.at(out, index, values)
+    else:
+        out[index] = values
+    return out
+'''
+
+
 class NumpyGenerator(Generator):
     """Generates a NumPy module; softmax, logsumexp and sigmoid come as small stable helpers."""
 

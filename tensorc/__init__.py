@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from tensorc.autodiff import Derivative, grad, jvp, vjp
 from tensorc.check import CheckReport, check
 from tensorc.einsum import einsum, einsum_path
-from tensorc.errors import ParseError, ProgramError, ShapeError, TensorcError, TensorcWarning
+from tensorc.errors import (
+    ParseError,
+    PositionError,
+    ProgramError,
+    ShapeError,
+    TensorcError,
+    TensorcWarning,
+)
 from tensorc.passes import PASSES, Pass
 from tensorc.runtime import Program, compile_program
 
@@ -21,6 +28,7 @@ __all__ = [
     "CheckReport",
     "Derivative",
     "ParseError",
+    "PositionError",
     "Program",
     "ProgramError",
     "ShapeError",

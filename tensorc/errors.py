@@ -87,6 +87,11 @@ class PathError(TensorcError, RuntimeError):
     a RuntimeError as well, as numpy.einsum raises for one."""
 
 
+class PositionError(TensorcError, IndexError):
+    """A tensor-valued index (`W[ids[i], d]`) holds a position outside the tensor it reads or
+    writes, found when the generated code checks it (NumPy, PyTorch)."""
+
+
 class ProgramError(TensorcError):
     """A well-formed program that means nothing: unknown functions, names used two ways, bad returns."""
 

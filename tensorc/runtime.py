@@ -23,7 +23,7 @@ from tensorc.arguments import (
     size_keyword,
     size_keywords,
 )
-from tensorc.errors import TensorcError
+from tensorc.errors import PositionError, TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import Sizes, all_indices, infer_sizes, reads
@@ -159,6 +159,8 @@ class Program:
             function, args = self._plan(args, kwargs)
         try:
             return function(*args)
+        except IndexError as error:  # raised by the checks of tensor-valued positions
+            raise PositionError(str(error)) from error
         except Exception as error:
             # Shapes were checked; what fails now is the backend itself (1/0 on Python
             # numbers, mixed dtypes that a framework's matmul refuses, out of memory, ...).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tensorc.ir.labels import ELLIPSIS
 from tensorc.ops import Precedence
 
 ATOM, UNARY, PRODUCT = Precedence.ATOM, Precedence.UNARY, Precedence.PRODUCT
@@ -34,3 +35,23 @@ def comment(text: str, indent: str = "") -> list[str]:
 def axes_text(values: list[int]) -> str:
     """One axis as a number, several as a tuple: `1`, `(0, 2)`."""
     return str(values[0]) if len(values) == 1 else "(" + ", ".join(map(str, values)) + ")"
+
+
+def align(code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
+    """Inserts length-1 axes so that `labels` broadcast against `target` (a supersequence)."""
+    if labels == target or not labels:
+        return code
+    named = [label for label in target if label != ELLIPSIS]
+    entries = [":" if label in labels else "None" for label in named]
+    if ELLIPSIS in labels:
+        prefix = ["..."]
+    else:
+        while entries and entries[0] == "None":
+            entries.pop(0)  # leading axes broadcast by themselves
+        prefix = ["..."] if ELLIPSIS in target else []
+    if all(entry == ":" for entry in entries):
+        return code
+    if not prefix:
+        while entries[-1] == ":":
+            entries.pop()  # trailing axes are kept by themselves; after `...` they are not
+    return Code(f"{code.at(ATOM)}[{', '.join(prefix + entries)}]")

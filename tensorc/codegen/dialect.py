@@ -193,6 +193,39 @@ class Generator:
         """The matrix product of two operands shaped for it."""
         return Code(f"{left.at(PRODUCT)} @ {right.at(PRODUCT + 1)}", PRODUCT)
 
+    # --- reads and writes at positions (see `tensorc.codegen.places`) -------------------
+
+    def pad_axis(self, operand: Code, axis: int, before: str, after: str, mode: str) -> Code:
+        """`operand` padded along `axis`: zeros ("constant"), the edge ("edge") or wrapped
+        around ("wrap")."""
+        return Code(
+            f"{self.use_helper('_pad_axis')}({operand.text}, {axis}, {before}, {after}, {mode!r})"
+        )
+
+    def window(self, operand: Code, axis: int, offset: str, counts: str, steps: str) -> Code:
+        """`operand` with `axis` replaced by window axes: element [j1, j2, ...] of them is
+        element offset + sum(steps * j) of the axis."""
+        helper = self.use_helper("_window")
+        return Code(f"{helper}({operand.text}, {axis}, {offset}, {counts}, {steps})")
+
+    def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions read from data, refused where one is outside 0..size-1."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_in_range')}({positions.text}, {size}, {what!r})")
+
+    def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions written from data, refused where one is outside 0..size-1."""
+        return self.checked_read(positions, size, tensor)
+
+    def scatter(
+        self, into: Code | None, shape: str, index: str, values: Code, accumulate: bool
+    ) -> Code:
+        """`values` written at `index` into `into` (or zeros of `shape`), added up if
+        `accumulate`; `into` itself is left as it is."""
+        start = into.text if into is not None else "None"
+        helper = self.use_helper("_scatter")
+        return Code(f"{helper}({start}, {shape}, {index}, {values.text}, {accumulate})")
+
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""
         query, key, value, scale = args

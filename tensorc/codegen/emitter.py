@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tensorc.codegen.code import ATOM, Code, comment
+from tensorc.codegen import places
+from tensorc.codegen.code import Code, align, comment
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
@@ -175,6 +176,12 @@ class Emitter:
     def emit_attention(self, node: ir.Attention, *args: Code) -> Code:
         return self.dialect.attention(node, *args)
 
+    def emit_gather(self, node: ir.Gather, operand: Code, *lookups: Code) -> Code:
+        return places.gather(self.dialect, node, operand, list(lookups))
+
+    def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
+        return places.scatter(self.dialect, node, operand, list(rest))
+
     # --- dtypes: the few places where generated code sets one ---------------------------------
 
     def floating(self, op: str, operand: ir.Node, code: Code) -> Code:
@@ -200,23 +207,3 @@ class Emitter:
             self.dialect.like(code, name, facts.dtypes.integral(node)) if made else code
             for node, code, made in zip(operands, codes, constant, strict=True)
         ]
-
-
-def align(code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
-    """Inserts length-1 axes so that `labels` broadcast against `target` (a supersequence)."""
-    if labels == target or not labels:
-        return code
-    named = [label for label in target if label != ELLIPSIS]
-    entries = [":" if label in labels else "None" for label in named]
-    if ELLIPSIS in labels:
-        prefix = ["..."]
-    else:
-        while entries and entries[0] == "None":
-            entries.pop(0)  # leading axes broadcast by themselves
-        prefix = ["..."] if ELLIPSIS in target else []
-    if all(entry == ":" for entry in entries):
-        return code
-    if not prefix:
-        while entries[-1] == ":":
-            entries.pop()  # trailing axes are kept by themselves; after `...` they are not
-    return Code(f"{code.at(ATOM)}[{', '.join(prefix + entries)}]")

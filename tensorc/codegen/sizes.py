@@ -11,9 +11,22 @@ from dataclasses import replace
 
 from tensorc.codegen.page import FUNCTION_NAME, Names
 from tensorc.ir import nodes as ir
-from tensorc.ir.labels import ELLIPSIS
+from tensorc.ir import ranges
+from tensorc.ir.labels import ELLIPSIS, Extent
 from tensorc.ir.labels import parts as label_parts
-from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, reads, size_sources
+from tensorc.ir.nodes import display_name
+from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, SizeSource, reads, size_sources
+
+
+def _needs(source: SizeSource) -> tuple[str, ...]:
+    """The sizes that computing a size from `source` needs first."""
+    if isinstance(source, AxisSize):
+        return source.divide_by
+    if isinstance(source, ranges.Alias):
+        return (source.label,)
+    if isinstance(source, ranges.Derived):
+        return tuple(label for formula in source.formulas for label in formula.needs)
+    return ()
 
 
 class SizeText(ABC):
@@ -88,7 +101,11 @@ class SymbolicSizes(SizeText):
 
     def _name(self, index: str) -> str:
         if index not in self.size_names:
-            self.size_names[index] = self.names.claim(f"n_{index}")
+            if isinstance(index, Extent):  # axis 2 of I: `n_I_2`
+                wanted = f"n_{display_name(index.tensor)}_{index.axis}".replace("-", "last")
+            else:
+                wanted = f"n_{index}"
+            self.size_names[index] = self.names.claim(wanted)
         return self.size_names[index]
 
     def batch(self) -> str:
@@ -123,18 +140,27 @@ class SymbolicSizes(SizeText):
         done = set(self.keyword_sizes)
         while pending:
             index = pending.pop(0)
-            source = self.sources[index]
-            assert isinstance(source, AxisSize)
-            for other in source.divide_by:
+            needs = _needs(self.sources[index])
+            for other in needs:
                 self._name(other)
                 if other not in done and other not in pending:
                     pending.append(other)
-            if any(other not in done for other in source.divide_by):
+            if any(other not in done for other in needs):
                 pending.append(index)
                 continue
-            lines.append(f"{self.size_names[index]} = {self._read(source)}")
+            lines.append(f"{self.size_names[index]} = {self._text(self.sources[index])}")
             done.add(index)
         return lines
+
+    def _text(self, source: SizeSource) -> str:
+        """The expression that computes a size from its source (and the sizes it needs)."""
+        if isinstance(source, AxisSize):
+            return self._read(source)
+        if isinstance(source, ranges.Alias):
+            return self._name(source.label)
+        assert isinstance(source, ranges.Derived)
+        texts = [formula.text(self._name) for formula in source.formulas]
+        return texts[0] if len(texts) == 1 else f"min({', '.join(texts)})"
 
     def _keyword_checks(self) -> list[str]:
         """Lines that refuse a call giving too few of the optional sizes that split one axis

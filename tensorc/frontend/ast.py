@@ -33,7 +33,44 @@ class ComposedAxis(Node):
     names: tuple[str, ...]
 
 
-Axis = IndexAxis | EllipsisAxis | ComposedAxis
+BOUNDARIES = ("pad", "clamp", "wrap")  # the rules for reading outside a tensor, by name
+
+
+@dataclass(frozen=True)
+class PositionAxis(Node):
+    """An axis read or written at a computed position: `2*h + kh - 1`, `0`, `ids[b, t] + 1`.
+
+    The position is `sum(coefficient * index) + offset`, plus the value of `lookup` (an integer
+    tensor: a tensor-valued index). `boundary` says what a read outside the tensor gives:
+    "error" (none may), or `pad(e)` zeros, `clamp(e)` the edge, `wrap(e)` wrapped around;
+    `padding` is `pad(e, p)`'s p."""
+
+    terms: tuple[tuple[int, str], ...]  # (coefficient, index): in written order, each index once
+    offset: int
+    lookup: Access | None = None
+    boundary: str = "error"
+    padding: int = 0
+
+    @property
+    def indices(self) -> tuple[str, ...]:
+        """The indices the position uses: its terms', then its lookup's."""
+        looked_up = _axes_indices(self.lookup.axes) if self.lookup is not None else ()
+        return tuple(dict.fromkeys((*(index for _, index in self.terms), *looked_up)))
+
+
+Axis = IndexAxis | EllipsisAxis | ComposedAxis | PositionAxis
+
+
+def _axes_indices(axes: tuple[Axis, ...]) -> tuple[str, ...]:
+    found: list[str] = []
+    for axis in axes:
+        if isinstance(axis, IndexAxis):
+            found.append(axis.name)
+        elif isinstance(axis, ComposedAxis):
+            found.extend(axis.names)
+        elif isinstance(axis, PositionAxis):
+            found.extend(axis.indices)
+    return tuple(found)
 
 
 # --- expressions ----------------------------------------------------------------------------
@@ -58,6 +95,11 @@ class Access(Node):
 
     tensor: str
     axes: tuple[Axis, ...]
+
+    @property
+    def lookups(self) -> tuple[Access, ...]:
+        """The integer tensors read as positions of its axes (`ids` in `W[ids[b, t], d]`)."""
+        return lookups(self.axes)
 
 
 @dataclass(frozen=True)
@@ -102,12 +144,20 @@ Expr = Number | Name | Access | Unary | Binary | Call | Along
 
 @dataclass(frozen=True)
 class Assign(Node):
-    """`C[i, k] = ...`; `axes` is None for a bare scalar target `s = ...`."""
+    """`C[i, k] = ...` (or `+=`, with `accumulate`); `axes` is None for a bare scalar target."""
 
     target: str
     axes: tuple[Axis, ...] | None
     value: Expr
     text: str = field(default="", compare=False)
+    accumulate: bool = False
+
+
+def lookups(axes: tuple[Axis, ...]) -> tuple[Access, ...]:
+    """The integer tensors that axes read as positions."""
+    return tuple(
+        axis.lookup for axis in axes if isinstance(axis, PositionAxis) and axis.lookup is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -133,6 +183,8 @@ def children(node: Expr) -> tuple[Expr, ...]:
         return (node.left, node.right)
     if isinstance(node, Call):
         return node.args
+    if isinstance(node, Access):
+        return node.lookups
     return ()
 
 

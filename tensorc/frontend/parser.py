@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from lark import Token, Transformer_NonRecursive, Tree, v_args
@@ -91,9 +92,12 @@ class _ToAst(Transformer_NonRecursive):
         self.source = source
 
     def assign(self, meta: Any, items: list[Any]) -> ast.Assign:
-        (name, axes), value = items
+        (name, axes), operator, value = items
         text = self.source[meta.start_pos : meta.end_pos]
-        return ast.Assign(_span_of(meta), str(name), axes, value, text)
+        accumulate = str(operator) == "+="
+        if accumulate and axes is None:
+            raise ParseError("`+=` needs a target with axes: `T[i] += ...`", _token_span(name))
+        return ast.Assign(_span_of(meta), str(name), axes, value, text, accumulate)
 
     def target(self, meta: Any, items: list[Any]) -> tuple[Token, tuple[ast.Axis, ...] | None]:
         return items[0], (items[1] if len(items) > 1 else None)
@@ -104,8 +108,8 @@ class _ToAst(Transformer_NonRecursive):
     def axes(self, meta: Any, items: list[ast.Axis]) -> tuple[ast.Axis, ...]:
         return tuple(items)
 
-    def index(self, meta: Any, items: list[Token]) -> ast.IndexAxis:
-        return ast.IndexAxis(_token_span(items[0]), str(items[0]))
+    def position(self, meta: Any, items: list[ast.Expr]) -> ast.Axis:
+        return position_axis(items[0])
 
     def ellipsis(self, meta: Any, items: list[Token]) -> ast.EllipsisAxis:
         return ast.EllipsisAxis(_token_span(items[0]))
@@ -166,6 +170,106 @@ class _ToAst(Transformer_NonRecursive):
 
     def call(self, meta: Any, items: list[Any]) -> ast.Call:
         return ast.Call(_span_of(meta), str(items[0]), tuple(items[1:]))
+
+
+POSITION_RULE = (
+    "an axis is an index, or a position affine in indices with integer coefficients "
+    "(`2*h + kh - 1`, `t - k`, `0`), or an integer tensor's value (`ids[b, t]`)"
+)
+
+
+@dataclass
+class _Linear:
+    """A position being read: coefficients of indices, a constant, and a tensor-valued part."""
+
+    terms: dict[str, int]
+    offset: int = 0
+    lookup: ast.Access | None = None
+
+    @property
+    def constant(self) -> bool:
+        return not self.terms and self.lookup is None
+
+    def scaled(self, factor: int, span: Span) -> _Linear:
+        if self.lookup is not None and factor != 1:
+            raise ParseError("a tensor-valued position can only have integers added to it", span)
+        return _Linear({k: v * factor for k, v in self.terms.items()}, self.offset * factor)
+
+    def plus(self, other: _Linear, span: Span) -> _Linear:
+        if self.lookup is not None and other.lookup is not None:
+            raise ParseError("a position may read one integer tensor, not two", span)
+        terms = dict(self.terms)
+        for index, coefficient in other.terms.items():
+            terms[index] = terms.get(index, 0) + coefficient
+        return _Linear(terms, self.offset + other.offset, self.lookup or other.lookup)
+
+
+def position_axis(expr: ast.Expr) -> ast.Axis:
+    """The axis that an expression between brackets stands for: an index, or a position
+    (affine, tensor-valued, or under a boundary rule); a ParseError for anything else."""
+    boundary, padding = "error", 0
+    if isinstance(expr, ast.Call) and expr.func in ast.BOUNDARIES:
+        expr, boundary, padding = _boundary(expr)
+    if isinstance(expr, ast.Name) and boundary == "error":
+        return ast.IndexAxis(expr.span, expr.name)
+    linear = _linear(expr)
+    terms = tuple((c, index) for index, c in linear.terms.items() if c != 0)
+    if boundary != "error" and linear.lookup is not None:
+        raise ParseError(
+            f"{boundary}(...) takes an affine position, not a tensor's value", expr.span
+        )
+    return ast.PositionAxis(expr.span, terms, linear.offset, linear.lookup, boundary, padding)
+
+
+def _boundary(call: ast.Call) -> tuple[ast.Expr, str, int]:
+    """The position inside `pad(e)`, `pad(e, p)`, `clamp(e)` or `wrap(e)`, its rule and padding."""
+    most = 2 if call.func == "pad" else 1
+    if not 1 <= len(call.args) <= most:
+        usage = "pad(e) or pad(e, p)" if call.func == "pad" else f"{call.func}(e)"
+        raise ParseError(f"write {usage} around an axis position", call.span)
+    padding = 0
+    if len(call.args) == 2:
+        width = call.args[1]
+        if not isinstance(width, ast.Number) or not isinstance(width.value, int):
+            raise ParseError("pad(e, p): p is a whole number of zeros on each side", width.span)
+        padding = width.value
+    return call.args[0], call.func, padding
+
+
+def _linear(expr: ast.Expr) -> _Linear:
+    """An axis expression as coefficients, a constant and a lookup, built without recursion."""
+    done: dict[int, _Linear] = {}
+    for node in reversed(list(ast.walk(expr))):  # children before their parents
+        done[id(node)] = _linear_node(node, done)
+    return done[id(expr)]
+
+
+def _linear_node(node: ast.Expr, done: dict[int, _Linear]) -> _Linear:
+    if isinstance(node, ast.Number):
+        if not isinstance(node.value, int):
+            raise ParseError(f"a position is a whole number, not {node.text}", node.span)
+        return _Linear({}, node.value)
+    if isinstance(node, ast.Name):
+        return _Linear({node.name: 1})
+    if isinstance(node, ast.Access):
+        return _Linear({}, 0, node)
+    if isinstance(node, ast.Unary) and node.op == "-":
+        return done[id(node.operand)].scaled(-1, node.span)
+    if isinstance(node, ast.Binary) and node.op in ("+", "-"):
+        right = done[id(node.right)]
+        if node.op == "-":
+            right = right.scaled(-1, node.span)
+        return done[id(node.left)].plus(right, node.span)
+    if isinstance(node, ast.Binary) and node.op == "*":
+        left, right = done[id(node.left)], done[id(node.right)]
+        if left.constant:
+            return right.scaled(left.offset, node.span)
+        if right.constant:
+            return left.scaled(right.offset, node.span)
+        raise ParseError(f"{POSITION_RULE}; a product of two indices is not", node.span)
+    if isinstance(node, ast.Call) and node.func in ast.BOUNDARIES:
+        raise ParseError(f"{node.func}(...) goes around a whole axis position", node.span)
+    raise ParseError(POSITION_RULE, node.span)
 
 
 def parse_program(source: str) -> ast.Program:

@@ -18,7 +18,7 @@ which raises them in program order; resolving raises nothing for a parsed progra
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tensorc import ops
 from tensorc.errors import ProgramError, ShapeError, Span
@@ -34,12 +34,34 @@ NOWHERE = Span(1, 1)  # the span of AST nodes that are built, not parsed
 
 
 def label_of(axis: ast.Axis) -> str:
-    """The IR label of an axis as written: `i`, `...` or a `Composed` `(h d)`."""
+    """The IR label of an axis as written: `i`, `...` or a `Composed` `(h d)`; a position
+    (which no label names) as its text, `2*h + kh`."""
     if isinstance(axis, ast.IndexAxis):
         return axis.name
     if isinstance(axis, ast.EllipsisAxis):
         return ELLIPSIS
+    if isinstance(axis, ast.PositionAxis):
+        return position_text(axis)
     return composed(axis.names)
+
+
+def position_text(axis: ast.PositionAxis) -> str:
+    """A position as the language writes it: `2*h + kh - 1`, `pad(t - k)`, `ids[b, t] + 1`."""
+    pieces: list[str] = []
+    for coefficient, index in axis.terms:
+        size = abs(coefficient)
+        term = index if size == 1 else f"{size}*{index}"
+        pieces.append(("- " if coefficient < 0 else "+ ") + term)
+    if axis.lookup is not None:
+        lookup = axis.lookup
+        pieces.append(f"+ {lookup.tensor}[{', '.join(labels_of(lookup.axes))}]")
+    if axis.offset or not pieces:
+        pieces.append(("- " if axis.offset < 0 else "+ ") + str(abs(axis.offset)))
+    text = " ".join(pieces)
+    text = text[2:] if text.startswith("+ ") else "-" + text[2:]
+    if axis.boundary == "error":
+        return text
+    return f"{axis.boundary}({text}{f', {axis.padding}' if axis.padding else ''})"
 
 
 def labels_of(axes: Iterable[ast.Axis]) -> tuple[str, ...]:
@@ -47,8 +69,14 @@ def labels_of(axes: Iterable[ast.Axis]) -> tuple[str, ...]:
 
 
 def indices_of(axes: Iterable[ast.Axis]) -> tuple[str, ...]:
-    """The index names of an axis list, composed axes spelled out (with repeats)."""
-    return expanded(labels_of(axes))
+    """The index names of an axis list, composed axes and positions spelled out (with repeats)."""
+    found: list[str] = []
+    for axis in axes:
+        if isinstance(axis, ast.PositionAxis):
+            found.extend(axis.indices)
+        else:
+            found.extend(expanded((label_of(axis),)))
+    return tuple(found)
 
 
 def axis_of(label: str, span: Span = NOWHERE) -> ast.Axis:
@@ -145,7 +173,10 @@ def _renamed(
 ) -> ast.Expr:
     if isinstance(node, ast.Access):
         tensor = names.get(node.tensor, node.tensor)
-        return node if tensor == node.tensor else ast.Access(node.span, tensor, node.axes)
+        axes = tuple(_renamed_axis(axis, done) for axis in node.axes)
+        if tensor == node.tensor and all(a is b for a, b in zip(axes, node.axes, strict=True)):
+            return node
+        return ast.Access(node.span, tensor, axes)
     if isinstance(node, ast.Name):
         name = node.name if node.name in skip else names.get(node.name, node.name)
         return node if name == node.name else ast.Name(node.span, name)
@@ -161,6 +192,30 @@ def _renamed(
         return ast.Call(node.span, node.func, new)
     assert isinstance(node, ast.Along)
     return ast.Along(node.span, node.func, node.indices, new[0])
+
+
+def _renamed_axis(axis: ast.Axis, done: dict[int, ast.Expr]) -> ast.Axis:
+    """An axis whose lookup (already renamed, in `done`) reads the renamed tensor."""
+    if not isinstance(axis, ast.PositionAxis) or axis.lookup is None:
+        return axis
+    lookup = done[id(axis.lookup)]
+    if lookup is axis.lookup:
+        return axis
+    assert isinstance(lookup, ast.Access)
+    return replace(axis, lookup=lookup)
+
+
+def rename_target(axes: tuple[ast.Axis, ...], names: Mapping[str, str], indices: Iterable[str]):
+    """A target's axes with the tensors their lookups read renamed by `names`."""
+    skip = frozenset(indices)
+    renamed = []
+    for axis in axes:
+        if isinstance(axis, ast.PositionAxis) and axis.lookup is not None:
+            lookup = rename_reads(axis.lookup, names, skip)
+            assert isinstance(lookup, ast.Access)
+            axis = replace(axis, lookup=lookup)
+        renamed.append(axis)
+    return tuple(renamed)
 
 
 # --- the program ----------------------------------------------------------------------------
@@ -195,6 +250,8 @@ class Statement:
     value: ast.Expr  # the right-hand side, reading single-assignment names
     order: tuple[str, ...]  # its indices: `...`, the target's, the others by first appearance
     summed: tuple[str, ...]  # the indices the Einstein rule sums, in `order`
+    target_axes: tuple[ast.Axis, ...] | None = None  # the target's, reading single-assignment names
+    previous: str | None = None  # the single-assignment name that the target had before, if any
 
     @property
     def target(self) -> str:
@@ -203,7 +260,7 @@ class Statement:
 
     @property
     def axes(self) -> tuple[ast.Axis, ...] | None:
-        return self.assign.axes
+        return self.target_axes if self.target_axes is not None else self.assign.axes
 
 
 @dataclass(frozen=True)
@@ -242,8 +299,12 @@ def resolve(program: ast.Program) -> Resolution:
     assignments: dict[str, int] = {}
     statements = []
     for assign in program.statements:
+        for lookup in ast.lookups(assign.axes or ()):  # the target is first in the text
+            _declare_inputs(lookup, inputs, latest, indices)
         _declare_inputs(assign.value, inputs, latest, indices)
         value = rename_reads(assign.value, latest, indices)
+        axes = rename_target(assign.axes, latest, indices) if assign.axes else assign.axes
+        into = latest.get(assign.target, assign.target if assign.target in inputs else None)
         name = assign.target
         if name in latest or name in inputs:
             assignments[name] = assignments.get(name, 1) + 1
@@ -255,7 +316,7 @@ def resolve(program: ast.Program) -> Resolution:
         if is_product(value):
             used = free.free(value)
             summed = tuple(i for i in order if i in used and i not in target)
-        statements.append(Statement(assign, name, value, order, summed))
+        statements.append(Statement(assign, name, value, order, summed, axes, into))
     return Resolution(program, indices, inputs, tuple(statements), latest)
 
 

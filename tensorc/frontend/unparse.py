@@ -21,15 +21,18 @@ from tensorc.ops import Precedence
 
 def program(tree: ast.Program) -> str:
     """The text of a whole program, one statement a line."""
-    lines = [statement(s.target, _labels(s.axes), s.value) for s in tree.statements]
+    lines = [statement(s.target, _labels(s.axes), s.value, s.accumulate) for s in tree.statements]
     if tree.returns is not None:
         lines.append("return " + ", ".join(name.name for name in tree.returns.names))
     return "\n".join(lines)
 
 
-def statement(name: str, labels: Sequence[str] | None, value: ast.Expr) -> str:
-    """`C[i, k] = ...`; `labels` are the target's axis labels, None for a bare scalar target."""
-    return f"{target(name, labels)} = {expression(value)}"
+def statement(
+    name: str, labels: Sequence[str] | None, value: ast.Expr, accumulate: bool = False
+) -> str:
+    """`C[i, k] = ...` (`+=` to `accumulate`); `labels` are the target's axis labels, None for
+    a bare scalar target."""
+    return f"{target(name, labels)} {'+=' if accumulate else '='} {expression(value)}"
 
 
 def target(name: str, labels: Sequence[str] | None) -> str:

@@ -34,6 +34,23 @@ class Composed(str):
         return (self.parts,)  # copies and pickles are built from the parts
 
 
+class Extent(str):
+    """The label of a stored axis that no index labels, because it is read or written at
+    computed positions: axis `axis` of tensor `tensor`, printed `I.2`. Shape inference sizes
+    it like an index (from the tensor's shape, or from the positions written to it)."""
+
+    tensor: str
+    axis: int
+
+    def __new__(cls, tensor: str, axis: int) -> Extent:
+        label = super().__new__(cls, f"{tensor}.{axis}")
+        label.tensor, label.axis = tensor, axis
+        return label
+
+    def __getnewargs__(self) -> tuple[str, int]:  # type: ignore[override]
+        return (self.tensor, self.axis)
+
+
 def composed(names: Iterable[str]) -> Composed:
     """The label of one axis that merges `names`: ("h", "d") -> "(h d)"."""
     return Composed(names)

@@ -26,6 +26,7 @@ from tensorc.frontend.resolve import (
     resolve,
 )
 from tensorc.ir import nodes as ir
+from tensorc.ir import places
 from tensorc.ir.labels import ELLIPSIS, in_order, permutation
 from tensorc.ops import OPS, Kind, Value
 
@@ -81,17 +82,43 @@ class _Lowering:
             raise both_ways(name, statement.span, self.index_names[name])
         if name in ops.CONSTANTS:
             raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
-        target_axes = statement.axes or ()
+        target_axes = resolved.axes or ()
         target_indices = indices_of(target_axes)
-        if len(set(target_indices)) != len(target_indices):
+        positioned = places.has_positions(target_axes)
+        if len(set(target_indices)) != len(target_indices) and not positioned:
             raise ShapeError(f"an index appears twice on the left of '{name}'", statement.span)
-        if target_indices.count(ELLIPSIS) > 1:
-            raise ShapeError("'...' may appear only once", statement.span)
+        if target_indices.count(ELLIPSIS) > 1 or (positioned and ELLIPSIS in target_indices):
+            what = "may appear only once" if not positioned else "cannot stand beside positions"
+            raise ShapeError(f"'...' {what}", statement.span)
         self.order = resolved.order
-        value = self._einstein(resolved.value, in_order(target_indices, self.order))
-        value = _store(value, target_axes, statement, self.order)
+        wanted = in_order(target_indices, self.order)
+        value = self._einstein(resolved.value, wanted)
+        if positioned:
+            value = self._scatter(resolved, value, wanted)
+        else:
+            if statement.accumulate and resolved.previous is not None:
+                earlier = self._access(ast.Access(statement.span, resolved.previous, target_axes))
+                value = ir.Map("add", (earlier, value), _union((earlier, value), self.order))
+            value = _store(value, target_axes, statement, self.order)
         self.targets[resolved.name] = value.indices
         return ir.Let(resolved.name, value, statement.text, statement.span)
+
+    def _scatter(self, resolved: Statement, value: ir.Node, wanted: tuple[str, ...]) -> ir.Node:
+        """The value written at the target's positions (added into the target's earlier value
+        with `+=`)."""
+        statement, axes = resolved.assign, resolved.axes or ()
+        if value.indices != wanted:
+            value = ir.Expand(value, wanted)
+        into = None
+        if statement.accumulate and resolved.previous is not None:
+            labels = places.stored_labels(resolved.name, axes)
+            into = ir.Var(resolved.previous, labels, statement.span)
+            self._check_rank(resolved.previous, labels, statement.span)
+        return places.scatter(statement, resolved.name, axes, value, into, self._lookup)
+
+    def _lookup(self, access: ast.Access) -> ir.Node:
+        """An integer tensor read as a position."""
+        return self._expr(access)
 
     def _einstein(self, expr: ast.Expr, wanted: tuple[str, ...]) -> ir.Node:
         """Lowers a right-hand side, summing the indices the target lacks where it is a product."""
@@ -157,20 +184,28 @@ class _Lowering:
         labels = tuple(_axis_label(axis) for axis in expr.axes)
         if labels.count(ELLIPSIS) > 1:
             raise ShapeError("'...' may appear only once", expr.span)
-        stored = self.targets.get(name)
-        if stored is None:
-            self.meaning.inputs[name].check_read(False, len(labels), ELLIPSIS in labels, expr.span)
-        elif ELLIPSIS not in stored and ELLIPSIS not in labels and len(labels) != len(stored):
-            raise ShapeError(
-                f"{ir.display_name(name)} has {len(stored)} axes but is indexed with {len(labels)}",
-                expr.span,
-            )
+        self._check_rank(name, labels, expr.span)
+        if places.has_positions(expr.axes):
+            stored = places.stored_labels(name, expr.axes)
+            return places.gather(expr, ir.Var(name, stored, expr.span), self._lookup, self.order)
         node: ir.Node = ir.Var(name, labels, expr.span)
         expanded = indices_of(expr.axes)
         if labels != expanded:
             node = ir.Reshape(node, expanded)
         node = _take_diagonals(node)
         return _permute_to(node, self.order)
+
+    def _check_rank(self, name: str, labels: tuple[str, ...], span: Span) -> None:
+        """ShapeError where a tensor is read with a rank other than its earlier reads' or
+        its assignment's."""
+        stored = self.targets.get(name)
+        if stored is None:
+            self.meaning.inputs[name].check_read(False, len(labels), ELLIPSIS in labels, span)
+        elif ELLIPSIS not in stored and ELLIPSIS not in labels and len(labels) != len(stored):
+            raise ShapeError(
+                f"{ir.display_name(name)} has {len(stored)} axes but is indexed with {len(labels)}",
+                span,
+            )
 
     def _map(self, op: ops.Op, operands: tuple[ast.Expr, ...]) -> ir.Node:
         args = tuple(

@@ -59,6 +59,36 @@ def _node_text(node: ir.Node, args: list[str]) -> str:
     return _OPERATIONS[type(node)](node, args) + "[" + ", ".join(node.indices) + "]"
 
 
+def place_text(place: ir.Place, lookup: str = "") -> str:
+    """A gather's or scatter's place as text: its label, or its position `2*h + kh - 1`
+    (`lookup` is the text of the position's integer array, if it has one)."""
+    if not isinstance(place, ir.Position):
+        return place
+    pieces = [f"{c}*{index}" if c != 1 else index for c, index in place.terms]
+    pieces += [lookup] if place.lookup is not None else []
+    pieces += [str(place.offset)] if place.offset or not pieces else []
+    text = " + ".join(pieces).replace("+ -", "- ")
+    if place.boundary == "error":
+        return text
+    return f"{place.boundary}({text}{f', {place.padding}' if place.padding else ''})"
+
+
+def _places(places: tuple[ir.Place, ...], lookups: list[str]) -> str:
+    remaining = list(lookups)
+    texts = [
+        place_text(p, remaining.pop(0) if isinstance(p, ir.Position) and p.lookup else "")
+        for p in places
+    ]
+    return ", ".join(texts)
+
+
+def _scatter_text(node: ir.Scatter, args: list[str]) -> str:
+    verb = "scatter_add" if node.accumulate else "scatter"
+    start = f", into {args[1]}" if node.into is not None else ""
+    lookups = args[2:] if node.into is not None else args[1:]
+    return f"{verb}({args[0]} at [{_places(node.places, lookups)}]{start})"
+
+
 # An operation's text, before the labels of its result; `node` is of the key's type.
 _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     ir.Map: lambda node, args: f"{node.op}({', '.join(args)})",
@@ -70,6 +100,8 @@ _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     ir.Along: lambda node, args: f"{node.op}[{node.index}]({args[0]})",
     ir.Contract: lambda node, args: f"contract[{', '.join(node.summed)}]({', '.join(args)})",
     ir.MatMul: lambda node, args: f"matmul({args[0]}, {args[1]})",
+    ir.Gather: lambda node, args: f"gather({args[0]} at [{_places(node.places, args[1:])}])",
+    ir.Scatter: _scatter_text,
     ir.Attention: lambda node, args: (
         f"attention({', '.join(args)}{', causal' if node.causal else ''})"
     ),

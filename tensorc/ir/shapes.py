@@ -12,7 +12,8 @@ from math import prod
 
 from tensorc.errors import ShapeError, Span, TensorcError
 from tensorc.ir import nodes as ir
-from tensorc.ir.labels import ELLIPSIS, Composed, axis_number, expanded, parts
+from tensorc.ir import ranges
+from tensorc.ir.labels import ELLIPSIS, Composed, Extent, axis_number, expanded, parts
 from tensorc.ir.nodes import display_name
 from tensorc.suggest import closest
 
@@ -87,6 +88,7 @@ class _Inference:
             self.origin[name] = f"the keyword {name}={size}"
         shapes = dict(self.shapes)
         pending = reads(self.program)
+        sizing = ranges.rules(self.program)
         while True:
             progress = False
             remaining = []
@@ -104,11 +106,27 @@ class _Inference:
                     shapes[let.name] = self._sizes().shape(let.value.indices)
                     progress = True
             if not progress:
+                progress = self._solve_ranges(sizing)
+            if not progress:
                 break
         if complete:
             self._check_all_known(indices)
+            ranges.check_bounds(self.program, self.sizes.__getitem__)
         self._check_allocatable()
         return self._sizes()
+
+    def _solve_ranges(self, sizing: list[ranges.Rule]) -> bool:
+        """Sizes each unsized label that a position's rule can size now: the least of its
+        rules' sizes (each keeps its own reads in bounds)."""
+        found: dict[str, int] = {}
+        for rule in sizing:
+            if rule.label not in self.sizes and all(n in self.sizes for n in rule.formula.needs):
+                size = rule.formula.evaluate(self.sizes.__getitem__)
+                found[rule.label] = min(size, found.get(rule.label, size))
+        for label, size in found.items():
+            self.sizes[label] = size
+            self.origin[label] = "the positions that use it"
+        return bool(found)
 
     def _sizes(self) -> Sizes:
         return Sizes(dict(self.sizes), self.ellipsis or ())
@@ -202,6 +220,15 @@ class _Inference:
         return progress
 
     def _check_all_known(self, indices: dict[str, Span | None]) -> None:
+        for let in self.program.lets:
+            for label in let.value.indices:
+                if isinstance(label, Extent) and label not in self.sizes:
+                    raise ShapeError(
+                        f"the size of {display_name(label.tensor)}'s axis {label.axis} cannot be "
+                        "inferred from a tensor-valued position: create the target first, "
+                        "e.g. `S[s, d] = 0`, with its size by keyword",
+                        let.span,
+                    )
         for index, span in indices.items():
             if index not in self.sizes:
                 raise _left_only(self.program, index, span) or ShapeError(
@@ -305,7 +332,7 @@ def all_indices(program: ir.Program) -> dict[str, Span | None]:
     for let in program.lets:
         for node in ir.walk(let.value):
             for index in expanded(node.indices):
-                if index != ELLIPSIS:
+                if index != ELLIPSIS and not isinstance(index, Extent):
                     found.setdefault(index, let.span)
             if isinstance(node, ir.Reduce):
                 for index in expanded(node.reduced):
@@ -331,10 +358,14 @@ class KeywordSize:
     fallback: AxisSize | None = None
 
 
-def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
-    """Where generated code finds each index's size: an input's axis, or a keyword argument."""
+SizeSource = AxisSize | KeywordSize | ranges.Derived | ranges.Alias
+
+
+def size_sources(program: ir.Program) -> dict[str, SizeSource]:
+    """Where generated code finds each index's size: an input's axis, a keyword argument, or
+    the positions that use it."""
     inputs = {spec.name for spec in program.inputs}
-    sources: dict[str, AxisSize | KeywordSize] = {}
+    sources: dict[str, SizeSource] = {}
     composed: list[tuple[tuple[str, ...], str, int]] = []
     for _, var in reads(program):
         if var.name not in inputs:
@@ -366,6 +397,8 @@ def size_sources(program: ir.Program) -> dict[str, AxisSize | KeywordSize]:
                 break
         else:
             break
-    for index in all_indices(program):
+    indices = all_indices(program)
+    sources.update(ranges.derived_sources(program, set(sources), indices))
+    for index in indices:
         sources.setdefault(index, KeywordSize(index))
     return sources

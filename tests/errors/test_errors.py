@@ -435,7 +435,8 @@ def test_unknown_backend_is_a_tensorc_error():
 PARSE_ERRORS = [
     # (source, line, acceptable columns (None: any), id)
     ("C[i, k = A[i, j] * B[j, k]", 1, {7, 8}, "missing-]"),
-    ("C[i, k] = A[i, j * B[j, k]", 1, {17, 18}, "missing-]-rhs"),
+    # an axis may be an expression (`A[i, ids[j]]`), so the missing ']' shows at the end
+    ("C[i, k] = A[i, j * B[j, k]", 1, {17, 18, 26}, "missing-]-rhs"),
     ("C[i, k] A[i, j] * B[j, k]", 1, {8, 9}, "missing-="),
     ("C[i, k] = ", 1, None, "nothing-after-="),
     ("C[i, k] = A[i, j] *", 1, None, "dangling-operator"),

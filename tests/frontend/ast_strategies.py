@@ -19,7 +19,8 @@ axes = st.lists(
     st.one_of(
         INDICES.map(lambda name: ast.IndexAxis(HERE, name)),
         st.just(ast.EllipsisAxis(HERE)),
-        st.lists(INDICES, min_size=1, max_size=3).map(lambda n: ast.ComposedAxis(HERE, tuple(n))),
+        # `(i)` is the index i in parentheses: a composed axis merges two indices or more
+        st.lists(INDICES, min_size=2, max_size=3).map(lambda n: ast.ComposedAxis(HERE, tuple(n))),
     ),
     max_size=3,
 ).map(tuple)

@@ -1,0 +1,246 @@
+"""Code for reads and writes at positions (`ir.Gather`, `ir.Scatter`), the general forms.
+
+A gather pads the axes that have a boundary rule, then takes one of two forms:
+- *views*, where every index moves along one axis only and forwards: a slice per single-index
+  position (`x[1:9:2]`) and a window per position of several indices (`_window`, a strided view
+  on NumPy and PyTorch, a take on JAX), so nothing is copied that the read does not need;
+- *indexing*, for everything else (tensor-valued positions, an index shared by two axes,
+  reversed positions): one integer array per axis, broadcast over the result's indices.
+A scatter writes with one integer array per axis, adding duplicates up under `+=`.
+Sizes may be numbers or names (generic code), so positions are written by `Sum`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from tensorc.codegen.code import ATOM, Code, align
+from tensorc.ir import nodes as ir
+from tensorc.ir.labels import ELLIPSIS, Extent, axis_number
+
+if TYPE_CHECKING:
+    from tensorc.codegen.dialect import Generator
+
+
+@dataclass(frozen=True)
+class Sum:
+    """An integer `constant + sum(coefficient * text)`, the texts being sizes (names or
+    numbers); numbers are folded, so code for known sizes shows plain numbers."""
+
+    constant: int = 0
+    terms: tuple[tuple[int, str], ...] = ()
+
+    def plus(self, other: Sum | int) -> Sum:
+        other = other if isinstance(other, Sum) else Sum(other)
+        constant, terms = self.constant + other.constant, []
+        for c, text in (*self.terms, *other.terms):
+            if text.isdigit():
+                constant += c * int(text)
+            elif c:
+                terms.append((c, text))
+        return Sum(constant, tuple(terms))
+
+    def times(self, factor: int) -> Sum:
+        return Sum(self.constant * factor, tuple((c * factor, t) for c, t in self.terms))
+
+    @property
+    def number(self) -> int | None:
+        return None if self.terms else self.constant
+
+    def text(self) -> str:
+        pieces = [
+            f"{'- ' if c < 0 else '+ '}{t if abs(c) == 1 else f'{abs(c)} * {t}'}"
+            for c, t in self.terms
+        ]
+        if self.constant or not pieces:
+            pieces.append(f"{'- ' if self.constant < 0 else '+ '}{abs(self.constant)}")
+        text = " ".join(pieces)
+        return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+    def at_least_zero(self) -> Sum | str:
+        """max(0, self): a number where it is known."""
+        return Sum(max(0, self.constant)) if self.number is not None else f"max(0, {self.text()})"
+
+
+def _size(gen: Generator, label: str) -> Sum:
+    return Sum().plus(Sum(0, ((1, gen.size(label)),)))
+
+
+def _extreme(gen: Generator, place: ir.Position, rising: bool) -> Sum:
+    """The greatest (or, not `rising`, least) position over the indices' ranges."""
+    total = Sum(place.offset)
+    for c, index in place.terms:
+        if (c > 0) == rising:
+            total = total.plus(_size(gen, index).plus(-1).times(c))
+    return total
+
+
+def _text(value: Sum | str) -> str:
+    return value if isinstance(value, str) else value.text()
+
+
+# --- gathers ---------------------------------------------------------------------------------
+
+
+def gather(gen: Generator, node: ir.Gather, operand: Code, lookups: list[Code]) -> Code:
+    """The read `node` of `operand`, given its lookups' codes."""
+    x, places = _padded(gen, node, operand)
+    if _viewable(places):
+        return _views(gen, node, x, places)
+    return _indexing(gen, node, x, places, lookups)
+
+
+def _padded(gen: Generator, node: ir.Gather, operand: Code) -> tuple[Code, list[ir.Place]]:
+    """The operand padded where a position has a boundary rule, and the positions shifted
+    to match."""
+    x, places = operand, list(node.places)
+    labels = node.operand.indices
+    for k, place in enumerate(places):
+        if not isinstance(place, ir.Position) or place.boundary == "error":
+            continue
+        if place.padding:
+            before: Sum | str = Sum(place.padding)
+            after: Sum | str = Sum(place.padding)
+        else:
+            before = _extreme(gen, place, False).times(-1).at_least_zero()
+            last = _size(gen, labels[k]).plus(-1)
+            after = _extreme(gen, place, True).plus(last.times(-1)).at_least_zero()
+        if not isinstance(before, Sum) or before.number is None:
+            raise AssertionError("generic code pads a reversed position by a known amount")
+        mode = {"pad": "constant", "clamp": "edge", "wrap": "wrap"}[place.boundary]
+        x = gen.pad_axis(x, axis_number(labels, k), _text(before), _text(after), mode)
+        places[k] = replace(place, offset=place.offset + before.constant, boundary="error")
+    return x, places
+
+
+def _viewable(places: list[ir.Place]) -> bool:
+    """Whether views can read these places: no lookups, every index along one axis only,
+    forwards."""
+    seen: list[str] = []
+    for place in places:
+        if isinstance(place, ir.Position):
+            if place.lookup is not None or any(c <= 0 for c, _ in place.terms):
+                return False
+            seen.extend(index for _, index in place.terms)
+        elif place != ELLIPSIS:
+            seen.append(place)
+    return len(seen) == len(set(seen))
+
+
+def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> Code:
+    """Windows for positions of several indices, then one basic index for the rest."""
+    produced: list[str] = []
+    entries: list[str] = []
+    extra_after = 0  # axes the windows added after the place being handled (from the back)
+    labels = node.operand.indices
+    for k in reversed(range(len(places))):
+        place = places[k]
+        if isinstance(place, ir.Position) and len(place.terms) > 1:
+            counts = ", ".join(gen.size(index) for _, index in place.terms)
+            steps = ", ".join(str(c) for c, _ in place.terms)
+            axis = axis_number(labels, k)
+            axis = axis - extra_after if axis < 0 else axis
+            x = gen.window(x, axis, str(place.offset), f"({counts},)", f"({steps},)")
+            extra_after += len(place.terms) - 1
+    for place in places:
+        if not isinstance(place, ir.Position):
+            entries.append("..." if place == ELLIPSIS else ":")
+            produced.append(place)
+        elif not place.terms:
+            entries.append(str(place.offset))
+        elif len(place.terms) == 1:
+            (step, index), start = place.terms[0], place.offset
+            stop = _size(gen, index).plus(-1).times(step).plus(start + 1)
+            entries.append(f"{start}:{stop.text()}" + (f":{step}" if step != 1 else ""))
+            produced.append(index)
+        else:
+            entries.extend(":" for _ in place.terms)
+            produced.extend(index for _, index in place.terms)
+    while entries and entries[-1] == ":":
+        entries.pop()
+    if entries and entries != ["..."]:
+        x = Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
+    return _reordered(gen, x, tuple(produced), node.labels)
+
+
+def _reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+    if produced == wanted:
+        return x
+    if ELLIPSIS in produced:
+        named = [label for label in produced if label != ELLIPSIS]
+        source = [axis_number(produced, produced.index(label)) for label in named]
+        target = [axis_number(wanted, wanted.index(label)) for label in named]
+        return gen.moveaxis(x, source, target)
+    return gen.transpose(x, tuple(produced.index(label) for label in wanted))
+
+
+def _indexing(
+    gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place], lookups: list[Code]
+) -> Code:
+    """One integer array per axis, broadcast over the result's indices."""
+    labels = node.operand.indices
+    wanted = tuple(label for label in node.labels if label != ELLIPSIS)
+    remaining = list(zip(node.lookups, lookups, strict=True))
+    entries = []
+    for k, place in enumerate(places):
+        if place == ELLIPSIS:
+            entries.append("...")
+            continue
+        positions = _positions(gen, place, wanted, remaining)
+        if isinstance(place, ir.Position) and place.lookup is not None:
+            size = gen.size(labels[k])
+            positions = gen.checked_read(positions, size, _tensor_name(node.operand))
+        entries.append(positions.text)
+    return Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
+
+
+def _positions(
+    gen: Generator, place: ir.Place, wanted: tuple[str, ...], lookups: list[tuple[ir.Node, Code]]
+) -> Code:
+    """The integer array of positions along one axis, over the indices `wanted`."""
+    if not isinstance(place, ir.Position):
+        return align(gen.arange(gen.size(place)), (place,), wanted)
+    pieces = []
+    for c, index in place.terms:
+        term = align(gen.arange(gen.size(index)), (index,), wanted)
+        pieces.append(term.at(ATOM) if c == 1 else f"{c} * {term.at(ATOM)}")
+    if place.lookup is not None:
+        node, code = lookups.pop(0)
+        pieces.append(align(code, node.indices, wanted).at(ATOM))
+    if place.offset or not pieces:
+        pieces.append(str(place.offset))
+    if len(pieces) == 1 and not place.terms and place.lookup is None:
+        return Code(pieces[0])
+    return Code(" + ".join(pieces).replace("+ -", "- "), 8)
+
+
+def _tensor_name(node: ir.Node) -> str:
+    while not isinstance(node, ir.Var):
+        node = node.children[0]
+    return ir.display_name(node.name)
+
+
+# --- scatters --------------------------------------------------------------------------------
+
+
+def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -> Code:
+    """The write `node` of `operand` into zeros, or into its `into` array."""
+    into = rest[0] if node.into is not None else None
+    lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
+    over = node.operand.indices
+    entries = []
+    for k, place in enumerate(node.places):
+        positions = _positions(gen, place, over, lookups)
+        if isinstance(place, ir.Position) and place.lookup is not None:
+            positions = gen.checked_write(positions, gen.size(node.labels[k]), _target(node))
+        entries.append(positions.text)
+    index = f"({', '.join(entries)},)"
+    shape = gen.sizes.shape(node.labels)
+    return gen.scatter(into, shape, index, operand, node.accumulate)
+
+
+def _target(node: ir.Scatter) -> str:
+    """The user's name for the target a scatter writes."""
+    extent = next(label for label in node.labels if isinstance(label, Extent))
+    return ir.display_name(extent.tensor)
