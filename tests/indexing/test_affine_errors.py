@@ -24,6 +24,12 @@ def squeezed(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def names_access(message: str, tensor: str, axis: str) -> bool:
+    """Whether ``message`` names the access: the tensor, and the axis expression that leaves
+    it (the other axes may be elided, as in `X[..., t + k, ...]`)."""
+    return f"{tensor}[" in message and squeezed(axis) in squeezed(message)
+
+
 def shape_error(source: str, backend: str, *arrays: np.ndarray, **sizes: int) -> tc.ShapeError:
     with pytest.raises(tc.ShapeError) as info:
         run(source, backend, *arrays, **sizes)
@@ -40,7 +46,7 @@ def test_read_past_the_end_with_a_size_by_keyword(backend: str) -> None:
     """`A[i + 2]` with i = 8 by keyword and A of size 8: i = 6 and i = 7 read 8 and 9."""
     source = "O[i] = A[i + 2]"
     err = shape_error(source, backend, randn(8), i=8)
-    assert "A[i+2]" in squeezed(err.message), "the message names the access"
+    assert names_access(err.message, "A", "i + 2"), "the message names the access"
     assert re.search(r"\b8\b", err.message), "the message names the bound (A's size 8)"
     assert re.search(r"\bi\b\D{0,12}\b[67]\b", err.message), "and the index value(s) of i"
     assert "pad(" in str(err), "it suggests pad(...)"
@@ -52,7 +58,7 @@ def test_read_past_the_end_where_the_index_is_given_directly(backend: str) -> No
     written with pad or a window)."""
     source = "D[i] = A[i + 1] - A[i]"
     err = shape_error(source, backend, randn(7))
-    assert "A[i+1]" in squeezed(err.message)
+    assert names_access(err.message, "A", "i + 1")
     assert re.search(r"\b7\b", err.message)
     assert re.search(r"\bi\b\D{0,12}\b6\b", err.message)
     assert "pad(" in str(err)
@@ -62,7 +68,7 @@ def test_read_past_the_end_where_the_index_is_given_directly(backend: str) -> No
 def test_read_before_the_start(backend: str) -> None:
     source = "O[i] = A[i - 1] * B[i]"
     err = shape_error(source, backend, randn(5), randn(5, seed=1))
-    assert "A[i-1]" in squeezed(err.message)
+    assert names_access(err.message, "A", "i - 1")
     assert re.search(r"\bi\b\D{0,12}\b0\b", err.message)
     assert "pad(" in str(err)
     assert underlined(err, source, "A[i - 1]")
@@ -72,7 +78,7 @@ def test_a_convolution_whose_output_index_is_given_by_a_full_size_bias(backend: 
     source = "O[n, o, t] = sum[c, k](X[n, c, t + k] * W[o, c, k]) + B[n, o, t]"
     x, w, b = randn(2, 3, 8), randn(4, 3, 3, seed=1), randn(2, 4, 8, seed=2)
     err = shape_error(source, backend, x, w, b)
-    assert "X[n,c,t+k]" in squeezed(err.message)
+    assert names_access(err.message, "X", "t + k")
     assert re.search(r"\b8\b", err.message)
     assert underlined(err, source, "X[n, c, t + k]")
 
@@ -96,7 +102,7 @@ def test_stride_two_past_the_end(backend: str) -> None:
     source = "O[n, o, h] = X[n, c, 2*h + kh] * W[o, c, kh]"
     x, w = randn(1, 2, 8), randn(3, 2, 3, seed=1)
     err = shape_error(source, backend, x, w, h=4)  # valid is (8 - 3) // 2 + 1 = 3
-    assert "X[n,c,2*h+kh]" in squeezed(err.message)
+    assert names_access(err.message, "X", "2*h + kh")
     assert "pad(" in str(err)
 
 

@@ -200,8 +200,11 @@ def affine_reads(draw: st.DrawFn) -> Read:
         a, b = draw(st.integers(-2, 2)), draw(st.integers(-2, 2))
         low = min(0, a * (sizes["i"] - 1)) + min(0, b * (sizes["j"] - 1))
         high = max(0, a * (sizes["i"] - 1)) + max(0, b * (sizes["j"] - 1))
-        texts.append(affine((a, "i"), (b, "j"), offset=-low))
-        lengths.append(high - low + 1 + draw(st.integers(0, 2)))
+        text = affine((a, "i"), (b, "j"), offset=-low)
+        texts.append(text)
+        # a bare index (`A[j]`) gives that index A's size: no slack there
+        slack = 0 if text in sizes else draw(st.integers(0, 2))
+        lengths.append(high - low + 1 + slack)
     table = randn(*lengths, seed=draw(st.integers(0, 2**16)))
     access = f"A[{', '.join(texts)}]"
     if draw(st.booleans()):

@@ -136,7 +136,7 @@ def test_jvp_of_a_conv(backend: str) -> None:
 
 def test_grad_of_a_max_pool(backend: str) -> None:
     source = "P[n, c, h, w] = max[kh, kw](X[n, c, 2*h + kh, 2*w + kw])\nL = sum[n, c, h, w](P[n, c, h, w] * G[n, c, h, w])"
-    x, g = randn(2, 3, 7, 8), randn(2, 3, 2, 3, seed=1)
+    x, g = randn(2, 3, 7, 8), randn(2, 3, 3, 3, seed=1)  # (7 - 3) // 2 + 1, (8 - 3) // 2 + 1
     got = call(tc.grad(source, wrt="X", backend=backend), backend, x, g, kh=3, kw=3)
     want = torch_grads(lambda X: F.max_pool2d(X, 3, 2), x, cotangent=g)
     assert_all_close(got, want, [x.shape])
