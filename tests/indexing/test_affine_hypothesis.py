@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from indexing_support import BACKENDS, check, loop_reference, randn, torch_conv, torch_pool
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
