@@ -79,7 +79,7 @@ def count_uses(program: ir.Program) -> dict[int, int]:
 
 def python_scalars(program: ir.Program) -> frozenset[int]:
     """The values made of constants and scalar inputs only (children before parents)."""
-    scalar_inputs = {spec.name for spec in program.inputs if spec.is_scalar}
+    scalar_names = {spec.name for spec in program.inputs if spec.is_scalar}
     known: set[int] = set()
     for let in program.lets:
         for node in ir.walk(let.value):
@@ -87,9 +87,11 @@ def python_scalars(program: ir.Program) -> frozenset[int]:
                 if all(id(child) in known for child in node.children):
                     known.add(id(node))
             elif isinstance(node, ir.Const) or (
-                isinstance(node, ir.Var) and node.name in scalar_inputs
+                isinstance(node, ir.Var) and node.name in scalar_names
             ):
                 known.add(id(node))
+        if id(let.value) in known:  # `s = 0` makes `s` a Python number for later reads
+            scalar_names.add(let.name)
     return frozenset(known)
 
 

@@ -85,16 +85,18 @@ def _text(value: Sum | str) -> str:
 
 def gather(gen: Generator, node: ir.Gather, operand: Code, lookups: list[Code]) -> Code:
     """The read `node` of `operand`, given its lookups' codes."""
-    x, places = _padded(gen, node, operand)
-    if _viewable(places):
+    x, places, shifts = _padded(gen, node, operand)
+    if _viewable(places) and not shifts:
         return _views(gen, node, x, places)
-    return _indexing(gen, node, x, places, lookups)
+    return _indexing(gen, node, x, places, lookups, shifts)
 
 
-def _padded(gen: Generator, node: ir.Gather, operand: Code) -> tuple[Code, list[ir.Place]]:
+def _padded(
+    gen: Generator, node: ir.Gather, operand: Code
+) -> tuple[Code, list[ir.Place], dict[int, str]]:
     """The operand padded where a position has a boundary rule, and the positions shifted
-    to match."""
-    x, places = operand, list(node.places)
+    to match (by a number, or where generic code pads by a size, by the text in `shifts`)."""
+    x, places, shifts = operand, list(node.places), {}
     labels = node.operand.indices
     for k, place in enumerate(places):
         if not isinstance(place, ir.Position) or place.boundary == "error":
@@ -106,12 +108,14 @@ def _padded(gen: Generator, node: ir.Gather, operand: Code) -> tuple[Code, list[
             before = _extreme(gen, place, False).times(-1).at_least_zero()
             last = _size(gen, labels[k]).plus(-1)
             after = _extreme(gen, place, True).plus(last.times(-1)).at_least_zero()
-        if not isinstance(before, Sum) or before.number is None:
-            raise AssertionError("generic code pads a reversed position by a known amount")
         mode = {"pad": "constant", "clamp": "edge", "wrap": "wrap"}[place.boundary]
         x = gen.pad_axis(x, axis_number(labels, k), _text(before), _text(after), mode)
-        places[k] = replace(place, offset=place.offset + before.constant, boundary="error")
-    return x, places
+        if isinstance(before, Sum) and before.number is not None:
+            places[k] = replace(place, offset=place.offset + before.constant, boundary="error")
+        else:  # a reversed position in generic code: padded by a size
+            places[k] = replace(place, boundary="error")
+            shifts[k] = gen.name_of(Code(_text(before)))
+    return x, places, shifts
 
 
 def _viewable(places: list[ir.Place]) -> bool:
@@ -176,7 +180,12 @@ def _reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple
 
 
 def _indexing(
-    gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place], lookups: list[Code]
+    gen: Generator,
+    node: ir.Gather,
+    x: Code,
+    places: list[ir.Place],
+    lookups: list[Code],
+    shifts: dict[int, str],
 ) -> Code:
     """One integer array per axis, broadcast over the result's indices."""
     labels = node.operand.indices
@@ -188,6 +197,8 @@ def _indexing(
             entries.append("...")
             continue
         positions = _positions(gen, place, wanted, remaining)
+        if k in shifts:
+            positions = Code(f"{positions.at(8)} + {shifts[k]}", 8)
         if isinstance(place, ir.Position) and place.lookup is not None:
             size = gen.size(labels[k])
             positions = gen.checked_read(positions, size, _tensor_name(node.operand))
@@ -204,7 +215,7 @@ def _positions(
     pieces = []
     for c, index in place.terms:
         term = align(gen.arange(gen.size(index)), (index,), wanted)
-        pieces.append(term.at(ATOM) if c == 1 else f"{c} * {term.at(ATOM)}")
+        pieces.append({1: term.at(ATOM), -1: f"-{term.at(ATOM)}"}.get(c, f"{c} * {term.at(ATOM)}"))
     if place.lookup is not None:
         node, code = lookups.pop(0)
         pieces.append(align(code, node.indices, wanted).at(ATOM))

@@ -95,8 +95,6 @@ class _ToAst(Transformer_NonRecursive):
         (name, axes), operator, value = items
         text = self.source[meta.start_pos : meta.end_pos]
         accumulate = str(operator) == "+="
-        if accumulate and axes is None:
-            raise ParseError("`+=` needs a target with axes: `T[i] += ...`", _token_span(name))
         return ast.Assign(_span_of(meta), str(name), axes, value, text, accumulate)
 
     def target(self, meta: Any, items: list[Any]) -> tuple[Token, tuple[ast.Axis, ...] | None]:

@@ -173,6 +173,41 @@ def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
                     if isinstance(place, ir.Position):
                         extent = size(node.labels[axis])
                         _check_place(place, extent, axis, _span_of(node, let), size, "writes")
+                if not node.accumulate:
+                    _check_written_once(node, let, size)
+
+
+def _check_written_once(node: ir.Scatter, let: ir.Let, size: Callable[[str], int]) -> None:
+    """ShapeError where an `=` target with positions would be written twice at one place
+    (`c[i + j] = a[i] * b[j]`): the places must tell every index's value apart."""
+    known = {index for index in node.operand.indices if size(index) <= 1}
+    while True:
+        before = len(known)
+        for place in node.places:
+            if not isinstance(place, ir.Position):
+                known.add(place)
+                continue
+            open_terms = sorted(
+                ((abs(c), index) for c, index in place.terms if index not in known),
+                key=lambda term: term[0],
+            )
+            reach = 0  # how far the smaller terms move the position
+            for step, index in open_terms:
+                if step <= reach:
+                    break
+                reach += step * (size(index) - 1)
+            else:
+                known.update(index for _, index in open_terms)
+        if len(known) == before:
+            break
+    twice = [index for index in node.operand.indices if index not in known]
+    if twice:
+        name = ir.display_name(let.name)
+        raise ShapeError(
+            f"{name} is written more than once at some positions (different values of "
+            f"'{twice[0]}' reach the same place): write `+=` to add them up",
+            let.span,
+        )
 
 
 def _var(node: ir.Node) -> tuple[str, Span | None]:

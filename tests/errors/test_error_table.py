@@ -209,6 +209,31 @@ ROWS = [
         "einsum got 2 operands but the subscripts name 3",
         None,
     ),
+    Row(
+        "an axis is an index, or a position affine in indices with integer coefficients ...",
+        tc.ParseError,
+        compiling("y[i] = A[i / 2]"),
+        "an axis is an index, or a position affine in indices with integer coefficients ...",
+        (1, 10),
+    ),
+    Row(
+        "A[... i + 1 ...] reads outside A's axis 0: at i=2 the position is 3, but the axis has "
+        "size 3 (positions 0 to 2); to read zeros outside it, write pad(i + 1)",
+        tc.ShapeError,
+        calling("O[i] = A[i + 1]", ones(3), i=3),
+        "A[... i + 1 ...] reads outside A's axis 0: at i=2 the position is 3, but the axis has "
+        "size 3 (positions 0 to 2); to read zeros outside it, write pad(i + 1)",
+        (1, 8),
+    ),
+    Row(
+        "c is written more than once at some positions (different values of 'i' reach the same "
+        "place): write `+=` to add them up",
+        tc.ShapeError,
+        calling("c[i + j] = a[i] * b[j]", ones(2), ones(3)),
+        "c is written more than once at some positions (different values of 'i' reach the same "
+        "place): write `+=` to add them up",
+        (1, 1),
+    ),
 ]
 
 
