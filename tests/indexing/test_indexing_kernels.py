@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from indexing_support import check, randn
+from support import code_without_docstrings
 
 import tensorc as tc
 
@@ -47,7 +48,7 @@ KERNELS = [
     ("jax", EMBEDDING, ("take(",)),
     ("jax", TAKE_ALONG, ("take_along_axis",)),
     ("jax", SEGMENT_SUM, (".add(",)),
-    ("numpy", EMBEDDING, ("take(", "[ids")),
+    ("numpy", EMBEDDING, ("take(",)),
     ("numpy", TAKE_ALONG, ("take_along_axis",)),
     ("numpy", SEGMENT_SUM, ("add.at", "bincount")),
 ]
@@ -61,7 +62,7 @@ KERNELS = [
 def test_the_generated_module_calls_the_kernel(
     backend: str, source: str, spellings: tuple[str, ...]
 ) -> None:
-    generated = tc.compile(source, backend=backend).source
+    generated = code_without_docstrings(tc.compile(source, backend=backend).source)  # no comments
     assert any(s in generated for s in spellings), f"none of {spellings} in:\n{generated}"
 
 
@@ -69,5 +70,5 @@ def test_the_one_hot_idiom_becomes_a_gather(backend: str) -> None:
     w, tok = randn(7, 3), np.array([6, 0, 2, 2], dtype=np.int64)
     check(ONE_HOT, backend, [tok, w], w[tok])
     if backend == "torch":
-        generated = tc.compile(ONE_HOT, backend="torch").source
+        generated = code_without_docstrings(tc.compile(ONE_HOT, backend="torch").source)
         assert "index_select" in generated or "embedding" in generated, generated
