@@ -88,6 +88,44 @@ def test_the_conv_layer_itself(backend: str) -> None:
     np.testing.assert_allclose(got, want, **TOL)
 
 
+VJP_CASES = [
+    (
+        "O[n, o, h, w] = X[n, c, h + kh, w + kw] * K[o, c, kh, kw]",
+        [(2, 3, 7, 6), (4, 3, 3, 2)],
+        lambda X, K: F.conv2d(X, K),
+    ),
+    (
+        "O[n, o, h, w] = X[n, c, pad(h + kh - 1), pad(w + kw - 1)] * K[o, c, kh, kw]",
+        [(2, 3, 6, 5), (4, 3, 3, 3)],
+        lambda X, K: F.conv2d(X, K, padding=1),
+    ),
+    (
+        "O[n, o, t] = X[n, c, t + 2*k] * K[o, c, k]",
+        [(2, 3, 11), (4, 3, 3)],
+        lambda X, K: F.conv1d(X, K, dilation=2),
+    ),
+    (
+        "Y[n, c, t] = X[n, c, pad(t - k)] * K[c, k]",
+        [(2, 3, 10), (3, 4)],
+        lambda X, K: F.conv1d(F.pad(X, (3, 0)), K.flip(-1)[:, None, :], groups=3),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "shapes", "reference"), VJP_CASES, ids=["valid", "same", "dilated", "causal"]
+)
+def test_vjp_of_convolutions(
+    backend: str, source: str, shapes: list[tuple[int, ...]], reference: Any
+) -> None:
+    x, k = (randn(*shape, seed=n) for n, shape in enumerate(shapes))
+    out = reference(t(x), t(k)).numpy()
+    cotangent = randn(*out.shape, seed=5)
+    got = call(tc.vjp(source, wrt=("X", "K"), backend=backend), backend, x, k, cotangent)
+    want = torch_grads(reference, x, k, cotangent=cotangent)
+    assert_all_close(got, want, [x.shape, k.shape])
+
+
 def test_vjp_of_a_strided_conv_leaves_unread_rows_at_zero(backend: str) -> None:
     """H = 8 with a 3-wide kernel at stride 2 never reads row 7: its gradient is 0 and the
     gradient still has the input's shape (not the smallest target of the writes)."""
