@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
+from benchmarks.catalog import WORKLOAD_NAMES, select
 from benchmarks.frameworks import FRAMEWORKS, thread_env
-from benchmarks.workloads import WORKLOAD_NAMES, select
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results"

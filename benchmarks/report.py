@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,26 @@ def workload_names(merged: Result) -> list[str]:
             if workload["name"] not in names:
                 names.append(workload["name"])
     return names
+
+
+def workload_groups(merged: Result) -> list[tuple[str, list[str]]]:
+    """The workloads in report order, in runs of the same group ("index arithmetic", ...)."""
+    groups: list[tuple[str, list[str]]] = []
+    for name in workload_names(merged):
+        group = next(
+            (
+                str(w.get("group", ""))
+                for run in merged["runs"].values()
+                for w in run.get("workloads", [])
+                if w["name"] == name
+            ),
+            "",
+        )
+        if groups and groups[-1][0] == group:
+            groups[-1][1].append(name)
+        else:
+            groups.append((group, [name]))
+    return groups
 
 
 def find_workload(merged: Result, framework: str, name: str) -> Result | None:
@@ -101,6 +121,19 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
+def grouped_rows(
+    merged: Result, row_for: Callable[[str], list[str]], width: int
+) -> list[list[str]]:
+    """One row per workload, with a heading row before each group when there are several."""
+    groups = workload_groups(merged)
+    rows: list[list[str]] = []
+    for group, names in groups:
+        if len(groups) > 1:
+            rows.append([f"**{group or 'other'}**", *([""] * (width - 1))])
+        rows += [row_for(name) for name in names]
+    return rows
+
+
 def status_cell(variant: Result | None, footnotes: list[str]) -> str:
     """The cell for a variant that has no time: '—', 'skipped', or a footnoted failure."""
     if variant is None:
@@ -158,8 +191,8 @@ def markdown(merged: Result) -> str:
         "",
     ]
     names = workload_names(merged)
-    rows = []
-    for name in names:
+
+    def wall_row(name: str) -> list[str]:
         row = [name]
         for fw in fws:
             workload = find_workload(merged, fw, name)
@@ -172,8 +205,9 @@ def markdown(merged: Result) -> str:
                     f"**{fmt_ratio(value)}** ({fmt_time(median(tc_v))} vs "
                     f"{fmt_time(median(hand_v))})"
                 )
-        rows.append(row)
-    lines += table(["workload", *fws], rows)
+        return row
+
+    lines += table(["workload", *fws], grouped_rows(merged, wall_row, 1 + len(fws)))
     lines += [
         "",
         "The same ratio by process CPU time (median per call; unaffected by waiting for a "
@@ -181,8 +215,8 @@ def markdown(merged: Result) -> str:
         "thread per framework):",
         "",
     ]
-    rows = []
-    for name in names:
+
+    def cpu_row(name: str) -> list[str]:
         row = [name]
         for fw in fws:
             workload = find_workload(merged, fw, name)
@@ -193,11 +227,12 @@ def markdown(merged: Result) -> str:
                 if top is None or bottom is None or bottom <= 0
                 else f"{fmt_ratio(top / bottom)} ({fmt_time(top)} vs {fmt_time(bottom)})"
             )
-        rows.append(row)
-    lines += table(["workload", *fws], rows)
+        return row
+
+    lines += table(["workload", *fws], grouped_rows(merged, cpu_row, 1 + len(fws)))
     lines += ["", "Best competitor other than hand-written code, tensorc time ÷ its time:", ""]
-    rows = []
-    for name in names:
+
+    def anchor_row(name: str) -> list[str]:
         row = [name]
         for fw in fws:
             best = _best_anchor(merged, fw, name)
@@ -206,16 +241,20 @@ def markdown(merged: Result) -> str:
             else:
                 key, value, best_ns = best
                 row.append(f"{fmt_ratio(value)} vs {key} ({fmt_time(best_ns)})")
-        rows.append(row)
-    lines += table(["workload", *fws], rows)
+        return row
+
+    lines += table(["workload", *fws], grouped_rows(merged, anchor_row, 1 + len(fws)))
     lines += _flops_section(merged, names, fws)
     lines += _memory_section(merged)
     lines += _compile_section(merged, fws)
     lines += _problems_section(merged, names, fws)
-    lines += ["", "## Per workload", ""]
     legend: dict[str, str] = {}
-    for name in names:
-        lines += _workload_section(merged, name, fws, legend)
+    groups = workload_groups(merged)
+    for group, group_names in groups:
+        heading = f"## Per workload: {group}" if len(groups) > 1 and group else "## Per workload"
+        lines += ["", heading, ""]
+        for name in group_names:
+            lines += _workload_section(merged, name, fws, legend)
     lines += ["", "## Variants", ""]
     lines += [f"- **{key}**: {text}" for key, text in legend.items()]
     return "\n".join(lines) + "\n"
@@ -251,11 +290,14 @@ def _workload_section(
     if first.get("source"):
         lines += ["", "```", first["source"].rstrip(), "```"]
     keys: list[str] = []
+    local: list[str] = []  # variants described differently here than in the legend
     for fw in fws:
         for variant in (find_workload(merged, fw, name) or {"variants": []})["variants"]:
-            if variant["key"] not in keys:
-                keys.append(variant["key"])
-            legend.setdefault(variant["key"], variant["description"])
+            key, description = variant["key"], variant["description"]
+            if key not in keys:
+                keys.append(key)
+                if legend.setdefault(key, description) != description:
+                    local.append(f"- **{key}** here: {description}")
     footnotes: list[str] = []
     rows = []
     for key in keys:
@@ -274,6 +316,8 @@ def _workload_section(
     for fw in fws:
         header += [f"{fw} median [IQR]", "tensorc ÷"]
     lines += ["", *table(header, rows)]
+    if local:
+        lines += ["", *local]
     if footnotes:
         lines += ["", *(f"- [{i}] {text}" for i, text in enumerate(footnotes, 1))]
     for numerator, denominator in first.get("pairs", []):
@@ -390,6 +434,10 @@ def _problems_section(merged: Result, names: list[str], fws: list[str]) -> list[
             if workload.get("tensorc_error"):
                 problems.append(f"{name} / {fw}: tc.compile failed: {workload['tensorc_error']}")
             for v in workload["variants"]:
+                if workload.get("tensorc_error") and str(v.get("error", "")).startswith(
+                    "RuntimeError: tc.compile failed"
+                ):
+                    continue  # the compile failure, reported just above
                 if v["role"] in ("tensorc", "tensorc-extra"):
                     if v["status"] in ("error", "wrong"):
                         problems.append(
@@ -476,6 +524,7 @@ def chart(merged: Result, path: Path) -> None:
         ax.grid(axis="y", which="major", alpha=0.3)
     low, high = top.get_ylim()
     top.set_ylim(low, high * 1.8)  # room for the value labels
+    _mark_groups(merged, top, bottom)
     top.set_ylabel("tensorc ÷ hand-written\n(time ratio, lower is better)")
     top.legend(title="framework", fontsize=8)
     kind = "QUICK smoke run" if merged["meta"]["quick"] else "median wall time"
@@ -509,6 +558,29 @@ def chart(merged: Result, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _mark_groups(merged: Result, top: Any, bottom: Any) -> None:
+    """Dashed lines between groups of workloads; each group's name above its workloads."""
+    groups = workload_groups(merged)
+    if len(groups) < 2:
+        return
+    start = 0
+    for index, (group, names) in enumerate(groups):
+        if index > 0:
+            for ax in (top, bottom):
+                ax.axvline(start - 0.5, color="gray", linestyle="--", linewidth=0.8)
+        top.text(
+            start + (len(names) - 1) / 2,
+            0.98,
+            group,
+            transform=top.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=8,
+            style="italic",
+        )
+        start += len(names)
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import frameworks, timing
+from benchmarks.catalog import select
 from benchmarks.frameworks import Framework
 from benchmarks.timing import Timed, TimingConfig
 from benchmarks.workloads import (
@@ -33,7 +34,6 @@ from benchmarks.workloads import (
     Workload,
     compile_inputs,
     compile_source,
-    select,
 )
 
 SEED = 20240607
@@ -87,9 +87,11 @@ def run_workload(
     sizes = dict(workload.quick_sizes if quick else workload.sizes)
     arrays = workload.make_inputs(np.random.default_rng(SEED), sizes)
     inputs = tuple(fw.from_numpy(a) for a in arrays)
+    keywords = workload.keyword_sizes(sizes)
     record: dict[str, Any] = {
         "name": workload.name,
         "title": workload.title,
+        "group": workload.group,
         "source": workload.source,
         "spec": workload.spec,
         "sizes": sizes,
@@ -116,6 +118,7 @@ def run_workload(
         sizes=sizes,
         quick=quick,
         program_error=record.get("tensorc_error"),
+        keywords=keywords,
     )
 
     reference: np.ndarray | None = None
@@ -178,7 +181,8 @@ def run_workload(
     if program is not None:
         for attr in ("source_for", "ir_for"):
             try:
-                record[f"tensorc_{attr}"] = str(getattr(program, attr)(*inputs))[:MAX_TEXT]
+                text = str(getattr(program, attr)(*inputs, **keywords))
+                record[f"tensorc_{attr}"] = text[:MAX_TEXT]
             except Exception as exc:
                 record[f"tensorc_{attr}"] = f"<{describe(exc)}>"
     return record

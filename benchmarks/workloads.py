@@ -14,8 +14,8 @@ positionally. On JAX, the runner wraps every variant in ``jax.jit`` unless ``jit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -50,6 +50,7 @@ class Env:
     sizes: Sizes
     quick: bool = False
     program_error: str | None = None  # why tc.compile failed, if it did
+    keywords: Sizes = field(default_factory=dict)  # sizes the program takes by keyword
 
 
 Builder = Callable[[Env], Fn]
@@ -81,6 +82,12 @@ class Workload:
     broadcast_bytes: Callable[[Sizes], int] | None = None  # size of a naive temporary
     # (numerator, denominator) variant keys whose ratio and difference are reported
     pairs: tuple[tuple[str, str], ...] = ()
+    group: str = "contractions and layers"  # the report's heading for related workloads
+    keywords: tuple[str, ...] = ()  # sizes passed to the tensorc program by keyword (kh=2)
+
+    def keyword_sizes(self, sizes: Sizes) -> dict[str, int]:
+        """The keyword arguments (sizes) that the tensorc program is called with."""
+        return {name: sizes[name] for name in self.keywords}
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,6 +163,11 @@ def _relu(env: Env) -> Callable[[Any], Any]:
     return lambda h: np.maximum(h, 0)
 
 
+def _lax(env: Env) -> Any:
+    """jax.lax, for hand-written JAX code."""
+    return env.fw.modules["jax"].lax
+
+
 def _matmul(env: Env) -> Fn:
     return lambda a, b: a @ b
 
@@ -193,11 +205,15 @@ def _spec(env: Env) -> str:
 
 
 def _build_tensorc(env: Env) -> Fn:
-    return cast(Fn, _program(env))
+    program = _program(env)
+    if not env.keywords:
+        return cast(Fn, program)
+    keywords = dict(env.keywords)
+    return lambda *inputs: program(*inputs, **keywords)
 
 
 def _build_function_for(env: Env) -> Fn:
-    return cast(Fn, _program(env).function_for(*env.inputs))
+    return cast(Fn, _program(env).function_for(*env.inputs, **env.keywords))
 
 
 def _build_tc_einsum(env: Env) -> Fn:
@@ -890,6 +906,7 @@ def compile_source(counter: int) -> str:
 
 # ---------------------------------------------------------------------------------------
 
+# The workloads of this module, in report order; benchmarks.catalog lists every module's.
 WORKLOADS: tuple[Workload, ...] = (
     TINY,
     BMM,
@@ -903,21 +920,3 @@ WORKLOADS: tuple[Workload, ...] = (
     MLP,
     LARGE_BMM,
 )
-WORKLOAD_NAMES: tuple[str, ...] = (*(w.name for w in WORKLOADS), COMPILE_NAME)
-
-
-def select(names: Sequence[str] | None) -> tuple[tuple[Workload, ...], bool]:
-    """The workloads named (all if None), and whether the compile-time benchmark is included."""
-    if not names:
-        return WORKLOADS, True
-    unknown = sorted(set(names) - set(WORKLOAD_NAMES))
-    if unknown:
-        raise ValueError(
-            f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOAD_NAMES)}"
-        )
-    return tuple(w for w in WORKLOADS if w.name in names), COMPILE_NAME in names
-
-
-for _workload in WORKLOADS:
-    assert _workload.variants[0].role == "hand", _workload.name
-    assert len({v.key for v in _workload.variants}) == len(_workload.variants), _workload.name

@@ -208,6 +208,10 @@ class Generator:
         helper = self.use_helper("_window")
         return Code(f"{helper}({operand.text}, {axis}, {offset}, {counts}, {steps})")
 
+    def reverse(self, operand: Code, axes: list[int]) -> Code:
+        """`operand` with these axes in reverse order (a view on NumPy)."""
+        return Code(f"{self.module}.flip({operand.text}, {tuple(axes)})")
+
     def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
         """Positions read from data, refused where one is outside 0..size-1."""
         what = f"a position in {tensor}"

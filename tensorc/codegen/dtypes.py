@@ -92,6 +92,8 @@ def _describe(
     if op is not None and op.boolean:
         return _BOOLEAN
     values = children[1:] if isinstance(node, ir.Map) and node.op == "where" else children
+    if isinstance(node, ir.Gather | ir.Scatter):  # positions do not make the values' dtype
+        values = children[: 2 if isinstance(node, ir.Scatter) and node.into else 1]
     return Known(
         constant=all(value.constant for value in values),
         integral=all(value.integral for value in values) and not (op and op.floating),

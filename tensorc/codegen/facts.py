@@ -90,7 +90,7 @@ def python_scalars(program: ir.Program) -> frozenset[int]:
                 isinstance(node, ir.Var) and node.name in scalar_names
             ):
                 known.add(id(node))
-        if id(let.value) in known:  # `s = 0` makes `s` a Python number for later reads
+        if id(let.value) in known and not let.value.indices:  # `s = 0`: a Python number
             scalar_names.add(let.name)
     return frozenset(known)
 

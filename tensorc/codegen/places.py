@@ -119,12 +119,11 @@ def _padded(
 
 
 def _viewable(places: list[ir.Place]) -> bool:
-    """Whether views can read these places: no lookups, every index along one axis only,
-    forwards."""
+    """Whether views can read these places: no lookups, every index along one axis only."""
     seen: list[str] = []
     for place in places:
         if isinstance(place, ir.Position):
-            if place.lookup is not None or any(c <= 0 for c, _ in place.terms):
+            if place.lookup is not None:
                 return False
             seen.extend(index for _, index in place.terms)
         elif place != ELLIPSIS:
@@ -133,7 +132,8 @@ def _viewable(places: list[ir.Place]) -> bool:
 
 
 def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> Code:
-    """Windows for positions of several indices, then one basic index for the rest."""
+    """Windows for positions of several indices, then one basic index for the rest; an index
+    that moves backwards is read forwards from its far end, then its axis reversed."""
     produced: list[str] = []
     entries: list[str] = []
     extra_after = 0  # axes the windows added after the place being handled (from the back)
@@ -142,10 +142,11 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         place = places[k]
         if isinstance(place, ir.Position) and len(place.terms) > 1:
             counts = ", ".join(gen.size(index) for _, index in place.terms)
-            steps = ", ".join(str(c) for c, _ in place.terms)
+            steps = ", ".join(str(abs(c)) for c, _ in place.terms)
             axis = axis_number(labels, k)
             axis = axis - extra_after if axis < 0 else axis
-            x = gen.window(x, axis, str(place.offset), f"({counts},)", f"({steps},)")
+            start = _extreme(gen, place, False).text()
+            x = gen.window(x, axis, start, f"({counts},)", f"({steps},)")
             extra_after += len(place.terms) - 1
     for place in places:
         if not isinstance(place, ir.Position):
@@ -154,9 +155,10 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         elif not place.terms:
             entries.append(str(place.offset))
         elif len(place.terms) == 1:
-            (step, index), start = place.terms[0], place.offset
-            stop = _size(gen, index).plus(-1).times(step).plus(start + 1)
-            entries.append(f"{start}:{stop.text()}" + (f":{step}" if step != 1 else ""))
+            (step, index), first = place.terms[0], _extreme(gen, place, False)
+            stop = _size(gen, index).plus(-1).times(abs(step)).plus(first).plus(1)
+            stride = f":{abs(step)}" if abs(step) != 1 else ""
+            entries.append(f"{first.text()}:{stop.text()}{stride}")
             produced.append(index)
         else:
             entries.extend(":" for _ in place.terms)
@@ -165,6 +167,15 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
         entries.pop()
     if entries and entries != ["..."]:
         x = Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
+    backwards = [
+        axis_number(produced, produced.index(index))
+        for place in places
+        if isinstance(place, ir.Position)
+        for c, index in place.terms
+        if c < 0
+    ]
+    if backwards:
+        x = gen.reverse(x, backwards)
     return _reordered(gen, x, tuple(produced), node.labels)
 
 
@@ -239,6 +250,12 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     """The write `node` of `operand` into zeros, or into its `into` array."""
     into = rest[0] if node.into is not None else None
     lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
+    if into is not None and node.into is not None and gen.facts.dtypes.constant(node.into):
+        # `S[s, d] = 0` then `S[seg[e], d] += X[e, d]`: the zeros take X's dtype, as the
+        # Python number 0 would beside X
+        values = gen.name_of(operand)
+        operand = Code(values)
+        into = gen.like(into, values, gen.facts.dtypes.integral(node.into))
     over = node.operand.indices
     entries = []
     for k, place in enumerate(node.places):

@@ -124,3 +124,12 @@ def test_pad_reads_zeros_outside_and_covers_the_input(n, kernel, step, shift):
         for h in range(size)
     ]
     np.testing.assert_allclose(y, np.array(expected).reshape(size))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_zeros_written_into_take_the_dtype_of_what_is_added(dtype):
+    # `S[s, d] = 0` is made of the program's numbers: adding float32 rows keeps float32
+    f = tc.compile("S[s, d] = 0\nS[seg[e], d] += X[e, d]")
+    out = f(np.array([0, 1, 1]), np.ones((3, 2), dtype), s=2)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, [[1, 1], [2, 2]])
