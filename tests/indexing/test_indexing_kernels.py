@@ -44,7 +44,8 @@ KERNELS = [
     ("numpy", CONV2D, ("sliding_window_view",)),
     ("torch", EMBEDDING, ("index_select", "embedding")),
     ("torch", TAKE_ALONG, ("gather(", "take_along_dim")),
-    ("torch", SEGMENT_SUM, ("index_add", "scatter_add")),
+    # index_put with accumulate=True measured ~2x faster than index_add_ on CPU
+    ("torch", SEGMENT_SUM, ("index_add", "scatter_add", "index_put")),
     ("jax", EMBEDDING, ("take(",)),
     ("jax", TAKE_ALONG, ("take_along_axis",)),
     ("jax", SEGMENT_SUM, (".add(",)),
