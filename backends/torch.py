@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from tensorc.backends import Backend, GradientRequest, owned_by_modules
+from tensorc.backends import Backend, GradientRequest, owned_by_modules, torch_kernels
 from tensorc.backends.torch_einsum import einsum_operand, einsum_result, forward_strides
-from tensorc.backends.torch_kernels import KERNELS, NormKernels
+from tensorc.backends.torch_norms import NORM_HELPERS, TorchNorms
+from tensorc.backends.torch_places import PLACES_HELPERS, TorchPlaces
 from tensorc.backends.torch_tracing import TRACER, compiled
 from tensorc.codegen import ATOM, Code
 from tensorc.ir import nodes as ir
@@ -54,6 +55,8 @@ SPELLINGS = {
     "std": "torch.std({0}, dim={axis}, correction=0)",
     "any": "torch.any",
     "all": "torch.all",
+    "argmax": "torch.argmax",
+    "argmin": "torch.argmin",
     "softmax": "torch.softmax",
     "cumsum": "torch.cumsum",
     "log_softmax": "torch.log_softmax",
@@ -69,7 +72,7 @@ def _scalar(x):
         return x
     return torch.tensor(x, dtype=torch.float64 if isinstance(x, float) else None)
 ''',
-    **KERNELS,  # the norms' kernels (helpers of `NormKernels.normalise`)
+    **NORM_HELPERS,  # what `TorchNorms.normalise` calls
 }
 
 
@@ -100,60 +103,12 @@ def _matmul(a, b):
     return a @ b
 '''
 
+_HELPERS.update(PLACES_HELPERS)
 
-# Reads and writes at positions (`tensorc.codegen.places`).
-_HELPERS["_pad_axis"] = '''
-def _pad_axis(x, axis, before, after, mode):
-    """x padded along one axis: zeros ("constant"), its edge ("edge") or wrapped ("wrap")."""
-    axis = axis % x.ndim
-    if mode == "constant":
-        return torch.nn.functional.pad(x, [0, 0] * (x.ndim - axis - 1) + [before, after])
-    n = x.shape[axis]
-    positions = torch.arange(-before, n + after, device=x.device)
-    positions = positions.clamp(0, n - 1) if mode == "edge" else positions % n
-    return x.index_select(axis, positions)
-'''
-
-_HELPERS["_window"] = '''
-def _window(x, axis, offset, counts, steps):
-    """A view of x with `axis` replaced by window axes: element [j1, j2, ...] of them is
-    element offset + steps[0] * j1 + steps[1] * j2 + ... of the axis. Nothing is copied."""
-    axis = axis % x.ndim
-    x = x.movedim(axis, -1)[..., offset:]
-    shape = tuple(x.shape[:-1]) + tuple(counts)
-    strides = tuple(x.stride()[:-1]) + tuple(step * x.stride(-1) for step in steps)
-    view = x.as_strided(shape, strides, x.storage_offset())
-    return view.movedim(tuple(range(x.ndim - 1, view.ndim)), tuple(range(axis, axis + len(counts))))
-'''
-
-_HELPERS["_in_range"] = '''
-def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
-    if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
-        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    bad = (positions < 0) | (positions >= size)
-    if torch.compiler.is_compiling():  # traced: an assertion in the graph, with no sync
-        torch._assert_async(~bad.any(), f"{what} is outside its axis")
-    elif bad.any():
-        raise IndexError(f"{what} is {positions[bad][0].item()}, outside 0 to {size - 1}")
-    return positions
-'''
-
-_HELPERS["_scatter"] = '''
-def _scatter(into, shape, index, values, accumulate):
-    """values written at index into into (or into zeros of shape), out of place; every value
-    written to one place is added up if accumulate."""
-    if into is None:
-        into = torch.zeros(shape, dtype=values.dtype, device=values.device)
-    dtype = torch.promote_types(into.dtype, values.dtype)
-    index = tuple(
-        i if isinstance(i, torch.Tensor) else torch.tensor(i, device=values.device) for i in index
-    )
-    return into.to(dtype).index_put(index, values.to(dtype), accumulate=accumulate)
-'''
+_HELPERS.update(torch_kernels.HELPERS)  # the kernels' own (backends/torch_kernels.py)
 
 
-class TorchGenerator(NormKernels):  # a Generator, with torch's norm kernels
+class TorchGenerator(TorchNorms, TorchPlaces):  # a Generator, with kernels and places
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
     module = "torch"
@@ -161,6 +116,7 @@ class TorchGenerator(NormKernels):  # a Generator, with torch's norm kernels
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
+    kernel_forms = torch_kernels.TorchKernels
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]

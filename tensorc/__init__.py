@@ -62,6 +62,6 @@ def compile(
     `mesh` (the backend's device mesh) and `shard` (index name -> mesh axis name, or a tuple of
     them) split every axis that such an index labels over that mesh axis (docs/sharding.md).
 
-    `jit=True` hands each generated function to the backend's compiler: `torch.compile` on
-    PyTorch (JAX's functions are under `jax.jit` already; NumPy has none)."""
+    `jit=True` hands each generated function to the backend's compiler (its record's `jit`:
+    PyTorch's compiler; JAX's functions are jitted anyway; NumPy has none)."""
     return compile_program(source, backend, passes, mesh=mesh, shard=shard, jit=jit)

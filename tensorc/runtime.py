@@ -319,8 +319,8 @@ CACHE = ProgramCache()
 
 class JitProgram(Program):
     """A program whose generated functions go through the backend's compiler first
-    (`tc.compile(..., jit=True)`: `torch.compile` on PyTorch, whose inductor then fuses the
-    elementwise tails; JAX's functions are under `jax.jit` anyway)."""
+    (`tc.compile(..., jit=True)`: the backend record's `jit`, PyTorch's compiler, whose
+    inductor then fuses the elementwise tails; JAX's functions are jitted anyway)."""
 
     @staticmethod
     def checked(backend: str | None) -> type[JitProgram]:

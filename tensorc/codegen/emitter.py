@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorc.codegen import lookups as fast_lookups
 from tensorc.codegen import places
 from tensorc.codegen.code import Code, align, comment
+from tensorc.codegen.dtypes import DtypeCare
 from tensorc.ir import nodes as ir
+from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import reads
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 INLINE_LIMIT = 72  # longer single-use expressions get a name of their own, for readability
 
 
-class Emitter:
+class Emitter(DtypeCare):
     """Writes the body of one function for one dialect."""
 
     def __init__(self, dialect: Generator):
@@ -101,6 +104,8 @@ class Emitter:
 
     def node(self, node: ir.Node, args: list[Code]) -> Code:
         """The expression for one node, given its children's expressions."""
+        if isinstance(node, Windowed):  # a framework's kernel (`tensorc.codegen.kernels`)
+            return self.dialect.kernels.write(node, args)
         emit = getattr(self, f"emit_{type(node).__name__.lower()}", None)
         if emit is None:  # pragma: no cover - the lowering passes leave no other node
             raise TypeError(f"no code for {type(node).__name__}")
@@ -193,33 +198,19 @@ class Emitter:
         return self.dialect.normalise(node, self.floating("mean", node.operand, x), gain, bias)
 
     def emit_gather(self, node: ir.Gather, operand: Code, *lookups: Code) -> Code:
-        return places.gather(self.dialect, node, operand, list(lookups))
+        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one."""
+        fast = fast_lookups.gather(self.dialect, node, operand, list(lookups))
+        return fast or places.gather(self.dialect, node, operand, list(lookups))
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
-        return places.scatter(self.dialect, node, operand, list(rest))
+        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one. A
+        start made of the program's numbers (`S[s, d] = 0` then `S[seg[e], d] += X[e, d]`)
+        takes the values' dtype, as the Python number 0 would beside X."""
+        if node.into is not None:
+            operand, start = self.follow((node.operand, node.into), [operand, rest[0]])
+            rest = (start, *rest[1:])
+        fast = fast_lookups.scatter(self.dialect, node, operand, list(rest))
+        return fast or places.scatter(self.dialect, node, operand, list(rest))
 
-    # --- dtypes: the few places where generated code sets one ---------------------------------
-
-    def floating(self, op: str, operand: ir.Node, code: Code) -> Code:
-        """The operand of a float-only function, reduction or normaliser, made floating
-        first where it holds integers (Python's `/` makes its operands floating itself)."""
-        if OPS[op].floating and OPS[op].infix is None and self.facts.dtypes.integral(operand):
-            return self.dialect.as_float(code, self.dialect.python_number(operand))
-        return code
-
-    def follow(self, operands: tuple[ir.Node, ...], codes: list[Code]) -> list[Code]:
-        """The operands' codes, with each tensor made from the program's numbers only in the
-        dtype those numbers take beside the first operand read from the inputs."""
-        facts = self.facts
-        constant = [
-            facts.dtypes.constant(node) and not facts.python_scalar(node) for node in operands
-        ]
-        other = next((k for k, node in enumerate(operands) if facts.dtypes.anchored(node)), None)
-        if other is None or not any(constant):
-            return codes
-        name = self.name_of(codes[other])
-        codes = [Code(name) if k == other else code for k, code in enumerate(codes)]
-        return [
-            self.dialect.like(code, name, facts.dtypes.integral(node)) if made else code
-            for node, code, made in zip(operands, codes, constant, strict=True)
-        ]
+    def emit_crossentropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        return self.dialect.cross_entropy(node, logits, target)

@@ -15,7 +15,8 @@ from tensorc.ir import ranges
 from tensorc.ir.labels import ELLIPSIS, Extent
 from tensorc.ir.labels import parts as label_parts
 from tensorc.ir.nodes import display_name
-from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, SizeSource, reads, size_sources
+from tensorc.ir.shapes import Sizes, reads
+from tensorc.ir.sources import AxisSize, KeywordSize, SizeSource, size_sources
 
 
 def _needs(source: SizeSource) -> tuple[str, ...]:

@@ -233,103 +233,6 @@ class Attention(Labelled):
         return (self.query, self.key, self.value, self.scale)
 
 
-BOUNDARIES = ("error", "pad", "clamp", "wrap")  # what a read outside the tensor gives
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where along one stored axis an element is read or written: `sum(coefficient * index) +
-    offset`, plus the value of `lookup` (an integer array over its own labels) for a
-    tensor-valued index. Reads outside follow `boundary`: "error" (none may happen), "pad"
-    (zeros), "clamp" (the edge) or "wrap" (around); `padding` is `pad(e, p)`'s p."""
-
-    terms: tuple[tuple[int, str], ...]
-    offset: int = 0
-    lookup: Node | None = None
-    boundary: str = "error"
-    padding: int = 0
-
-    @property
-    def indices(self) -> tuple[str, ...]:
-        """The indices the position depends on: its terms', then its lookup's."""
-        looked_up = self.lookup.indices if self.lookup is not None else ()
-        return tuple(dict.fromkeys((*(index for _, index in self.terms), *looked_up)))
-
-    def coefficient(self, index: str) -> int:
-        return sum(c for c, name in self.terms if name == index)
-
-    def bounds(self, size: Callable[[str], int]) -> tuple[int, int]:
-        """The least and greatest position over the indices' ranges (the lookup's aside)."""
-        low = high = self.offset
-        for coefficient, index in self.terms:
-            reach = coefficient * (size(index) - 1)
-            low, high = (low + reach, high) if reach < 0 else (low, high + reach)
-        return low, high
-
-
-Place = str | Position  # an axis of a gather or scatter: a label passed through, or a position
-
-
-def placed_indices(places: tuple[Place, ...]) -> tuple[str, ...]:
-    """The labels a gather's result (or a scatter's operand) has: its plain labels and the
-    indices of its positions, in order of appearance."""
-    found: list[str] = []
-    for place in places:
-        found.extend(place.indices if isinstance(place, Position) else (place,))
-    return tuple(dict.fromkeys(found))
-
-
-@dataclass(frozen=True)
-class Gather(Labelled):
-    """Reads `operand` at computed positions: along each of its axes, `places` gives either
-    the operand's own label (the axis is kept) or a `Position`. The result's `labels` are the
-    indices those use, in the statement's order."""
-
-    operand: Node
-    places: tuple[Place, ...]
-    labels: tuple[str, ...]
-
-    @property
-    def lookups(self) -> tuple[Node, ...]:
-        return tuple(p.lookup for p in self.places if isinstance(p, Position) and p.lookup)
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand, *self.lookups)
-
-
-@dataclass(frozen=True)
-class Scatter(Labelled):
-    """Writes `operand` (over the indices that `places` use) into an array with axes `labels`:
-    along each axis, `places` gives the operand's label or a `Position`. The array starts as
-    `into` or as zeros; with `accumulate` every element written is added (duplicates too),
-    otherwise each position is written once."""
-
-    operand: Node
-    places: tuple[Place, ...]
-    labels: tuple[str, ...]
-    accumulate: bool
-    into: Node | None = None
-
-    @property
-    def lookups(self) -> tuple[Node, ...]:
-        return tuple(p.lookup for p in self.places if isinstance(p, Position) and p.lookup)
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        into = (self.into,) if self.into is not None else ()
-        return (self.operand, *into, *self.lookups)
-
-
-def _with_lookups(places: tuple[Place, ...], lookups: tuple[Node, ...]) -> tuple[Place, ...]:
-    """`places` with their lookups replaced by `lookups`, in order."""
-    remaining = list(lookups)
-    return tuple(
-        replace(p, lookup=remaining.pop(0)) if isinstance(p, Position) and p.lookup else p
-        for p in places
-    )
-
-
 def _remember_hash(cls: type) -> None:
     """Caches a node class's structural hash: trees are hashed by CSE at every level, and
     recomputing a deep tree's hash each time would make that quadratic."""
@@ -389,14 +292,10 @@ def with_children(node: Node, children: tuple[Node, ...]) -> Node:
         return Map(node.op, children, node.labels)
     if isinstance(node, Contract):
         return Contract(children, node.labels, node.path)
-    if isinstance(node, Gather):
-        places = _with_lookups(node.places, children[1:])
-        return Gather(children[0], places, node.labels)
-    if isinstance(node, Scatter):
-        into = children[1] if node.into is not None else None
-        rest = children[2:] if node.into is not None else children[1:]
-        places = _with_lookups(node.places, rest)
-        return Scatter(children[0], places, node.labels, node.accumulate, into)
+    rebuilt = getattr(node, "rebuilt", None)  # a node whose children are not its fields
+    if rebuilt is not None:
+        result: Node = rebuilt(children)
+        return result
     names = _CHILD_FIELDS.get(kind)
     if names is None:
         names = tuple(f.name for f in fields(node) if f.type in ("Node", Node))
@@ -476,32 +375,13 @@ class Program:
     subscripts: tuple[str, ...] | None = None  # an einsum's operand subscripts, for messages
 
 
-# --- library kernels (issue 11): tensorc/passes/fuse_normalisations.py makes these --------
-
-
-@dataclass(frozen=True)
-class Normalise(Labelled):
-    """A layer norm (`kind` "layer": (x - mean) / sqrt(var + eps)) or an RMS norm ("rms":
-    x / sqrt(mean(x ** 2) + eps)) of `operand` over its last `over` axes, times `gain` and
-    plus `bias` (the constants 1 and 0 where a program has none), with the operand's labels:
-    the pattern that libraries have one kernel for. `formula()` is the same written out."""
-
-    kind: str
-    operand: Node
-    gain: Node
-    bias: Node
-    eps: float
-    over: int
-    labels: tuple[str, ...]
-
-    @property
-    def children(self) -> tuple[Node, ...]:
-        return (self.operand, self.gain, self.bias)
-
-    @property
-    def normalised(self) -> tuple[str, ...]:
-        """The labels of the axes normalised over: the operand's last `over`."""
-        return self.labels[len(self.labels) - self.over :]
-
-
-_remember_hash(Normalise)
+# Nodes with a module of their own, re-exported so that `ir.Gather` reads like `ir.Map`.
+from tensorc.ir.kernels import CrossEntropy, Normalise  # noqa: E402, F401
+from tensorc.ir.positioned import (  # noqa: E402, F401
+    BOUNDARIES,
+    Gather,
+    Place,
+    Position,
+    Scatter,
+    placed_indices,
+)

@@ -132,7 +132,11 @@ def test_statements_that_are_returned_stay():
 
 @pytest.mark.parametrize(
     ("x", "gain"),
-    [(torch.float32, torch.float64), (torch.float64, torch.float32), (torch.float32, torch.float32)],
+    [
+        (torch.float32, torch.float64),
+        (torch.float64, torch.float32),
+        (torch.float32, torch.float32),
+    ],
 )
 def test_the_kernels_give_the_formulas_dtype(x, gain, rng):
     arrays = inputs(LAYER_NORM, rng)
