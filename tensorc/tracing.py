@@ -23,6 +23,8 @@ from typing import Any
 _numbers = count(1)
 _programs: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 _SYMBOLIC = frozenset({"SymInt", "SymFloat", "SymBool"})
+_watched: tuple[Tracer, ...] = ()  # the backends' tracers, found when a program is made
+_modules = sys.modules  # the imported modules (the dict itself is never replaced)
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ def _until_imported() -> bool:
     """False until a framework with a tracer is imported; then its own check takes this one's
     place (not while one of its compilers works: a tracer that starts again must find the
     module as it left it)."""
-    for tracer in _tracers():
-        if tracer.module in sys.modules:
+    for tracer in _watched or _tracers():
+        if tracer.module in _modules:
             check = tracer.check()
             if not tracer.compiling():
                 global active
@@ -64,6 +66,8 @@ active: Callable[[], bool] = _until_imported
 def register(program: Any) -> str:
     """A name for a compiled program, by which a traced call finds it again. A str: the
     graph keeps it as a constant (a tracer may make an int argument a symbolic size)."""
+    global _watched
+    _watched = _watched or tuple(_tracers())  # for `active`, which must not look them up
     name = f"program {next(_numbers)}"
     _programs[name] = program
     return name

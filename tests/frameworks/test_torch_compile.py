@@ -274,3 +274,14 @@ def test_created_tensors_are_made_on_the_inputs_device(source):
         for line in f.source_for(*args).splitlines():
             if made in line and "torch.zeros(()" not in line:
                 assert "device=" in line, line
+
+
+def test_a_first_call_under_dynamo_before_any_eager_call(monkeypatch):
+    """Before any eager call has bound torch's own check, dynamo reads tensorc's first one."""
+    from tensorc import tracing
+
+    monkeypatch.setattr(tracing, "active", tracing._until_imported)
+    f = fresh(MATMUL)
+    a, b = rand(3, 4), rand(4, 5)
+    torch.testing.assert_close(torch.compile(f, fullgraph=True, backend="eager")(a, b), a @ b)
+    no_graph_breaks()
