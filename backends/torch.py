@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
-from tensorc.codegen import ATOM, Code, Generator
+from tensorc.codegen import ATOM, PRODUCT, Code, Generator
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 from tensorc.ops import OPS, Kind
@@ -173,8 +173,7 @@ class TorchGenerator(Generator):
         return self.spell(op, texts)
 
     def _tensor(self, text: str, scalar: bool) -> str:
-        """Generated text for a tensor: a numeric literal becomes one, and so does another
-        value that is a Python number (`0.5 * 2`), in double precision as a scalar input."""
+        """A numeric literal, or a computed Python number (`0.5 * 2`), as a tensor."""
         if _is_number(text):
             return f"torch.tensor({text})"
         return f"{self.use_helper('_scalar')}({text})" if scalar else text
@@ -245,7 +244,8 @@ class TorchGenerator(Generator):
 
     def full(self, shape: str, value: Code) -> Code:
         device = f", device={self.first_tensor}.device" if self.first_tensor else ""
-        return Code(f"torch.full({shape}, {value.text}{device})")
+        exact = "" if _is_number(value.text) else ", dtype=torch.float64"  # a computed number
+        return Code(f"torch.full({shape}, {value.text}{exact}{device})")
 
     def broadcast_to(self, operand: Code, shape: str) -> Code:
         return Code(f"{operand.at(ATOM)}.expand({shape})")
@@ -288,6 +288,13 @@ class TorchGenerator(Generator):
             return super().product(node, left, right)
         return Code(f"{self.use_helper('_matmul')}({left.text}, {right.text})")
 
+    def dot(self, node: ir.MatMul, left: Code, right: Code) -> Code | None:
+        """`(a * b).sum(-1)` in the sides' one dtype (a sum widens integers), 3-4x faster."""
+        if not self._same(node):
+            return None  # `_matmul`, which gives them one dtype
+        a = self.name_of(left)
+        return Code(f"({a} * {right.at(PRODUCT + 1)}).sum(-1, dtype={a}.dtype)")
+
     def _same(self, node: ir.MatMul) -> bool:
         """Whether both sides have the one dtype the inputs that meet in products have."""
         dtypes = self.facts.dtypes
@@ -307,9 +314,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# --- tc.einsum: operands and results as torch.einsum has them --------------------------------
 
 
 def einsum_operand(value: object, like: object = None) -> object:

@@ -7,10 +7,11 @@ its own on a line before the statement that uses it."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from tensorc.codegen import places
-from tensorc.codegen.code import Code, align, comment
+from tensorc.codegen.code import ATOM, PRODUCT, Code, align, comment
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
@@ -64,7 +65,7 @@ class Emitter:
             if (
                 node is not root
                 and (self.facts.shared(node) or len(code.text) > INLINE_LIMIT)
-                and not isinstance(node, ir.Var | ir.Const)
+                and not isinstance(node, ir.Var | ir.Const | ir.Size)
             ):
                 code = self._named(code)
                 self.bound[id(node)] = code
@@ -103,6 +104,12 @@ class Emitter:
 
     def emit_indexvalue(self, node: ir.IndexValue) -> Code:
         return self.dialect.arange(self.dialect.sizes.axis(node.index))
+
+    def emit_size(self, node: ir.Size) -> Code:
+        sizes = [self.dialect.size(label) for label in node.axes]
+        if all(size.isdigit() for size in sizes):
+            return Code(str(math.prod(int(size) for size in sizes)))
+        return Code(" * ".join(sizes), PRODUCT if len(sizes) > 1 else ATOM)
 
     def emit_map(self, node: ir.Map, *args: Code) -> Code:
         codes = [
@@ -154,7 +161,7 @@ class Emitter:
 
     def emit_expand(self, node: ir.Expand, operand: Code) -> Code:
         shape = self.dialect.sizes.shape(node.labels)
-        if isinstance(node.operand, ir.Const):
+        if isinstance(node.operand, ir.Const) or self.dialect.python_number(node.operand):
             return self.dialect.full(shape, operand)
         expanded = align(operand, node.operand.indices, node.labels)
         return self.dialect.broadcast_to(expanded, shape)

@@ -64,10 +64,12 @@ def _fresh(node: ir.Node) -> bool:
 
 
 def count_uses(program: ir.Program) -> dict[int, int]:
-    """How many distinct parents read each node, over all statements."""
+    """How many distinct parents read each node, over all statements; a statement whose
+    whole value is also part of another counts as one more (it is computed once, and named)."""
     uses: dict[int, int] = {}
     seen: set[int] = set()
     for let in program.lets:
+        uses[id(let.value)] = uses.get(id(let.value), 0) + 1
         for node in ir.walk(let.value):
             if id(node) in seen:
                 continue
@@ -86,7 +88,7 @@ def python_scalars(program: ir.Program) -> frozenset[int]:
             if node.children:
                 if all(id(child) in known for child in node.children):
                     known.add(id(node))
-            elif isinstance(node, ir.Const) or (
+            elif isinstance(node, ir.Const | ir.Size) or (
                 isinstance(node, ir.Var) and node.name in scalar_names
             ):
                 known.add(id(node))

@@ -258,6 +258,9 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
         values = gen.name_of(operand)
         operand = Code(values)
         into = gen.like(into, values, gen.facts.dtypes.integral(node.into))
+    elif into is not None and gen.facts.dtypes.constant(node.operand):
+        # `dZ[b, y[b]] += -dl[b]` where `dl` is made of numbers: they take dZ's dtype
+        operand = gen.like(operand, gen.name_of(into), gen.facts.dtypes.integral(node.operand))
     over = node.operand.indices
     entries: list[str] = []
     inside: list[str] = []  # under `pad`: the conditions that the positions are inside

@@ -85,6 +85,17 @@ class IndexValue(Node):
 
 
 @dataclass(frozen=True)
+class Size(Node):
+    """The number of elements along `axes` (the product of their sizes): a Python int."""
+
+    axes: tuple[str, ...]
+
+    @property
+    def indices(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
 class Diagonal(OneOperand):
     """The diagonal of two axes with the same label; the merged axis moves to the end."""
 
@@ -404,10 +415,15 @@ def with_children(node: Node, children: tuple[Node, ...]) -> Node:
     return replace(node, **dict(zip(names, children, strict=True)))
 
 
-def rewrite(root: Node, change: Callable[[Node], Node | None]) -> Node:
-    """Rebuilds `root` bottom-up, replacing each node by `change(node)` where that is not None."""
-    done: dict[int, Node] = {}
+def rewrite(
+    root: Node, change: Callable[[Node], Node | None], done: dict[int, Node] | None = None
+) -> Node:
+    """Rebuilds `root` bottom-up, replacing each node by `change(node)` where that is not None.
+    `done` maps nodes already rebuilt (by identity) to what they became."""
+    done = {} if done is None else done
     for node in walk(root):
+        if id(node) in done:
+            continue
         children = tuple(done[id(child)] for child in node.children)
         rebuilt = with_children(node, children)
         replacement = change(rebuilt)
@@ -416,8 +432,10 @@ def rewrite(root: Node, change: Callable[[Node], Node | None]) -> Node:
 
 
 def rewrite_program(program: Program, change: Callable[[Node], Node | None]) -> Program:
-    """`rewrite` applied to every statement of a program."""
-    lets = tuple(replace(let, value=rewrite(let.value, change)) for let in program.lets)
+    """`rewrite` applied to every statement of a program. A node that several statements
+    share (common-subexpression elimination made it one) stays one node."""
+    done: dict[int, Node] = {}
+    lets = tuple(replace(let, value=rewrite(let.value, change, done)) for let in program.lets)
     return replace(program, lets=lets)
 
 
