@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import frameworks, timing
+from benchmarks import frameworks, memory, timing
 from benchmarks.catalog import select
 from benchmarks.frameworks import Framework
 from benchmarks.timing import Timed, TimingConfig
@@ -51,6 +51,9 @@ def describe(exc: BaseException) -> str:
 
 
 def to_numpy(fw: Framework, value: Any) -> np.ndarray:
+    """A result as one NumPy array (a tuple of results, such as gradients, flattened into one)."""
+    if isinstance(value, tuple):
+        return np.concatenate([to_numpy(fw, part).ravel() for part in value])
     if isinstance(value, np.ndarray | np.generic | int | float):
         return np.asarray(value)
     return fw.to_numpy(value)
@@ -146,6 +149,8 @@ def run_workload(
             if variant.role == "hand":
                 reference = result
                 entry["check"] = "reference"
+            elif variant.role == "reference":
+                entry["check"] = "not compared: another computation, timed for the ratio"
             elif reference is None:
                 entry["check"] = "unchecked (no reference)"
             else:
@@ -175,9 +180,10 @@ def run_workload(
                 f"[{stats.q1_ns / 1e3:.2f}-{stats.q3_ns / 1e3:.2f}] x{stats.number}"
                 f"/{stats.blocks}"
             )
-    if workload.memory and fw.name == "numpy":
+    if workload.memory:
         for entry, timed in active:
-            entry["peak_bytes"] = timing.peak_traced_bytes(timed.call)
+            entry["peak_bytes"] = memory.peak_bytes(fw, timed)
+            entry["peak_method"] = memory.METHODS.get(fw.name)
     if program is not None:
         for attr in ("source_for", "ir_for"):
             try:
