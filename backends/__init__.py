@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from tensorc.codegen import Generator
+    from tensorc.sharding import MeshSupport
 
 ORDER = ("numpy", "jax", "torch")  # the registry: one backends/<name>.py each, in this order
 DEFAULT = "numpy"  # for calls with no array to choose by, and `f.source` when none is named
@@ -78,6 +79,9 @@ class Backend:
     plain: Callable[[Any], Any] = _as_it_is
     # the oracle `tc.check` compares gradients with; None for a framework without autodiff
     gradients: Callable[[GradientRequest], list[np.ndarray]] | None = None
+    # sharding over a device mesh (`tc.compile(..., mesh=, shard=)`), or None and why not
+    mesh: MeshSupport | None = None
+    unsharded: str = "it cannot lay tensors out over a device mesh"
 
     def installed(self) -> bool:
         """Whether the framework can be imported here."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -10,6 +11,12 @@ import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
 from tensorc.codegen import ATOM, Code, Generator
+from tensorc.codegen.sizes import StaticSizes
+from tensorc.errors import TensorcError
+from tensorc.ir import nodes as ir
+from tensorc.ir.labels import ELLIPSIS
+from tensorc.ir.labels import parts as label_parts
+from tensorc.sharding import Entry, Layout, MeshAxes, MeshSupport
 
 # How JAX writes each operation that is not a Python operator (see `Generator.spell`).
 SPELLINGS = {
@@ -136,6 +143,105 @@ class JaxGenerator(Generator):
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
 
+    # --- sharding: the mesh is the one in context (`jax.set_mesh`) -------------------------
+
+    def entry_lines(self) -> list[str]:
+        """A sharded function says where its mesh comes from, and where each index goes."""
+        if self.layout is None:
+            return []
+        where = ", ".join(f"{index} over {_entry(axes)}" for index, axes in self.layout.indices)
+        return [
+            "# sharded over the mesh in context (call under `with jax.set_mesh(mesh):`):",
+            f"# {where or 'every axis replicated'}",
+        ]
+
+    def lay_out(self, name: str, labels: tuple[str, ...]) -> list[str]:
+        """`name` resharded to the layout its labels give (explicit mesh axes), or constrained
+        to it for the partitioner to propagate (auto mesh axes)."""
+        if self.layout is None or not labels:
+            return []
+        call = "jax.reshard" if self.layout.explicit else "jax.lax.with_sharding_constraint"
+        return [f"{name} = {call}({name}, {self.partition(labels, name)})"]
+
+    def partition(self, labels: tuple[str, ...], name: str | None = None) -> str:
+        """The `jax.P(...)` of a value with these labels. The ellipsis's axes are replicated:
+        as many `None`s as it has axes where a split axis follows it (counted from the
+        array `name`, or from the program's batch shape)."""
+        assert self.layout is not None
+        entries = self.layout.spec(labels)
+        texts = [_entry(entry) for entry in entries]
+        if ELLIPSIS in labels:
+            k = labels.index(ELLIPSIS)
+            if not any(entries[k + 1 :]):
+                texts = texts[:k]
+            elif name is not None:
+                texts[k] = f"*(None,) * ({name}.ndim - {len(labels) - 1})"
+            elif isinstance(self.sizes, StaticSizes):
+                texts[k : k + 1] = ["None"] * len(self.sizes.sizes.ellipsis)
+            else:
+                texts[k] = f"*(None,) * len({self.sizes.batch()})"
+        return f"jax.P({', '.join(texts)})"
+
+    def reshape(self, operand: Code, shape: str, node: ir.Reshape | None = None) -> Code:
+        """With explicit mesh axes JAX infers the layout of a reshape that merges or splits
+        one group of axes split by its leading index only: other reshapes of a split value
+        say the layout of their result."""
+        layout = self.layout
+        if node is None or layout is None or not layout.explicit or _inferred(layout, node):
+            return super().reshape(operand, shape, node)
+        spec = self.partition(node.labels)
+        return Code(f"jnp.reshape({operand.text}, {shape}, out_sharding={spec})")
+
+    def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
+        return self.matrix_product(left, right, _product_labels(node), node.left.indices[-1])
+
+    def matrix_product(self, left: Code, right: Code, labels: tuple[str, ...], summed: str) -> Code:
+        """A product over a split index is partial sums on each device: with explicit mesh
+        axes JAX needs the layout of the result (`out_sharding`) to know how to combine them."""
+        layout = self.layout
+        if layout is None or not layout.explicit or not layout.axes(summed):
+            return super().matrix_product(left, right, labels, summed)
+        spec = self.partition(labels)
+        return Code(f"jnp.matmul({left.text}, {right.text}, out_sharding={spec})")
+
+
+def _entry(entry: Entry | tuple[str, ...]) -> str:
+    """One entry of a PartitionSpec as Python text: `None`, `"data"`, `("data", "model")`."""
+    if entry is None:
+        return "None"
+    if isinstance(entry, str) or len(entry) == 1:
+        return f'"{entry if isinstance(entry, str) else entry[0]}"'
+    return "(" + ", ".join(f'"{axis}"' for axis in entry) + ")"
+
+
+def _inferred(layout: Layout, node: ir.Reshape) -> bool:
+    """Whether JAX infers the layout of this reshape from its operand's: nothing is split,
+    or it merges or splits one group of axes in which only the leading index is split."""
+    before, after = node.operand.indices, node.labels
+    changed = [label for label in after if label not in before]
+    changed += [label for label in before if label not in after]
+    groups = [label for label in changed if len(label_parts(label)) > 1]
+    if not any(layout.spec(before)) and not any(layout.spec(after)):
+        return True
+    if len(groups) != 1:
+        return False
+    return not any(layout.axes(part) for part in label_parts(groups[0])[1:])
+
+
+def _product_labels(node: ir.MatMul) -> tuple[str, ...]:
+    """The labels of `left @ right` as `Generator.matmul` shapes it: a vector with batch axes
+    gets a length-1 axis (labelled ""), one without keeps none."""
+    rows = 0 if node.left_vector else 1
+    cols = 0 if node.right_vector else 1
+    batch = node.labels[: len(node.labels) - rows - cols]
+    middle = node.labels[len(batch) : len(batch) + rows]
+    if node.left_vector and len(node.left.indices) > 1:
+        middle = ("",)
+    end = node.labels[len(node.labels) - cols :] if cols else ()
+    if node.right_vector and len(node.right.indices) > 1:
+        end = ("",)
+    return (*batch, *middle, *end)
+
 
 # --- tc.einsum: operands and results as jnp.einsum has them ----------------------------------
 
@@ -209,6 +315,37 @@ def _gradients(request: GradientRequest) -> list[np.ndarray]:
     return [np.asarray(g, dtype=np.float64) for g in grads]
 
 
+def _mesh_axes(mesh: Any) -> MeshAxes:
+    """A `jax.sharding.Mesh` described for tensorc: axis names, sizes, which are explicit."""
+    import jax
+
+    if not isinstance(mesh, jax.sharding.Mesh):
+        raise TensorcError(
+            f"mesh= takes a jax.sharding.Mesh (from jax.make_mesh), not {type(mesh).__name__}"
+        )
+    explicit = getattr(jax.sharding.AxisType, "Explicit", None)
+    types = getattr(mesh, "axis_types", None) or (None,) * len(mesh.axis_names)
+    sizes = tuple(int(mesh.shape[name]) for name in mesh.axis_names)
+    return MeshAxes(tuple(mesh.axis_names), sizes, tuple(t == explicit for t in types))
+
+
+def _on_mesh(function: Callable[..., Any], mesh: Any) -> Callable[..., Any]:
+    """`function` called with `mesh` in context, which its `jax.P(...)`s refer to. Under a
+    trace (`jax.jit`, `jax.grad`, ...), where `jax.set_mesh` is refused, the abstract mesh
+    is set instead: the outer computation places the arrays."""
+    import jax
+
+    def on_mesh(*args: Any) -> Any:
+        try:
+            context: Any = jax.set_mesh(mesh)
+        except ValueError:
+            context = jax.sharding.use_abstract_mesh(mesh.abstract_mesh)
+        with context:
+            return function(*args)
+
+    return on_mesh
+
+
 BACKEND = Backend(
     name="jax",
     module="jax",
@@ -222,4 +359,5 @@ BACKEND = Backend(
     einsum_result=einsum_result,
     precision=_precision,
     gradients=_gradients,
+    mesh=MeshSupport(describe=_mesh_axes, on_mesh=_on_mesh),
 )

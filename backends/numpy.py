@@ -237,4 +237,6 @@ BACKEND = Backend(
     plain=_plain,
     einsum_operand=einsum_operand,
     einsum_result=einsum_result,
+    unsharded="NumPy computes on one CPU device: it has no device mesh to split tensors over "
+    '(shard with backend="jax")',
 )

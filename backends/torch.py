@@ -395,4 +395,6 @@ BACKEND = Backend(
     einsum_operand=einsum_operand,
     einsum_result=einsum_result,
     gradients=_gradients,
+    unsharded='tensorc does not lower to torch\'s DTensor: shard with backend="jax", or lay '
+    "the tensors out with torch.distributed.tensor yourself",
 )

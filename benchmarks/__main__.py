@@ -3,6 +3,7 @@
 python -m benchmarks                      # full run (several minutes)
 python -m benchmarks --quick              # smoke test: small sizes, few repeats
 python -m benchmarks --only bmm,attention --frameworks numpy,torch
+python -m benchmarks --only sharded_mlp   # sharded workloads: benchmarks.sharding, 8 devices
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report
+from benchmarks import report, sharding
 from benchmarks.catalog import WORKLOAD_NAMES, select
 from benchmarks.frameworks import FRAMEWORKS, thread_env
 
@@ -50,7 +51,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="WORKLOAD",
-        help="run only these workloads (comma-separated, repeatable): " + ", ".join(WORKLOAD_NAMES),
+        help="run only these workloads (comma-separated, repeatable): "
+        + ", ".join((*WORKLOAD_NAMES, *sharding.NAMES)),
     )
     parser.add_argument(
         "--frameworks",
@@ -92,6 +94,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.only = [name for item in args.only for name in comma_list(item)]
+    # sharded workloads run in a process of their own, with 8 simulated devices
+    args.sharded = sharding.wanted(args.only)
+    args.frameworks_too = not args.only or any(n not in sharding.NAMES for n in args.only)
+    args.only = [name for name in args.only if name not in sharding.NAMES]
     requested = comma_list(args.frameworks)
     unknown = sorted(set(requested) - set(FRAMEWORKS))
     args.frameworks = [fw for fw in FRAMEWORKS if fw in requested]
@@ -152,6 +158,17 @@ def run_framework(framework: str, args: argparse.Namespace) -> dict[str, Any]:
     if failure is not None:
         result["error"] = failure + (f"; {result['error']}" if "error" in result else "")
     return result
+
+
+def run_sharding(args: argparse.Namespace) -> bool:
+    """Run ``benchmarks.sharding`` in a fresh interpreter whose XLA_FLAGS ask for its devices;
+    it writes sharding.md and sharding.json next to the other results."""
+    command = [sys.executable, "-m", "benchmarks.sharding", "--out", str(args.out)]
+    command += ["--only", ",".join(args.sharded)] + (["--quick"] if args.quick else [])
+    env = {**os.environ, "XLA_FLAGS": sharding.device_flags(os.environ.get("XLA_FLAGS"))}
+    log(f"== sharded: {' '.join(command[1:])}")
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, timeout=args.timeout, check=False)
+    return done.returncode == 0
 
 
 def assemble(framework: str, stdout: str) -> dict[str, Any]:
@@ -230,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "runs": {},
     }
+    sharded_ok = run_sharding(args) if args.sharded else True
+    if not args.frameworks_too:
+        return 0 if sharded_ok else 1
     for framework in args.frameworks:
         load_before = load_average().split(",")[0]
         merged["runs"][framework] = run_framework(framework, args)
@@ -240,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text)
     log(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {chart_path}")
     failed = [fw for fw, run in merged["runs"].items() if run.get("error")]
-    return 1 if failed else 0
+    return 1 if failed or not sharded_ok else 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tensorc.autodiff import Derivative, grad, jvp, vjp
 from tensorc.check import CheckReport, check
@@ -46,9 +47,17 @@ __version__ = "0.1.0"
 
 
 def compile(
-    source: str, backend: str | None = None, passes: Sequence[Pass] | None = PASSES
+    source: str,
+    backend: str | None = None,
+    passes: Sequence[Pass] | None = PASSES,
+    *,
+    mesh: Any = None,
+    shard: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Program:
     """Compiles a tensorc program for `backend` (a name in `tensorc.backends.BACKENDS`, or None
     to follow the arguments). `passes` are the optimising passes: the default pipeline
-    `tensorc.passes.PASSES` when left out or None, none at all with `passes=()`."""
-    return compile_program(source, backend, passes)
+    `tensorc.passes.PASSES` when left out or None, none at all with `passes=()`.
+
+    `mesh` (the backend's device mesh) and `shard` (index name -> mesh axis name, or a tuple of
+    them) split every axis that such an index labels over that mesh axis (docs/sharding.md)."""
+    return compile_program(source, backend, passes, mesh=mesh, shard=shard)

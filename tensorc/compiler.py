@@ -20,6 +20,7 @@ from tensorc.ir.lower import lower_program
 from tensorc.ir.printer import format_program
 from tensorc.ir.shapes import KeywordSize, Sizes, size_sources
 from tensorc.passes import LOWERING, PASSES, Pass, run
+from tensorc.sharding import Layout
 
 UNKNOWN_SIZES = Sizes({})  # planning before shapes are known uses nominal sizes
 _module_numbers = count(1)
@@ -69,9 +70,15 @@ def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES)
     return format_program(run(planned, sizes, LOWERING), reports)
 
 
-def generate(program: ir.Program, backend: str, sizes: Sizes | None) -> str:
-    """Backend source for optimised IR: generic in the sizes when `sizes` is None."""
-    return backends.backend(backend).generator(program, sizes).generate()
+def generate(
+    program: ir.Program, backend: str, sizes: Sizes | None, layout: Layout | None = None
+) -> str:
+    """Backend source for optimised IR: generic in the sizes when `sizes` is None; each
+    tensor laid out over a device mesh as `layout` says, if given (ShapeError for a size
+    that its mesh axes do not divide)."""
+    if layout is not None and sizes is not None:
+        layout.check_sizes(sizes)
+    return backends.backend(backend).generator(program, sizes, layout).generate()
 
 
 def load(source: str, backend: str) -> Callable[..., Any]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
-from tensorc import backends, compiler
+from tensorc import backends, compiler, sharding
 from tensorc.arguments import (
     bind,
     choose_backend,
@@ -46,10 +46,18 @@ PROGRAMS_CACHED = 512
 class Program:
     """A compiled tensorc program: call it with arrays; read `source` and `ir`."""
 
-    def __init__(self, program: ir.Program, backend: str | None, passes: Sequence[Pass]):
+    def __init__(
+        self,
+        program: ir.Program,
+        backend: str | None,
+        passes: Sequence[Pass],
+        sharded: sharding.Sharded | None = None,
+    ):
         self._program = program
         self._backend = backend
         self._passes = tuple(passes)
+        self._sharded = sharded  # the layout over a device mesh (`tc.compile(mesh=, shard=)`)
+        self._layout = sharded.layout if sharded else None
         self._plans: dict[Any, Callable[..., Any]] = {}
         self._generated: dict[Any, Callable[..., Any]] = {}  # the generated function of each plan
         self._lock = threading.Lock()  # for changes to the plan cache; lookups need none
@@ -84,7 +92,8 @@ class Program:
         """The generated module for this backend (NumPy's when the backend is chosen per call)."""
         if self._source is None:
             optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
-            self._source = compiler.generate(optimised, self._backend or backends.DEFAULT, None)
+            backend = self._backend or backends.DEFAULT
+            self._source = compiler.generate(optimised, backend, None, self._layout)
         return self._source
 
     @property
@@ -103,7 +112,7 @@ class Program:
         """The generated module specialised to these arguments' shapes."""
         backend, sizes, _ = self._bind(args, kwargs)
         optimised = compiler.optimise(self._program, sizes, self._passes)
-        return compiler.generate(optimised, backend, sizes)
+        return compiler.generate(optimised, backend, sizes, self._layout)
 
     def sizes_for(self, /, *args: Any, **kwargs: Any) -> dict[str, int]:
         """Every index's size for these arguments (ShapeError where they disagree)."""
@@ -221,11 +230,13 @@ class Program:
         """The function to call for these arguments, and the generated function inside it."""
         backend, sizes = self._sizes(positional, sizes_given)
         optimised = compiler.optimise(self._program, sizes, self._passes)
-        function = compiler.load(compiler.generate(optimised, backend, sizes), backend)
+        source = compiler.generate(optimised, backend, sizes, self._layout)
+        generated = compiler.load(source, backend)
+        function = self._sharded.wrap(generated) if self._sharded else generated
         convert = converter(backend, self._shown, positional)
         if convert is None:
-            return function, function
-        return (lambda *args: function(*convert(args))), function
+            return function, generated
+        return (lambda *args: function(*convert(args))), generated
 
     def __del__(self) -> None:
         if compiler is None:  # interpreter shutdown: the modules are going anyway
@@ -299,16 +310,23 @@ def compile_program(
     passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
     lint: bool = True,
+    mesh: Any = None,
+    shard: Any = None,
 ) -> Program:
     """The compiled program for `source`, from the cache when it was compiled before;
     `passes=None` is the default pipeline, `PASSES`. `lint=False` for programs that tensorc
-    wrote (derivatives): no warnings about their text."""
+    wrote (derivatives): no warnings about their text. `mesh` and `shard` lay the tensors out
+    over a device mesh (`tensorc.sharding`)."""
     compiler.check_backend(backend)
     passes = pipeline(passes)
-    key = (source, backend, passes, einsum)
-    return CACHE.get(
-        key, lambda: Program(compiler.front_end(source, einsum, lint), backend, passes)
-    )
+    over = sharding.request(backend and backends.backend(backend), mesh, shard)
+    key = (source, backend, passes, einsum, over)
+
+    def make() -> Program:
+        program = compiler.front_end(source, einsum, lint)
+        return Program(program, backend, passes, over.sharded(program) if over else None)
+
+    return CACHE.get(key, make)
 
 
 def pipeline(passes: Iterable[Pass] | None) -> tuple[Pass, ...]:

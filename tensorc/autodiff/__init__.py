@@ -13,7 +13,7 @@ through the same passes and backends, and its generated module (`f.source`) can 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -39,10 +39,13 @@ Wrt = str | Sequence[str]
 
 class Options(TypedDict, total=False):
     """What `grad`, `vjp` and `jvp` take by keyword: the passes to run (all of them unless
-    told), and `einsum=True` to read `source` as einsum subscripts."""
+    told), `einsum=True` to read `source` as einsum subscripts, and `mesh` and `shard` as
+    `tc.compile` takes them (derivatives are laid out as their primals)."""
 
     passes: Sequence[Pass] | None
     einsum: bool
+    mesh: Any
+    shard: Mapping[str, str | Sequence[str]] | None
 
 
 def grad(
@@ -79,6 +82,8 @@ def _derivative(
     backend: str | None,
     passes: Sequence[Pass] | None = PASSES,
     einsum: bool = False,
+    mesh: Any = None,
+    shard: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Derivative:
     compiler.check_backend(backend)
     if not isinstance(source, str):
@@ -87,7 +92,8 @@ def _derivative(
     if names is None:
         raise TensorcError("wrt is an input name or a tuple of input names")
     plan = derive(source, names, mode, einsum)
-    program = compile_program(plan.text, backend, passes, lint=False)  # the user's was linted
+    # the user's program was linted; its indices name the derivative's axes too
+    program = compile_program(plan.text, backend, passes, lint=False, mesh=mesh, shard=shard)
     return Derivative(plan, program, isinstance(wrt, str))
 
 

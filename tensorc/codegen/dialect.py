@@ -13,6 +13,7 @@ from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
 from tensorc.ops import OPS
+from tensorc.sharding import Layout
 
 
 class Generator:
@@ -25,8 +26,9 @@ class Generator:
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
 
-    def __init__(self, program: ir.Program, sizes: Sizes | None):
+    def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
         self.program = program
+        self.layout = layout  # how tensors are split over a device mesh (`tensorc.sharding`)
         self.facts = Facts.of(program)
         self.page = Page(self.imports, self.helpers)
         self.params = {spec.name: self.page.names.claim(spec.name) for spec in program.inputs}
@@ -72,6 +74,10 @@ class Generator:
 
     def entry_lines(self) -> list[str]:
         """Lines that prepare the arguments, before anything else runs."""
+        return []
+
+    def lay_out(self, name: str, labels: tuple[str, ...]) -> list[str]:
+        """Lines laying `name` (an input, a target) out over the device mesh by its labels."""
         return []
 
     def constant(self, node: ir.Const) -> Code:
@@ -165,7 +171,7 @@ class Generator:
         moves = f"{axes_text(source)}, {axes_text(destination)}"
         return Code(f"{self.module}.moveaxis({operand.text}, {moves})")
 
-    def reshape(self, operand: Code, shape: str) -> Code:
+    def reshape(self, operand: Code, shape: str, node: ir.Reshape | None = None) -> Code:
         return Code(f"{operand.at(ATOM)}.reshape({shape})")
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:
@@ -242,7 +248,8 @@ class Generator:
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""
         query, key, value, scale = args
-        scores = Code(f"{query.at(PRODUCT)} @ {self.swap_last(key).at(PRODUCT + 1)}", PRODUCT)
+        q, k = node.query.indices, node.key.indices  # (..., i, d) and (..., j, d)
+        scores = self.matrix_product(query, self.swap_last(key), (*q[:-1], k[-2]), q[-1])
         if node.scale != ir.Const(1.0, "1"):
             scores = self.map("mul", [scores, scale], [False, True])
         if node.causal:
@@ -252,4 +259,8 @@ class Generator:
             minus_inf = self.constant(ir.Const(float("-inf"), "-inf"))
             scores = self.function("where", [mask, scores, minus_inf], [False, False, True])
         weights = self.along("softmax", scores, -1)
-        return Code(f"{weights.at(PRODUCT)} @ {value.at(PRODUCT + 1)}", PRODUCT)
+        return self.matrix_product(weights, value, node.labels, k[-2])
+
+    def matrix_product(self, left: Code, right: Code, labels: tuple[str, ...], summed: str) -> Code:
+        """`left @ right`, a result labelled `labels`, summing over the index `summed`."""
+        return Code(f"{left.at(PRODUCT)} @ {right.at(PRODUCT + 1)}", PRODUCT)

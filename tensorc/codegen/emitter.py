@@ -15,6 +15,7 @@ from tensorc.codegen.code import ATOM, PRODUCT, Code, align, comment
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
+from tensorc.ir.shapes import reads
 from tensorc.ops import OPS
 
 if TYPE_CHECKING:
@@ -37,11 +38,13 @@ class Emitter:
     def body(self) -> list[str]:
         """A comment and an assignment per statement, then the return."""
         program = self.dialect.program
+        self.lay_out_inputs()
         for let in program.lets:
             self.lines += comment(let.source)
             name = self.names.claim(display_name(let.name))
             code = self.expression(let.value)
             self.lines.append(f"{name} = {code.text}")
+            self.lines += self.dialect.lay_out(name, let.value.indices)
             self.let_names[let.name] = name
         values = {let.name: let.value for let in program.lets}
         outputs = []
@@ -53,6 +56,15 @@ class Emitter:
             outputs.append(text)
         self.lines.append(f"return {', '.join(outputs)}")
         return self.lines
+
+    def lay_out_inputs(self) -> None:
+        """The lines that lay each input out over the device mesh as its first read says."""
+        first: dict[str, tuple[str, ...]] = {}
+        for _, var in reads(self.dialect.program):
+            first.setdefault(var.name, var.labels)
+        for spec in self.dialect.program.inputs:
+            if spec.name in first:
+                self.lines += self.dialect.lay_out(self.dialect.params[spec.name], first[spec.name])
 
     def expression(self, root: ir.Node) -> Code:
         """The expression for `root`; shared or long subexpressions become named lines first."""
@@ -148,11 +160,12 @@ class Emitter:
     def emit_reshape(self, node: ir.Reshape, operand: Code) -> Code:
         labels = node.operand.indices
         if ELLIPSIS not in labels:
-            return self.dialect.reshape(operand, self.dialect.sizes.shape(node.labels))
+            shape = self.dialect.sizes.shape(node.labels)
+            return self.dialect.reshape(operand, shape, node)
         name = self.name_of(operand)
         k = labels.index(ELLIPSIS)
         shape = self.dialect.sizes.shape(node.labels, (name, k, len(labels) - k - 1))
-        return self.dialect.reshape(Code(name), shape)
+        return self.dialect.reshape(Code(name), shape, node)
 
     def emit_diagonal(self, node: ir.Diagonal, operand: Code) -> Code:
         labels = node.operand.indices
