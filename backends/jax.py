@@ -122,6 +122,7 @@ class JaxGenerator(Generator):
     imports = ("import jax", "import jax.numpy as jnp")
     helpers = _HELPERS
     spellings = SPELLINGS
+    frees_dead_arrays = False  # XLA assigns the buffers
 
     def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
         """Positions from data, clamped into range (see the `_clipped` helper)."""
@@ -191,6 +192,13 @@ class JaxGenerator(Generator):
             return super().reshape(operand, shape, node)
         spec = self.partition(node.labels)
         return Code(f"jnp.reshape({operand.text}, {shape}, out_sharding={spec})")
+
+    def dot(self, node: ir.MatMul, left: Code, right: Code) -> Code | None:
+        """einsum, except over a split index: the matmul then says how to combine the sums."""
+        layout = self.layout
+        if layout is not None and layout.explicit and layout.axes(node.left.indices[-1]):
+            return None
+        return super().dot(node, left, right)
 
     def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
         return self.matrix_product(left, right, _product_labels(node), node.left.indices[-1])

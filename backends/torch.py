@@ -8,6 +8,7 @@ import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
 from tensorc.codegen import ATOM, PRODUCT, Code, Generator
+from tensorc.codegen.code import is_number
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 from tensorc.ops import OPS, Kind
@@ -155,12 +156,16 @@ class TorchGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
+    kernels = {  # noqa: RUF012 - torch's own kernels of relu's and softmax's derivatives
+        "threshold_backward": "torch.ops.aten.threshold_backward({g}, {x}, {c})",
+        "softmax_backward": "torch._softmax_backward_data({g}, {p}, {dim}, {p}.dtype)",
+    }
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
         if op in ("maximum", "minimum"):
             return self._extremum(op, args, scalars)
-        if op == "clip" and _is_number(texts[1]) != _is_number(texts[2]):
+        if op == "clip" and is_number(texts[1]) != is_number(texts[2]):
             # torch.clamp takes two numbers or two tensors as bounds, not one of each
             low = self._extremum("maximum", args[:2], scalars[:2])
             return self._extremum("minimum", [low, args[2]], [False, scalars[2]])
@@ -174,7 +179,7 @@ class TorchGenerator(Generator):
 
     def _tensor(self, text: str, scalar: bool) -> str:
         """A numeric literal, or a computed Python number (`0.5 * 2`), as a tensor."""
-        if _is_number(text):
+        if is_number(text):
             return f"torch.tensor({text})"
         return f"{self.use_helper('_scalar')}({text})" if scalar else text
 
@@ -198,18 +203,17 @@ class TorchGenerator(Generator):
         """torch.maximum takes only tensors: a number becomes a clamp bound instead."""
         bound = "min" if op == "maximum" else "max"
         a, b = args
-        if _is_number(a.text) and _is_number(b.text):
+        if is_number(a.text) and is_number(b.text):
             a = Code(f"torch.tensor({a.text})")
-        if _is_number(b.text):
+        if is_number(b.text):
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
-        if _is_number(a.text):
+        if is_number(a.text):
             return Code(f"torch.clamp({b.text}, {bound}={a.text})")
         return self.spell(op, [a.text, b.text])
 
     def entry_lines(self) -> list[str]:
-        """Scalar inputs become 0-d tensors, so that torch functions accept them; a Python
-        float keeps its double precision (a 0-d tensor does not promote the others). Tensors
-        that meet in a matmul get one dtype, as `*` would give them."""
+        """Scalar inputs become 0-d tensors that torch functions accept (a Python float in double
+        precision: a 0-d tensor does not promote the others); tensors meeting in a matmul, one dtype."""
         scalars = [self.params[spec.name] for spec in self.program.inputs if spec.is_scalar]
         lines = [f"{name} = {self.use_helper('_scalar')}({name})" for name in scalars]
         multiplied = [self.params[name] for name in self.facts.matmul_inputs]
@@ -244,7 +248,7 @@ class TorchGenerator(Generator):
 
     def full(self, shape: str, value: Code) -> Code:
         device = f", device={self.first_tensor}.device" if self.first_tensor else ""
-        exact = "" if _is_number(value.text) else ", dtype=torch.float64"  # a computed number
+        exact = "" if is_number(value.text) else ", dtype=torch.float64"  # a computed number
         return Code(f"torch.full({shape}, {value.text}{exact}{device})")
 
     def broadcast_to(self, operand: Code, shape: str) -> Code:
@@ -302,18 +306,6 @@ class TorchGenerator(Generator):
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
-
-
-def _is_number(text: str) -> bool:
-    """Whether generated text is a numeric literal (math.inf and math.pi included)."""
-    bare = text.lstrip("-").removeprefix("math.")
-    if bare in ("inf", "pi"):
-        return True
-    try:
-        float(bare)
-    except ValueError:
-        return False
-    return True
 
 
 def einsum_operand(value: object, like: object = None) -> object:

@@ -112,7 +112,9 @@ def fmt_ratio(value: float | None) -> str:
 
 
 def fmt_bytes(value: float | None) -> str:
-    return "—" if value is None else f"{value / 2**20:.1f} MiB"
+    if value is None:
+        return "—"
+    return f"{value / 2**20:.1f} MiB" if value >= 2**20 else f"{value / 2**10:.1f} KiB"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

@@ -25,6 +25,8 @@ class Generator:
     helpers: dict[str, str] = {}  # noqa: RUF012 - name -> source of helper functions
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
+    kernels: dict[str, str] = {}  # noqa: RUF012 - derivative idioms in one kernel (`idioms`)
+    frees_dead_arrays = True  # `del` names after their last read (see `lifetimes`)
 
     def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
         self.program = program

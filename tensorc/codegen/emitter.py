@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tensorc.codegen import places
+from tensorc.codegen import idioms, places
 from tensorc.codegen.code import ATOM, PRODUCT, Code, align, comment
+from tensorc.codegen.lifetimes import free_dead
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
@@ -33,6 +34,8 @@ class Emitter:
         self.names = dialect.page.names
         self.lines: list[str] = []
         self.bound: dict[int, Code] = {}  # nodes already computed under a name
+        self.fusions = idioms.plan(dialect.program, dialect.kernels, self.facts)
+        self.inside = {id(node) for fusion in self.fusions.values() for node in fusion.inside}
         self.let_names: dict[str, str] = {}
 
     def body(self) -> list[str]:
@@ -55,7 +58,9 @@ class Emitter:
                 text = self.dialect.as_array(text)  # Python numbers in, an array of the backend out
             outputs.append(text)
         self.lines.append(f"return {', '.join(outputs)}")
-        return self.lines
+        if not self.dialect.frees_dead_arrays:
+            return self.lines
+        return free_dead(self.lines, {*outputs, *self.dialect.params.values()})
 
     def lay_out_inputs(self) -> None:
         """The lines that lay each input out over the device mesh as its first read says."""
@@ -73,7 +78,14 @@ class Emitter:
             if id(node) in self.bound:
                 codes[id(node)] = self.bound[id(node)]
                 continue
-            code = self.node(node, [codes[id(child)] for child in node.children])
+            if id(node) in self.inside:  # part of a formula that one kernel computes
+                continue
+            fusion = self.fusions.get(id(node))
+            if fusion is not None:
+                names = {key: self._name_of(n) for key, n in fusion.operands.items()}
+                code = Code(idioms.write(fusion, names))
+            else:
+                code = self.node(node, [codes[id(child)] for child in node.children])
             if (
                 node is not root
                 and (self.facts.shared(node) or len(code.text) > INLINE_LIMIT)
@@ -83,6 +95,14 @@ class Emitter:
                 self.bound[id(node)] = code
             codes[id(node)] = code
         return codes[id(root)]
+
+    def _name_of(self, node: ir.Node) -> str:
+        """The name a node is computed under (see `idioms`)."""
+        found = self.bound.get(id(node))
+        if found is None:
+            assert isinstance(node, ir.Var)
+            found = self.emit_var(node)
+        return found.text
 
     def name_of(self, code: Code) -> str:
         """A plain name for a value: its own where it is one, else a new line that names it."""

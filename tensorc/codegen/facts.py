@@ -114,9 +114,26 @@ def matmul_inputs(program: ir.Program) -> tuple[str, ...]:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        for leaf in ir.walk(node):
+        for leaf in _values(node):
             if isinstance(leaf, ir.Var) and leaf.name in tensors:
                 found.add(leaf.name)
             elif isinstance(leaf, ir.Var) and leaf.name in values:
                 pending.append(values[leaf.name])
     return tuple(spec.name for spec in program.inputs if spec.name in found)
+
+
+def _values(root: ir.Node) -> list[ir.Node]:
+    """The nodes whose numbers flow into `root`'s: not the integer positions that a read or
+    a write at positions looks up (`ids` in `W[ids[b], d]` keeps its integer dtype)."""
+    found: list[ir.Node] = []
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(node)
+        lookups = node.lookups if isinstance(node, ir.Gather | ir.Scatter) else ()
+        stack.extend(c for c in node.children if not any(c is lookup for lookup in lookups))
+    return found
