@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules
-from tensorc.codegen import ATOM, Code, Generator
+from tensorc.backends.jax_kernels import JaxKernels
+from tensorc.backends.jax_places import PLACES_HELPERS, JaxPlaces
+from tensorc.codegen import ATOM, Code
 from tensorc.codegen.sizes import StaticSizes
 from tensorc.errors import TensorcError
 from tensorc.ir import nodes as ir
@@ -56,6 +58,8 @@ SPELLINGS = {
     "std": "jnp.std",
     "any": "jnp.any",
     "all": "jnp.all",
+    "argmax": "jnp.argmax",
+    "argmin": "jnp.argmin",
     "softmax": "jax.nn.softmax",
     "cumsum": "jnp.cumsum",
     "log_softmax": "jax.nn.log_softmax",
@@ -63,59 +67,20 @@ SPELLINGS = {
 }
 
 
-# Reads and writes at positions (`tensorc.codegen.places`).
-_HELPERS = {
-    "_pad_axis": '''
-def _pad_axis(x, axis, before, after, mode):
-    """x padded along one axis: zeros ("constant"), its edge ("edge") or wrapped ("wrap")."""
-    widths = [(0, 0)] * x.ndim
-    widths[axis] = (before, after)
-    return jnp.pad(x, widths, mode=mode)
+_HELPERS = dict(PLACES_HELPERS)
+_HELPERS.update(
+    {
+        "_common_dtype": '''
+def _common_dtype(*arrays):
+    """The arrays in one dtype, JAX's promotion of theirs: its convolutions take no mix."""
+    dtype = jnp.result_type(*arrays)
+    return tuple(array.astype(dtype) for array in arrays)
 ''',
-    "_window": '''
-def _window(x, axis, offset, counts, steps):
-    """x with `axis` replaced by window axes: element [j1, j2, ...] of them is element
-    offset + steps[0] * j1 + steps[1] * j2 + ... of the axis (a gather: JAX has no views)."""
-    positions = offset
-    for k, (count, step) in enumerate(zip(counts, steps)):
-        shape = [1] * len(counts)
-        shape[k] = count
-        positions = positions + step * jnp.arange(count).reshape(shape)
-    return jnp.take(x, positions, axis=axis)
-''',
-    "_clipped": '''
-def _clipped(positions, size, what):
-    """Positions from data, clamped into 0..size-1: under jax.jit nothing can raise, and
-    JAX's gathers clamp (negative positions too, which Python would wrap around)."""
-    if not jnp.issubdtype(positions.dtype, jnp.integer):
-        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    return jnp.clip(positions, 0, size - 1)
-''',
-    "_dropped": '''
-def _dropped(positions, size, what):
-    """Positions from data, a negative one moved past the end, where JAX drops the write
-    (instead of wrapping around, as Python would)."""
-    if not jnp.issubdtype(positions.dtype, jnp.integer):
-        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    return jnp.where(positions < 0, size, positions)
-''',
-    "_scatter": '''
-def _scatter(into, shape, index, values, accumulate):
-    """values written at index into into (or into zeros of shape); every value written to
-    one place is added up if accumulate; values written outside are dropped, as JAX does."""
-    values = jnp.asarray(values)
-    if into is None:
-        into = jnp.zeros(shape, values.dtype)
-    dtype = jnp.result_type(into, values)
-    target = into.astype(dtype).at[index]
-    if accumulate:
-        return target.add(values.astype(dtype), mode="drop")
-    return target.set(values.astype(dtype), mode="drop")
-''',
-}
+    }
+)
 
 
-class JaxGenerator(Generator):
+class JaxGenerator(JaxPlaces):
     """Generates a jitted JAX module; sizes passed by keyword are static arguments."""
 
     module = "jnp"
@@ -123,23 +88,24 @@ class JaxGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     frees_dead_arrays = False  # XLA assigns the buffers
-
-    def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, clamped into range (see the `_clipped` helper)."""
-        what = f"a position in {tensor}"
-        return Code(f"{self.use_helper('_clipped')}({positions.text}, {size}, {what!r})")
-
-    def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions from data, negative ones dropped (see the `_dropped` helper)."""
-        what = f"a position in {tensor}"
-        return Code(f"{self.use_helper('_dropped')}({positions.text}, {size}, {what!r})")
+    kernel_forms = JaxKernels
 
     def as_float(self, operand: Code, scalar: bool) -> Code:
         """Integers in JAX's default float, as jnp.exp makes them (jax.nn.sigmoid refuses)."""
         return Code(f"float({operand.text})" if scalar else f"{operand.at(ATOM)}.astype(float)")
 
+    def one_dtype(self) -> list[str]:
+        """Tensors that meet in a convolution get one dtype: JAX's kernel takes no mix."""
+        names = [self.params[name] for name in self.facts.kernel_inputs]
+        if len(names) < 2:
+            return []
+        same = " == ".join(f"{name}.dtype" for name in names)
+        test = f"{names[0]}.dtype != {names[1]}.dtype" if len(names) == 2 else f"not {same}"
+        together = ", ".join(names)
+        return [f"if {test}:", f"    {together} = {self.use_helper('_common_dtype')}({together})"]
+
     @property
-    def decorator(self) -> str:  # type: ignore[override]
+    def decorator(self) -> str:
         if self.sizes.keywords():
             return "@functools.partial(jax.jit, static_argnames={static})"
         return "@jax.jit"
@@ -147,13 +113,15 @@ class JaxGenerator(Generator):
     # --- sharding: the mesh is the one in context (`jax.set_mesh`) -------------------------
 
     def entry_lines(self) -> list[str]:
-        """A sharded function says where its mesh comes from, and where each index goes."""
+        """A sharded function says where its mesh comes from, and where each index goes;
+        tensors that meet in a convolution get one dtype."""
         if self.layout is None:
-            return []
+            return self.one_dtype()
         where = ", ".join(f"{index} over {_entry(axes)}" for index, axes in self.layout.indices)
         return [
             "# sharded over the mesh in context (call under `with jax.set_mesh(mesh):`):",
             f"# {where or 'every axis replicated'}",
+            *self.one_dtype(),
         ]
 
     def lay_out(self, name: str, labels: tuple[str, ...]) -> list[str]:

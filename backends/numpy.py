@@ -49,6 +49,8 @@ SPELLINGS = {
     "std": "np.std",
     "any": "np.any",
     "all": "np.all",
+    "argmax": "np.argmax",
+    "argmin": "np.argmin",
     "softmax": "_softmax({0}, {axis})",
     "cumsum": "np.cumsum",
     "log_softmax": "_log_softmax({0}, {axis})",
@@ -105,7 +107,9 @@ def _logsumexp(x, axis):
     x = _float(x)
     peak = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
-    return np.log(np.sum(np.exp(x - peak), axis=axis)) + np.squeeze(peak, axis=axis)
+    shifted = x - peak
+    np.exp(shifted, out=shifted)  # in place: one array the size of x, not two
+    return np.log(np.sum(shifted, axis=axis)) + np.squeeze(peak, axis=axis)
 ''',
 }
 
@@ -134,13 +138,14 @@ def _window(x, axis, offset, counts, steps):
 
 _HELPERS["_in_range"] = '''
 def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
+    """The positions, where all are integers in 0..size-1; else an IndexError naming one.
+    One pass for the least and one for the greatest when all are in range."""
     positions = np.asarray(positions)
     if positions.dtype.kind not in "iu":
         raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    bad = (positions < 0) | (positions >= size)
-    if bad.any():
-        raise IndexError(f"{what} is {positions[bad].flat[0]}, outside 0 to {size - 1}")
+    if positions.size and (positions.min() < 0 or positions.max() >= size):
+        bad = positions[(positions < 0) | (positions >= size)].flat[0]
+        raise IndexError(f"{what} is {bad}, outside 0 to {size - 1}")
     return positions
 '''
 
@@ -157,6 +162,116 @@ def _scatter(into, shape, index, values, accumulate):
         np.add.at(out, index, values)
     else:
         out[index] = values
+    return out
+'''
+
+
+# Kernels' forms (`tensorc.codegen.kernels`): one strided view per window offset.
+_HELPERS["_framed"] = '''
+def _framed(x, axes, before, after):
+    """x with zeros added along each of axes, before[i] and after[i] of them (a negative
+    amount cuts that many elements off instead; cutting more than there is leaves zeros)."""
+    cuts, widths = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
+    for axis, b, a in zip(axes, before, after):
+        n, total = x.shape[axis], max(0, x.shape[axis] + b + a)
+        first = min(max(-b, 0), n)
+        stop = max(first, min(max(total - b, 0), n))
+        low = min(max(b, 0), total)
+        cuts[axis] = slice(first, stop)
+        widths[axis] = (low, total - low - (stop - first))
+    return np.pad(x[tuple(cuts)], widths)
+'''
+
+_HELPERS["_windows"] = '''
+def _windows(x, axes, sizes, kernel, strides, dilations):
+    """Each window offset k with the view of x that it reads for every output: along axes[i],
+    the elements dilations[i] * k[i] + strides[i] * h for h < sizes[i] (a view, no copy)."""
+    for offset in np.ndindex(*kernel):
+        index = [slice(None)] * x.ndim
+        for axis, k, n, s, d in zip(axes, offset, sizes, strides, dilations):
+            index[axis] = slice(d * k, d * k + s * (n - 1) + 1, s)
+        yield offset, x[tuple(index)]
+'''
+
+_HELPERS["_window_reduce"] = '''
+def _window_reduce(x, ufunc, axes, sizes, kernel, strides, dilations):
+    """ufunc (np.maximum, np.minimum, np.add) over the windows of x, one offset at a time:
+    far faster than reducing the trailing axes of a window view. Sums widen small integers."""
+    out = None
+    for _, view in _windows(x, axes, sizes, kernel, strides, dilations):
+        if out is None:
+            out = np.sum(view, axis=()) if ufunc is np.add else view.copy()
+        else:
+            ufunc(out, view, out=out)
+    return out
+'''
+
+_HELPERS["_window_dot"] = '''
+def _window_dot(x, weight, axes, sizes, strides, dilations):
+    """The sum over window offsets k of x's window elements at k times weight[..., k]: the
+    weight's last axes are the window's, its others broadcast against x's (a depthwise
+    convolution, with no copy of x into windows)."""
+    kernel = weight.shape[weight.ndim - len(axes):]
+    out = None
+    for offset, view in _windows(x, axes, sizes, kernel, strides, dilations):
+        term = view * weight[(..., *offset)]
+        if out is None:
+            out = term
+        else:
+            out += term
+    return out
+'''
+
+_HELPERS["_window_add"] = '''
+def _window_add(out, values, axes, strides, dilations):
+    """out with values[k] added at its window offset k (values' first axes): along axes[i],
+    value h goes to dilations[i] * k[i] + strides[i] * h (a transposed convolution's adds,
+    one strided view of out per offset)."""
+    kernel = values.shape[: len(axes)]
+    sizes = [values.shape[len(axes) + axis] for axis in axes]
+    for offset, view in _windows(out, axes, sizes, kernel, strides, dilations):
+        view += values[offset]
+    return out
+'''
+
+_HELPERS["_take_or_zero"] = '''
+def _take_or_zero(x, positions, axis):
+    """x read at positions along axis, which becomes the positions' axes, with zeros where a
+    position is not one of 0..size-1 (nor a whole number): what a one-hot product gives.
+    Integer positions all in range are read as they are."""
+    positions = np.asarray(positions)
+    axis = axis % x.ndim
+    size = x.shape[axis]
+    integral = positions.dtype.kind in "iu"
+    if integral and positions.size and positions.min() >= 0 and positions.max() < size:
+        return np.take(x, positions, axis=axis)
+    inside = (positions >= 0) & (positions < size)
+    if not integral and positions.dtype.kind != "b":
+        inside &= positions == np.floor(positions)
+    found = np.take(x, np.where(inside, positions, 0).astype(np.intp), axis=axis)
+    mask = inside.reshape((1,) * axis + inside.shape + (1,) * (x.ndim - axis - 1))
+    return np.where(mask, found, np.zeros((), found.dtype))
+'''
+
+_HELPERS["_add_at"] = '''
+def _add_at(into, shape, positions, values):
+    """A copy of into (or zeros of shape) with values[p] added to row positions[p] for every
+    p; rows written more than once add up. Floats go through np.bincount, one column at a
+    time (several times faster than np.add.at); other dtypes through np.add.at."""
+    values = np.asarray(values)
+    if into is None:
+        out = np.zeros(shape, values.dtype)
+    else:
+        out = np.array(into, dtype=np.result_type(into, values))
+    rows = positions.reshape(-1).astype(np.intp, copy=False)
+    width = int(np.prod(out.shape[1:], dtype=np.int64))
+    if out.dtype.kind != "f" or width > 64:
+        np.add.at(out, rows, values.reshape((rows.size,) + out.shape[1:]))
+        return out
+    columns = out.reshape(out.shape[0], width)
+    weights = values.reshape(rows.size, width)
+    for c in range(width):
+        columns[:, c] += np.bincount(rows, weights=weights[:, c], minlength=out.shape[0])
     return out
 '''
 

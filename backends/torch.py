@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from tensorc.backends import Backend, GradientRequest, owned_by_modules
-from tensorc.codegen import ATOM, PRODUCT, Code, Generator
-from tensorc.codegen.code import is_number
+from tensorc.backends import Backend, GradientRequest, owned_by_modules, torch_kernels
+from tensorc.backends.torch_places import PLACES_HELPERS, TorchPlaces
+from tensorc.codegen import ATOM, PRODUCT, Code
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 from tensorc.ops import OPS, Kind
@@ -52,6 +52,8 @@ SPELLINGS = {
     "std": "torch.std({0}, dim={axis}, correction=0)",
     "any": "torch.any",
     "all": "torch.all",
+    "argmax": "torch.argmax",
+    "argmin": "torch.argmin",
     "softmax": "torch.softmax",
     "cumsum": "torch.cumsum",
     "log_softmax": "torch.log_softmax",
@@ -97,58 +99,12 @@ def _matmul(a, b):
     return a @ b
 '''
 
+_HELPERS.update(PLACES_HELPERS)
 
-# Reads and writes at positions (`tensorc.codegen.places`).
-_HELPERS["_pad_axis"] = '''
-def _pad_axis(x, axis, before, after, mode):
-    """x padded along one axis: zeros ("constant"), its edge ("edge") or wrapped ("wrap")."""
-    axis = axis % x.ndim
-    if mode == "constant":
-        return torch.nn.functional.pad(x, [0, 0] * (x.ndim - axis - 1) + [before, after])
-    n = x.shape[axis]
-    positions = torch.arange(-before, n + after, device=x.device)
-    positions = positions.clamp(0, n - 1) if mode == "edge" else positions % n
-    return x.index_select(axis, positions)
-'''
-
-_HELPERS["_window"] = '''
-def _window(x, axis, offset, counts, steps):
-    """A view of x with `axis` replaced by window axes: element [j1, j2, ...] of them is
-    element offset + steps[0] * j1 + steps[1] * j2 + ... of the axis. Nothing is copied."""
-    axis = axis % x.ndim
-    x = x.movedim(axis, -1)[..., offset:]
-    shape = tuple(x.shape[:-1]) + tuple(counts)
-    strides = tuple(x.stride()[:-1]) + tuple(step * x.stride(-1) for step in steps)
-    view = x.as_strided(shape, strides, x.storage_offset())
-    return view.movedim(tuple(range(x.ndim - 1, view.ndim)), tuple(range(axis, axis + len(counts))))
-'''
-
-_HELPERS["_in_range"] = '''
-def _in_range(positions, size, what):
-    """The positions, where all are integers in 0..size-1; else an IndexError naming one."""
-    if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
-        raise IndexError(f"{what} must be an integer, not {positions.dtype}")
-    bad = (positions < 0) | (positions >= size)
-    if bad.any():
-        raise IndexError(f"{what} is {positions[bad][0].item()}, outside 0 to {size - 1}")
-    return positions
-'''
-
-_HELPERS["_scatter"] = '''
-def _scatter(into, shape, index, values, accumulate):
-    """values written at index into into (or into zeros of shape), out of place; every value
-    written to one place is added up if accumulate."""
-    if into is None:
-        into = torch.zeros(shape, dtype=values.dtype, device=values.device)
-    dtype = torch.promote_types(into.dtype, values.dtype)
-    index = tuple(
-        i if isinstance(i, torch.Tensor) else torch.tensor(i, device=values.device) for i in index
-    )
-    return into.to(dtype).index_put(index, values.to(dtype), accumulate=accumulate)
-'''
+_HELPERS.update(torch_kernels.HELPERS)  # the kernels' own (backends/torch_kernels.py)
 
 
-class TorchGenerator(Generator):
+class TorchGenerator(TorchPlaces):
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
     module = "torch"
@@ -156,16 +112,14 @@ class TorchGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     axis_keyword = "dim"
-    kernels = {  # noqa: RUF012 - torch's own kernels of relu's and softmax's derivatives
-        "threshold_backward": "torch.ops.aten.threshold_backward({g}, {x}, {c})",
-        "softmax_backward": "torch._softmax_backward_data({g}, {p}, {dim}, {p}.dtype)",
-    }
+    kernel_forms = torch_kernels.TorchKernels
+    idioms = torch_kernels.IDIOMS
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
         if op in ("maximum", "minimum"):
             return self._extremum(op, args, scalars)
-        if op == "clip" and is_number(texts[1]) != is_number(texts[2]):
+        if op == "clip" and _is_number(texts[1]) != _is_number(texts[2]):
             # torch.clamp takes two numbers or two tensors as bounds, not one of each
             low = self._extremum("maximum", args[:2], scalars[:2])
             return self._extremum("minimum", [low, args[2]], [False, scalars[2]])
@@ -178,8 +132,9 @@ class TorchGenerator(Generator):
         return self.spell(op, texts)
 
     def _tensor(self, text: str, scalar: bool) -> str:
-        """A numeric literal, or a computed Python number (`0.5 * 2`), as a tensor."""
-        if is_number(text):
+        """Generated text for a tensor: a numeric literal becomes one, and so does another
+        value that is a Python number (`0.5 * 2`), in double precision as a scalar input."""
+        if _is_number(text):
             return f"torch.tensor({text})"
         return f"{self.use_helper('_scalar')}({text})" if scalar else text
 
@@ -203,17 +158,18 @@ class TorchGenerator(Generator):
         """torch.maximum takes only tensors: a number becomes a clamp bound instead."""
         bound = "min" if op == "maximum" else "max"
         a, b = args
-        if is_number(a.text) and is_number(b.text):
+        if _is_number(a.text) and _is_number(b.text):
             a = Code(f"torch.tensor({a.text})")
-        if is_number(b.text):
+        if _is_number(b.text):
             return Code(f"torch.clamp({a.text}, {bound}={b.text})")
-        if is_number(a.text):
+        if _is_number(a.text):
             return Code(f"torch.clamp({b.text}, {bound}={a.text})")
         return self.spell(op, [a.text, b.text])
 
     def entry_lines(self) -> list[str]:
-        """Scalar inputs become 0-d tensors that torch functions accept (a Python float in double
-        precision: a 0-d tensor does not promote the others); tensors meeting in a matmul, one dtype."""
+        """Scalar inputs become 0-d tensors, so that torch functions accept them; a Python
+        float keeps its double precision (a 0-d tensor does not promote the others). Tensors
+        that meet in a matmul get one dtype, as `*` would give them."""
         scalars = [self.params[spec.name] for spec in self.program.inputs if spec.is_scalar]
         lines = [f"{name} = {self.use_helper('_scalar')}({name})" for name in scalars]
         multiplied = [self.params[name] for name in self.facts.matmul_inputs]
@@ -248,7 +204,7 @@ class TorchGenerator(Generator):
 
     def full(self, shape: str, value: Code) -> Code:
         device = f", device={self.first_tensor}.device" if self.first_tensor else ""
-        exact = "" if is_number(value.text) else ", dtype=torch.float64"  # a computed number
+        exact = "" if _is_number(value.text) else ", dtype=torch.float64"  # a computed number
         return Code(f"torch.full({shape}, {value.text}{exact}{device})")
 
     def broadcast_to(self, operand: Code, shape: str) -> Code:
@@ -306,6 +262,21 @@ class TorchGenerator(Generator):
 
     def swap_last(self, operand: Code) -> Code:
         return Code(f"{operand.at(ATOM)}.transpose(-1, -2)")
+
+
+def _is_number(text: str) -> bool:
+    """Whether generated text is a numeric literal (math.inf and math.pi included)."""
+    bare = text.lstrip("-").removeprefix("math.")
+    if bare in ("inf", "pi"):
+        return True
+    try:
+        float(bare)
+    except ValueError:
+        return False
+    return True
+
+
+# --- tc.einsum: operands and results as torch.einsum has them --------------------------------
 
 
 def einsum_operand(value: object, like: object = None) -> object:

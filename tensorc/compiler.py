@@ -18,7 +18,8 @@ from tensorc.frontend.parser import ast_depth
 from tensorc.ir import nodes as ir
 from tensorc.ir.lower import lower_program
 from tensorc.ir.printer import format_program
-from tensorc.ir.shapes import KeywordSize, Sizes, size_sources
+from tensorc.ir.shapes import Sizes
+from tensorc.ir.sources import KeywordSize, size_sources
 from tensorc.passes import LOWERING, PASSES, Pass, run
 from tensorc.sharding import Layout
 

@@ -39,6 +39,7 @@ class Value(Enum):
     ANY = "any"  # taken as it is (comparisons compare booleans as booleans)
     FLOAT = "float"  # a result in a floating dtype, whatever the arguments' (integers and
     # booleans become the backend's default float, as its own exp and mean make them)
+    POSITION = "position"  # an int64 position along the one index reduced (argmax)
 
 
 class Precedence(IntEnum):
@@ -99,6 +100,11 @@ class Op:
     @property
     def boolean(self) -> bool:
         return self.gives is Value.BOOLEAN
+
+    @property
+    def positional(self) -> bool:
+        """Whether the result is a position along the one index it reduces (`argmax`)."""
+        return self.gives is Value.POSITION
 
     @property
     def floating(self) -> bool:
@@ -228,6 +234,8 @@ TABLE: tuple[Op, ...] = (
     _reduction("std", gives=_FLOAT),
     _reduction("any", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
     _reduction("all", takes=(Value.BOOLEAN,), gives=Value.BOOLEAN),
+    _reduction("argmax", gives=Value.POSITION),  # the first on ties; NaN counts as largest
+    _reduction("argmin", gives=Value.POSITION),
     _normaliser("softmax", gives=_FLOAT),
     _normaliser("cumsum", widens=True),
     _normaliser("log_softmax", gives=_FLOAT),

@@ -59,8 +59,7 @@ class Reverse(Writes):
         for statement in self.program.statements:
             self.emit_primal(statement)
         for target, cotangent in seeds:
-            self.anchors.update(n.name for n in ast.walk(cotangent) if isinstance(n, ast.Name))
-            self.anchors.update(n.tensor for n in ast.walk(cotangent) if isinstance(n, ast.Access))
+            self.anchors.update(ex.names_read(cotangent))  # a cotangent has the result's dtype
             if target in self.active:
                 self.add_term(target, cotangent)
         for statement in reversed(self.program.statements):
@@ -95,10 +94,7 @@ class Reverse(Writes):
         placed = self.placed.pop(name, [])
         plain_name = batched_name = None
         target = labels if labels or name not in self.program.scalars else None
-        if plain and not any(self.anchored(term) for term in plain):
-            plain = [ex.mul(ex.add(plain), self.one(name))]  # the input's dtype
-        if batched and not any(self.anchored(term) for term in batched):
-            batched = [ex.mul(ex.add(batched), self.one(name))]
+        plain, batched = self.in_dtype(name, plain), self.in_dtype(name, batched)
         if plain or placed or not batched:
             plain_name = self.results[name]
             self.emit_adjoint(plain_name, target, plain, name, placed)

@@ -329,6 +329,8 @@ RULES: dict[str, Rule] = {
     "std": reduction(reductions.std),
     "any": zero(1),
     "all": zero(1),
+    "argmax": zero(1),  # a position: no derivative
+    "argmin": zero(1),
     "softmax": normaliser(reductions.softmax, reductions.softmax),
     "cumsum": normaliser(reductions.cumsum_jvp, reductions.cumsum_vjp),
     "log_softmax": normaliser(reductions.log_softmax_jvp, reductions.log_softmax_vjp),

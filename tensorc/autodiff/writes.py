@@ -47,6 +47,13 @@ class Writes(Builder):
         """Zeros in the input's shape and dtype: `0 * X[i, j] ** 0` (nan and inf give 0 too)."""
         return ex.mul(ex.number(0), self.one(name))
 
+    def in_dtype(self, name: str, terms: list[ast.Expr]) -> list[ast.Expr]:
+        """The terms of `d name`, times `name ** 0` where none has the differentiated inputs'
+        dtype (the seed 1 takes the dtype of what it meets; here it meets nothing)."""
+        if not terms or any(self.anchored(term) for term in terms):
+            return terms
+        return [ex.mul(ex.add(terms), self.one(name))]
+
     def one(self, name: str) -> ast.Expr:
         """Ones in the input's shape and dtype: `X[i, j] ** 0`."""
         labels, _ = self.canonical(name)

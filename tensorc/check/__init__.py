@@ -30,7 +30,7 @@ from tensorc.check.report import CheckReport, Difference
 from tensorc.errors import TensorcError
 from tensorc.ir.labels import Extent
 from tensorc.ir.nodes import display_name
-from tensorc.ir.shapes import size_sources
+from tensorc.ir.sources import size_sources
 from tensorc.runtime import Program, compile_program
 
 DEFAULT_TOLERANCE = 1e-5

@@ -14,7 +14,8 @@ from tensorc.errors import TensorcError
 from tensorc.ir import labels
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS, Composed
-from tensorc.ir.shapes import KeywordSize, reads, size_sources
+from tensorc.ir.shapes import reads
+from tensorc.ir.sources import KeywordSize, size_sources
 from tensorc.runtime import Program
 
 DEFAULT_SIZE = 3  # every index whose size no --shape or --size gives

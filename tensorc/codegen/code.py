@@ -55,15 +55,3 @@ def align(code: Code, labels: tuple[str, ...], target: tuple[str, ...]) -> Code:
         while entries[-1] == ":":
             entries.pop()  # trailing axes are kept by themselves; after `...` they are not
     return Code(f"{code.at(ATOM)}[{', '.join(prefix + entries)}]")
-
-
-def is_number(text: str) -> bool:
-    """Whether generated text is a numeric literal (math.inf and math.pi included)."""
-    bare = text.lstrip("-").removeprefix("math.")
-    if bare in ("inf", "pi"):
-        return True
-    try:
-        float(bare)
-    except ValueError:
-        return False
-    return True

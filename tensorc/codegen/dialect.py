@@ -5,10 +5,13 @@ emitter's body, then the page around it."""
 
 from __future__ import annotations
 
+from tensorc.codegen import lookups
 from tensorc.codegen.code import ATOM, PRODUCT, UNARY, Code, axes_text
 from tensorc.codegen.emitter import Emitter
 from tensorc.codegen.facts import Facts
+from tensorc.codegen.kernels import Kernels
 from tensorc.codegen.page import Function, Needs, Page, parameters
+from tensorc.codegen.products import Products
 from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
@@ -16,7 +19,7 @@ from tensorc.ops import OPS
 from tensorc.sharding import Layout
 
 
-class Generator:
+class Generator(lookups.LookupForms, Products):
     """Prints a module defining `program(...)`; subclasses fill in the array operations."""
 
     module = "np"  # the name the backend library is imported as
@@ -25,7 +28,8 @@ class Generator:
     helpers: dict[str, str] = {}  # noqa: RUF012 - name -> source of helper functions
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
-    kernels: dict[str, str] = {}  # noqa: RUF012 - derivative idioms in one kernel (`idioms`)
+    kernel_forms = Kernels  # how it writes convolutions and pooling (`tensorc.codegen.kernels`)
+    idioms: dict[str, str] = {}  # noqa: RUF012 - derivative idioms in one kernel (`idioms`)
     frees_dead_arrays = True  # `del` names after their last read (see `lifetimes`)
 
     def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
@@ -42,6 +46,7 @@ class Generator:
         self.first_tensor = next((self.params[name] for name in self.facts.tensor_inputs), None)
         self.needs = Needs()
         self.emitter = Emitter(self)
+        self.kernels = self.kernel_forms(self)
 
     def generate(self) -> str:
         """The module's source."""
@@ -178,74 +183,6 @@ class Generator:
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:
         return Code(f"{self.module}.diagonal({operand.text}, 0, {first}, {second})")
-
-    def matmul(self, node: ir.MatMul, left: Code, right: Code) -> Code:
-        """`left @ right`; a batched vector gets a length-1 axis for the product, then loses it.
-        A vector with no batch axes needs neither: numpy's matmul rules handle it."""
-        left_plain = node.left_vector and len(node.left.indices) == 1
-        right_plain = node.right_vector and len(node.right.indices) == 1
-        left_padded = node.left_vector and not left_plain
-        right_padded = node.right_vector and not right_plain
-        dot = self.dot(node, left, right) if left_padded and right_padded else None
-        if dot is not None:
-            return dot
-        a = Code(f"{left.at(ATOM)}[..., None, :]") if left_padded else left
-        b = Code(f"{right.at(ATOM)}[..., None]") if right_padded else right
-        product = self.product(node, a, b)
-        if left_padded and right_padded:
-            return Code(f"{product.at(ATOM)}[..., 0, 0]")
-        if left_padded:
-            return Code(f"{product.at(ATOM)}[..., 0{'' if right_plain else ', :'}]")
-        if right_padded:
-            return Code(f"{product.at(ATOM)}[..., 0]")
-        return product
-
-    def dot(self, node: ir.MatMul, left: Code, right: Code) -> Code | None:
-        """Dot products of two batches of vectors along their last axes, in the dtype `@`
-        gives: einsum, not a batched matmul of 1 x n by n x 1 (several times slower). None
-        leaves it to that matmul."""
-        return Code(f"{self.module}.einsum('...i,...i->...', {left.text}, {right.text})")
-
-    def product(self, node: ir.MatMul, left: Code, right: Code) -> Code:
-        """The matrix product of two operands shaped for it."""
-        return Code(f"{left.at(PRODUCT)} @ {right.at(PRODUCT + 1)}", PRODUCT)
-
-    # --- reads and writes at positions (see `tensorc.codegen.places`) -------------------
-
-    def pad_axis(self, operand: Code, axis: int, before: str, after: str, mode: str) -> Code:
-        """`operand` padded along `axis`: zeros ("constant"), the edge ("edge") or wrapped
-        around ("wrap")."""
-        return Code(
-            f"{self.use_helper('_pad_axis')}({operand.text}, {axis}, {before}, {after}, {mode!r})"
-        )
-
-    def window(self, operand: Code, axis: int, offset: str, counts: str, steps: str) -> Code:
-        """`operand` with `axis` replaced by window axes: element [j1, j2, ...] of them is
-        element offset + sum(steps * j) of the axis."""
-        helper = self.use_helper("_window")
-        return Code(f"{helper}({operand.text}, {axis}, {offset}, {counts}, {steps})")
-
-    def reverse(self, operand: Code, axes: list[int]) -> Code:
-        """`operand` with these axes in reverse order (a view on NumPy)."""
-        return Code(f"{self.module}.flip({operand.text}, {tuple(axes)})")
-
-    def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions read from data, refused where one is outside 0..size-1."""
-        what = f"a position in {tensor}"
-        return Code(f"{self.use_helper('_in_range')}({positions.text}, {size}, {what!r})")
-
-    def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
-        """Positions written from data, refused where one is outside 0..size-1."""
-        return self.checked_read(positions, size, tensor)
-
-    def scatter(
-        self, into: Code | None, shape: str, index: str, values: Code, accumulate: bool
-    ) -> Code:
-        """`values` written at `index` into `into` (or zeros of `shape`), added up if
-        `accumulate`; `into` itself is left as it is."""
-        start = into.text if into is not None else "None"
-        helper = self.use_helper("_scatter")
-        return Code(f"{helper}({start}, {shape}, {index}, {values.text}, {accumulate})")
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

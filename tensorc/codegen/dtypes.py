@@ -15,10 +15,15 @@ generated code must set a dtype itself:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from tensorc.codegen.code import Code
 from tensorc.ir import nodes as ir
 from tensorc.ops import OPS
+
+if TYPE_CHECKING:
+    from tensorc.codegen.dialect import Generator
+    from tensorc.codegen.facts import Facts
 
 
 class Known(NamedTuple):
@@ -90,12 +95,16 @@ def _describe(
         return _INPUT if node.name in tensors else _UNKNOWN
     if isinstance(node, ir.Attention):
         return _INPUT
+    if isinstance(node, ir.CrossEntropy):  # floating, in the logits' dtype where they are
+        return children[0]._replace(constant=False, integral=False, widened=False)
     op = OPS[node.op] if isinstance(node, ir.Map | ir.Reduce | ir.Along) else None
     if op is not None and op.boolean:
         return _BOOLEAN
+    if op is not None and op.positional:
+        return _INDEX  # int64 positions, as index values are
     values = children[1:] if isinstance(node, ir.Map) and node.op == "where" else children
     if isinstance(node, ir.Gather | ir.Scatter):  # positions do not make the values' dtype
-        values = children[: 2 if isinstance(node, ir.Scatter) and node.into else 1]
+        values = children = children[: 2 if isinstance(node, ir.Scatter) and node.into else 1]
     return Known(
         constant=all(value.constant for value in values),
         integral=all(value.integral for value in values) and not (op and op.floating),
@@ -103,3 +112,38 @@ def _describe(
         widened=(any(child.widened for child in children) or bool(op and op.widens))
         and not (op and op.floating),
     )
+
+
+class DtypeCare:
+    """The few places where generated code sets a dtype itself, for the emitter (which has
+    `facts`, `dialect` and `name_of`)."""
+
+    facts: Facts
+    dialect: Generator
+
+    def name_of(self, code: Code) -> str:
+        raise NotImplementedError
+
+    def floating(self, op: str, operand: ir.Node, code: Code) -> Code:
+        """The operand of a float-only function, reduction or normaliser, made floating
+        first where it holds integers (Python's `/` makes its operands floating itself)."""
+        if OPS[op].floating and OPS[op].infix is None and self.facts.dtypes.integral(operand):
+            return self.dialect.as_float(code, self.dialect.python_number(operand))
+        return code
+
+    def follow(self, operands: tuple[ir.Node, ...], codes: list[Code]) -> list[Code]:
+        """The operands' codes, with each tensor made from the program's numbers only in the
+        dtype those numbers take beside the first operand read from the inputs."""
+        facts = self.facts
+        constant = [
+            facts.dtypes.constant(node) and not facts.python_scalar(node) for node in operands
+        ]
+        other = next((k for k, node in enumerate(operands) if facts.dtypes.anchored(node)), None)
+        if other is None or not any(constant):
+            return codes
+        name = self.name_of(codes[other])
+        codes = [Code(name) if k == other else code for k, code in enumerate(codes)]
+        return [
+            self.dialect.like(code, name, facts.dtypes.integral(node)) if made else code
+            for node, code, made in zip(operands, codes, constant, strict=True)
+        ]

@@ -7,13 +7,15 @@ its own on a line before the statement that uses it."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from tensorc.codegen import idioms, places
-from tensorc.codegen.code import ATOM, PRODUCT, Code, align, comment
+from tensorc.codegen import lookups as fast_lookups
+from tensorc.codegen.code import Code, align, comment
+from tensorc.codegen.dtypes import DtypeCare
 from tensorc.codegen.lifetimes import free_dead
 from tensorc.ir import nodes as ir
+from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, axis_number
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import reads
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 INLINE_LIMIT = 72  # longer single-use expressions get a name of their own, for readability
 
 
-class Emitter:
+class Emitter(DtypeCare):
     """Writes the body of one function for one dialect."""
 
     def __init__(self, dialect: Generator):
@@ -34,8 +36,7 @@ class Emitter:
         self.names = dialect.page.names
         self.lines: list[str] = []
         self.bound: dict[int, Code] = {}  # nodes already computed under a name
-        self.fusions = idioms.plan(dialect.program, dialect.kernels, self.facts)
-        self.inside = {id(node) for fusion in self.fusions.values() for node in fusion.inside}
+        self.fusions = idioms.plan(dialect.program, dialect.idioms, self.facts)
         self.let_names: dict[str, str] = {}
 
     def body(self) -> list[str]:
@@ -78,12 +79,11 @@ class Emitter:
             if id(node) in self.bound:
                 codes[id(node)] = self.bound[id(node)]
                 continue
-            if id(node) in self.inside:  # part of a formula that one kernel computes
+            if id(node) in self.fusions.inside:  # part of a formula that one kernel computes
                 continue
-            fusion = self.fusions.get(id(node))
+            fusion = self.fusions.found.get(id(node))
             if fusion is not None:
-                names = {key: self._name_of(n) for key, n in fusion.operands.items()}
-                code = Code(idioms.write(fusion, names))
+                code = idioms.write(fusion, self)
             else:
                 code = self.node(node, [codes[id(child)] for child in node.children])
             if (
@@ -95,14 +95,6 @@ class Emitter:
                 self.bound[id(node)] = code
             codes[id(node)] = code
         return codes[id(root)]
-
-    def _name_of(self, node: ir.Node) -> str:
-        """The name a node is computed under (see `idioms`)."""
-        found = self.bound.get(id(node))
-        if found is None:
-            assert isinstance(node, ir.Var)
-            found = self.emit_var(node)
-        return found.text
 
     def name_of(self, code: Code) -> str:
         """A plain name for a value: its own where it is one, else a new line that names it."""
@@ -122,6 +114,8 @@ class Emitter:
 
     def node(self, node: ir.Node, args: list[Code]) -> Code:
         """The expression for one node, given its children's expressions."""
+        if isinstance(node, Windowed):  # a framework's kernel (`tensorc.codegen.kernels`)
+            return self.dialect.kernels.write(node, args)
         emit = getattr(self, f"emit_{type(node).__name__.lower()}", None)
         if emit is None:  # pragma: no cover - the lowering passes leave no other node
             raise TypeError(f"no code for {type(node).__name__}")
@@ -138,10 +132,7 @@ class Emitter:
         return self.dialect.arange(self.dialect.sizes.axis(node.index))
 
     def emit_size(self, node: ir.Size) -> Code:
-        sizes = [self.dialect.size(label) for label in node.axes]
-        if all(size.isdigit() for size in sizes):
-            return Code(str(math.prod(int(size) for size in sizes)))
-        return Code(" * ".join(sizes), PRODUCT if len(sizes) > 1 else ATOM)
+        return self.dialect.sizes.count(node.axes)
 
     def emit_map(self, node: ir.Map, *args: Code) -> Code:
         codes = [
@@ -217,33 +208,19 @@ class Emitter:
         return self.dialect.attention(node, *args)
 
     def emit_gather(self, node: ir.Gather, operand: Code, *lookups: Code) -> Code:
-        return places.gather(self.dialect, node, operand, list(lookups))
+        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one."""
+        fast = fast_lookups.gather(self.dialect, node, operand, list(lookups))
+        return fast or places.gather(self.dialect, node, operand, list(lookups))
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
-        return places.scatter(self.dialect, node, operand, list(rest))
+        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one. A
+        start made of the program's numbers (`S[s, d] = 0` then `S[seg[e], d] += X[e, d]`)
+        takes the values' dtype, as the Python number 0 would beside X."""
+        if node.into is not None:
+            operand, start = self.follow((node.operand, node.into), [operand, rest[0]])
+            rest = (start, *rest[1:])
+        fast = fast_lookups.scatter(self.dialect, node, operand, list(rest))
+        return fast or places.scatter(self.dialect, node, operand, list(rest))
 
-    # --- dtypes: the few places where generated code sets one ---------------------------------
-
-    def floating(self, op: str, operand: ir.Node, code: Code) -> Code:
-        """The operand of a float-only function, reduction or normaliser, made floating
-        first where it holds integers (Python's `/` makes its operands floating itself)."""
-        if OPS[op].floating and OPS[op].infix is None and self.facts.dtypes.integral(operand):
-            return self.dialect.as_float(code, self.dialect.python_number(operand))
-        return code
-
-    def follow(self, operands: tuple[ir.Node, ...], codes: list[Code]) -> list[Code]:
-        """The operands' codes, with each tensor made from the program's numbers only in the
-        dtype those numbers take beside the first operand read from the inputs."""
-        facts = self.facts
-        constant = [
-            facts.dtypes.constant(node) and not facts.python_scalar(node) for node in operands
-        ]
-        other = next((k for k, node in enumerate(operands) if facts.dtypes.anchored(node)), None)
-        if other is None or not any(constant):
-            return codes
-        name = self.name_of(codes[other])
-        codes = [Code(name) if k == other else code for k, code in enumerate(codes)]
-        return [
-            self.dialect.like(code, name, facts.dtypes.integral(node)) if made else code
-            for node, code, made in zip(operands, codes, constant, strict=True)
-        ]
+    def emit_crossentropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
+        return self.dialect.cross_entropy(node, logits, target)

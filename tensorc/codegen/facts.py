@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from tensorc.codegen.dtypes import Dtypes
 from tensorc.ir import nodes as ir
+from tensorc.ir.kernels import Convolution, ConvolutionTranspose
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Facts:
     fresh: frozenset[int]  # new arrays that only one parent reads
     tensor_inputs: tuple[str, ...]  # in input order
     matmul_inputs: tuple[str, ...]  # tensor inputs that flow into a matmul or attention
+    kernel_inputs: tuple[str, ...]  # tensor inputs that flow into a convolution
     dtypes: Dtypes
 
     @classmethod
@@ -37,6 +39,7 @@ class Facts:
             ),
             tensor_inputs=tuple(spec.name for spec in program.inputs if not spec.is_scalar),
             matmul_inputs=matmul_inputs(program),
+            kernel_inputs=matmul_inputs(program, (Convolution, ConvolutionTranspose)),
             dtypes=Dtypes.of(program),
         )
 
@@ -97,16 +100,17 @@ def python_scalars(program: ir.Program) -> frozenset[int]:
     return frozenset(known)
 
 
-def matmul_inputs(program: ir.Program) -> tuple[str, ...]:
-    """The tensor inputs that flow into a matmul or attention, directly or through targets."""
+def matmul_inputs(
+    program: ir.Program,
+    kinds: tuple[type[ir.Node], ...] = (ir.MatMul, ir.Attention, Convolution, ConvolutionTranspose),
+) -> tuple[str, ...]:
+    """The tensor inputs that flow into a node of `kinds` (by default the kernels that take
+    operands of one dtype: matmuls, attention, convolutions), directly or through targets."""
     tensors = {spec.name for spec in program.inputs if not spec.is_scalar}
     values = {let.name: let.value for let in program.lets}
     found: set[str] = set()
     pending: list[ir.Node] = [
-        node
-        for let in program.lets
-        for node in ir.walk(let.value)
-        if isinstance(node, ir.MatMul | ir.Attention)
+        node for let in program.lets for node in ir.walk(let.value) if isinstance(node, kinds)
     ]
     seen: set[int] = set()
     while pending:

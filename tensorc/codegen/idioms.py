@@ -1,7 +1,7 @@
 """Derivative idioms that a backend computes in one kernel of its own: the elementwise
 formulas that derivative programs write for `relu` and `softmax`, found in the IR before
 any code is written, and written as the kernel that the framework's autograd itself calls
-(`Generator.kernels` spells each, with its operands' names in braces):
+(`Generator.idioms` spells each, with its operands' names in braces):
 
 - `threshold_backward`, `where(x > c, g, 0)`: relu's mask ({g}, {x}, {c});
 - `softmax_backward`, `P * (g - sum[j](g * P))`: softmax's vjp along the last axis j
@@ -16,9 +16,14 @@ dtype; the parts of the formula that nothing else reads are then not computed at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from tensorc.codegen.code import Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir
+
+if TYPE_CHECKING:
+    from tensorc.codegen.emitter import Emitter
 
 _ZERO = ir.Const(0.0, "0")
 
@@ -34,17 +39,25 @@ class Fusion:
     inside: tuple[ir.Node, ...]
 
 
-def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> dict[int, Fusion]:
-    """The nodes of `program` that a kernel computes, by identity."""
-    if not kernels:
-        return {}
+@dataclass(frozen=True)
+class Fusions:
+    """The nodes that a kernel computes (by identity), and those of their formulas that are
+    then not computed at all."""
+
+    found: dict[int, Fusion]
+    inside: frozenset[int]
+
+
+def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> Fusions:
+    """The nodes of `program` that a kernel computes."""
     found: dict[int, Fusion] = {}
-    for let in program.lets:
+    for let in program.lets if kernels else ():
         for node in ir.walk(let.value):
             fusion = _match(node, kernels, facts) if isinstance(node, ir.Map) else None
             if fusion is not None and all(_named(facts, n) for n in fusion.operands.values()):
                 found[id(node)] = fusion
-    return found
+    inside = frozenset(id(node) for fusion in found.values() for node in fusion.inside)
+    return Fusions(found, inside)
 
 
 def _match(node: ir.Map, kernels: dict[str, str], facts: Facts) -> Fusion | None:
@@ -92,6 +105,13 @@ def _named(facts: Facts, node: ir.Node) -> bool:
     return named and not facts.dtypes.drifting(node) and not facts.python_scalar(node)
 
 
-def write(fusion: Fusion, names: dict[str, str]) -> str:
-    """The kernel's call, given the names its operands are computed under."""
-    return fusion.kernel.format(**names, **fusion.numbers)
+def write(fusion: Fusion, emitter: Emitter) -> Code:
+    """The kernel's call, with the names its operands are computed under."""
+    names = {}
+    for key, node in fusion.operands.items():
+        found = emitter.bound.get(id(node))
+        if found is None:
+            assert isinstance(node, ir.Var)
+            found = emitter.emit_var(node)
+        names[key] = found.text
+    return Code(fusion.kernel.format(**names, **fusion.numbers))

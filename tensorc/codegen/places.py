@@ -176,10 +176,11 @@ def _views(gen: Generator, node: ir.Gather, x: Code, places: list[ir.Place]) -> 
     ]
     if backwards:
         x = gen.reverse(x, backwards)
-    return _reordered(gen, x, tuple(produced), node.labels)
+    return reordered(gen, x, tuple(produced), node.labels)
 
 
-def _reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+def reordered(gen: Generator, x: Code, produced: tuple[str, ...], wanted: tuple[str, ...]) -> Code:
+    """`x`, whose axes are `produced`, with its axes in the order `wanted`."""
     if produced == wanted:
         return x
     if ELLIPSIS in produced:
@@ -212,7 +213,7 @@ def _indexing(
             positions = Code(f"{positions.at(8)} + {shifts[k]}", 8)
         if isinstance(place, ir.Position) and place.lookup is not None:
             size = gen.size(labels[k])
-            positions = gen.checked_read(positions, size, _tensor_name(node.operand))
+            positions = gen.checked_read(positions, size, tensor_name(node.operand))
         entries.append(positions.text)
     return Code(f"{x.at(ATOM)}[{', '.join(entries)}]")
 
@@ -237,7 +238,7 @@ def _positions(
     return Code(" + ".join(pieces).replace("+ -", "- "), 8)
 
 
-def _tensor_name(node: ir.Node) -> str:
+def tensor_name(node: ir.Node) -> str:
     while not isinstance(node, ir.Var):
         node = node.children[0]
     return ir.display_name(node.name)
@@ -252,22 +253,13 @@ def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -
     dropped: its value is replaced by zero and written at the edge."""
     into = rest[0] if node.into is not None else None
     lookups = list(zip(node.lookups, rest[1:] if into is not None else rest, strict=True))
-    if into is not None and node.into is not None and gen.facts.dtypes.constant(node.into):
-        # `S[s, d] = 0` then `S[seg[e], d] += X[e, d]`: the zeros take X's dtype, as the
-        # Python number 0 would beside X
-        values = gen.name_of(operand)
-        operand = Code(values)
-        into = gen.like(into, values, gen.facts.dtypes.integral(node.into))
-    elif into is not None and gen.facts.dtypes.constant(node.operand):
-        # `dZ[b, y[b]] += -dl[b]` where `dl` is made of numbers: they take dZ's dtype
-        operand = gen.like(operand, gen.name_of(into), gen.facts.dtypes.integral(node.operand))
     over = node.operand.indices
     entries: list[str] = []
     inside: list[str] = []  # under `pad`: the conditions that the positions are inside
     for k, place in enumerate(node.places):
         positions = _positions(gen, place, over, lookups)
         if isinstance(place, ir.Position) and place.lookup is not None:
-            positions = gen.checked_write(positions, gen.size(node.labels[k]), _target(node))
+            positions = gen.checked_write(positions, gen.size(node.labels[k]), target_name(node))
         if isinstance(place, ir.Position) and place.boundary != "error":
             positions = _bounded(gen, positions, gen.size(node.labels[k]), place.boundary, inside)
         entries.append(positions.text)
@@ -291,7 +283,52 @@ def _bounded(gen: Generator, positions: Code, size: str, boundary: str, inside: 
     return Code(f"{gen.module}.clip({positions.text}, 0, {size} - 1)")
 
 
-def _target(node: ir.Scatter) -> str:
+def target_name(node: ir.Scatter) -> str:
     """The user's name for the target a scatter writes."""
     extent = next(label for label in node.labels if isinstance(label, Extent))
     return ir.display_name(extent.tensor)
+
+
+class PlaceForms:
+    """How a backend writes what reads and writes at positions need; `Generator` (which has
+    `module` and `use_helper`) inherits these NumPy-style forms, and backends override them."""
+
+    module: str
+
+    def use_helper(self, name: str) -> str:
+        raise NotImplementedError
+
+    def pad_axis(self, operand: Code, axis: int, before: str, after: str, mode: str) -> Code:
+        """`operand` padded along `axis`: zeros ("constant"), the edge ("edge") or wrapped
+        around ("wrap")."""
+        return Code(
+            f"{self.use_helper('_pad_axis')}({operand.text}, {axis}, {before}, {after}, {mode!r})"
+        )
+
+    def window(self, operand: Code, axis: int, offset: str, counts: str, steps: str) -> Code:
+        """`operand` with `axis` replaced by window axes: element [j1, j2, ...] of them is
+        element offset + sum(steps * j) of the axis."""
+        helper = self.use_helper("_window")
+        return Code(f"{helper}({operand.text}, {axis}, {offset}, {counts}, {steps})")
+
+    def reverse(self, operand: Code, axes: list[int]) -> Code:
+        """`operand` with these axes in reverse order (a view on NumPy)."""
+        return Code(f"{self.module}.flip({operand.text}, {tuple(axes)})")
+
+    def checked_read(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions read from data, refused where one is outside 0..size-1."""
+        what = f"a position in {tensor}"
+        return Code(f"{self.use_helper('_in_range')}({positions.text}, {size}, {what!r})")
+
+    def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
+        """Positions written from data, refused where one is outside 0..size-1."""
+        return self.checked_read(positions, size, tensor)
+
+    def scatter(
+        self, into: Code | None, shape: str, index: str, values: Code, accumulate: bool
+    ) -> Code:
+        """`values` written at `index` into `into` (or zeros of `shape`), added up if
+        `accumulate`; `into` itself is left as it is."""
+        start = into.text if into is not None else "None"
+        helper = self.use_helper("_scatter")
+        return Code(f"{helper}({start}, {shape}, {index}, {values.text}, {accumulate})")

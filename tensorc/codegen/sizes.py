@@ -6,16 +6,19 @@ prologue computes those names before anything else runs."""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import replace
 
+from tensorc.codegen.code import ATOM, PRODUCT, Code
 from tensorc.codegen.page import FUNCTION_NAME, Names
 from tensorc.ir import nodes as ir
 from tensorc.ir import ranges
 from tensorc.ir.labels import ELLIPSIS, Extent
 from tensorc.ir.labels import parts as label_parts
 from tensorc.ir.nodes import display_name
-from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, SizeSource, reads, size_sources
+from tensorc.ir.shapes import Sizes, reads
+from tensorc.ir.sources import AxisSize, KeywordSize, SizeSource, size_sources
 
 
 def _needs(source: SizeSource) -> tuple[str, ...]:
@@ -35,6 +38,13 @@ class SizeText(ABC):
     @abstractmethod
     def axis(self, label: str) -> str:
         """The size of one axis: an index, or a composed label (the product of its parts)."""
+
+    def count(self, labels: tuple[str, ...]) -> Code:
+        """The number of elements along these axes: a number where the sizes are known."""
+        sizes = [self.axis(label) for label in labels]
+        if all(size.isdigit() for size in sizes):
+            return Code(str(math.prod(int(size) for size in sizes)))
+        return Code(" * ".join(sizes), PRODUCT if len(sizes) > 1 else ATOM)
 
     @abstractmethod
     def batch(self) -> str:

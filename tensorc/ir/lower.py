@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tensorc import ops
 from tensorc.errors import ProgramError, ShapeError, Span, TensorcError, warn
@@ -28,7 +29,14 @@ from tensorc.frontend.resolve import (
 from tensorc.ir import nodes as ir
 from tensorc.ir import places
 from tensorc.ir.labels import ELLIPSIS, in_order, permutation
-from tensorc.ops import OPS, Kind, Value
+from tensorc.ir.operands import (
+    as_operand,
+    check_along,
+    check_arity,
+    numeric,
+    operation,
+)
+from tensorc.ops import Kind
 
 
 def lower_program(program: ast.Program, lint: bool = True) -> ir.Program:
@@ -70,31 +78,20 @@ class _Lowering:
             tuple_output=len(outputs) > 1,
         )
 
-    @property
-    def index_names(self) -> Mapping[str, Span]:
-        return self.meaning.indices
+    def _rank(self, name: str, labels: tuple[str, ...], span: Span) -> None:
+        check_rank(name, labels, span, self.targets.get(name), self.meaning.inputs.get(name))
 
     # --- statements -------------------------------------------------------------------------
 
     def _statement(self, resolved: Statement) -> ir.Let:
-        statement, name = resolved.assign, resolved.target
-        if name in self.index_names:
-            raise both_ways(name, statement.span, self.index_names[name])
-        if name in ops.CONSTANTS:
-            raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
+        statement = resolved.assign
+        _check_target(resolved, self.meaning.indices)
         target_axes = resolved.axes or ()
-        target_indices = indices_of(target_axes)
-        positioned = places.has_positions(target_axes)
-        if len(set(target_indices)) != len(target_indices) and not positioned:
-            raise ShapeError(f"an index appears twice on the left of '{name}'", statement.span)
-        if target_indices.count(ELLIPSIS) > 1 or (positioned and ELLIPSIS in target_indices):
-            what = "may appear only once" if not positioned else "cannot stand beside positions"
-            raise ShapeError(f"'...' {what}", statement.span)
         self.order = resolved.order
-        wanted = in_order(target_indices, self.order)
+        wanted = in_order(indices_of(target_axes), self.order)
         value = self._einstein(resolved.value, wanted)
-        if positioned:
-            value = self._scatter(resolved, value, wanted)
+        if places.has_positions(target_axes):
+            value = places.write(resolved, value, wanted, self._expr, self._rank)
         else:
             if statement.accumulate and resolved.previous is not None:
                 earlier = self._access(ast.Access(statement.span, resolved.previous, target_axes))
@@ -102,23 +99,6 @@ class _Lowering:
             value = _store(value, target_axes, statement, self.order)
         self.targets[resolved.name] = value.indices
         return ir.Let(resolved.name, value, statement.text, statement.span)
-
-    def _scatter(self, resolved: Statement, value: ir.Node, wanted: tuple[str, ...]) -> ir.Node:
-        """The value written at the target's positions (added into the target's earlier value
-        with `+=`)."""
-        statement, axes = resolved.assign, resolved.axes or ()
-        if value.indices != wanted:
-            value = ir.Expand(value, wanted)
-        into = None
-        if statement.accumulate and resolved.previous is not None:
-            labels = places.stored_labels(resolved.name, axes)
-            into = ir.Var(resolved.previous, labels, statement.span)
-            self._check_rank(resolved.previous, labels, statement.span)
-        return places.scatter(statement, resolved.name, axes, value, into, self._lookup)
-
-    def _lookup(self, access: ast.Access) -> ir.Node:
-        """An integer tensor read as a position."""
-        return self._expr(access)
 
     def _einstein(self, expr: ast.Expr, wanted: tuple[str, ...]) -> ir.Node:
         """Lowers a right-hand side, summing the indices the target lacks where it is a product."""
@@ -148,20 +128,20 @@ class _Lowering:
         if isinstance(expr, ast.Access):
             return self._access(expr)
         if isinstance(expr, ast.Unary):
-            return self._map(_operator(expr.op, 1), (expr.operand,))
+            return self._map(operation(expr.op, 1), (expr.operand,))
         if isinstance(expr, ast.Binary):
             if expr.op in ("*", "/"):
                 product = self._product(expr, None)
                 if product is not None:
                     return product
-            return self._map(_operator(expr.op, 2), (expr.left, expr.right))
+            return self._map(operation(expr.op, 2), (expr.left, expr.right))
         if isinstance(expr, ast.Call):
             return self._call(expr)
         return self._along(expr)
 
     def _name(self, expr: ast.Name) -> ir.Node:
         name = expr.name
-        if name in self.index_names:
+        if name in self.meaning.indices:
             if name not in self.order:
                 raise ShapeError(f"index '{name}' is not used by this statement", expr.span)
             return ir.IndexValue(name)
@@ -177,17 +157,17 @@ class _Lowering:
 
     def _access(self, expr: ast.Access) -> ir.Node:
         name = expr.tensor
-        if name in self.index_names:
-            raise both_ways(name, expr.span, self.index_names[name])
+        if name in self.meaning.indices:
+            raise both_ways(name, expr.span, self.meaning.indices[name])
         if name in ops.CONSTANTS:
             raise ProgramError(f"'{name}' is a constant, not a tensor", expr.span)
         labels = tuple(_axis_label(axis) for axis in expr.axes)
         if labels.count(ELLIPSIS) > 1:
             raise ShapeError("'...' may appear only once", expr.span)
-        self._check_rank(name, labels, expr.span)
+        self._rank(name, labels, expr.span)
         if places.has_positions(expr.axes):
             stored = places.stored_labels(name, expr.axes)
-            return places.gather(expr, ir.Var(name, stored, expr.span), self._lookup, self.order)
+            return places.gather(expr, ir.Var(name, stored, expr.span), self._expr, self.order)
         node: ir.Node = ir.Var(name, labels, expr.span)
         expanded = indices_of(expr.axes)
         if labels != expanded:
@@ -195,21 +175,9 @@ class _Lowering:
         node = _take_diagonals(node)
         return _permute_to(node, self.order)
 
-    def _check_rank(self, name: str, labels: tuple[str, ...], span: Span) -> None:
-        """ShapeError where a tensor is read with a rank other than its earlier reads' or
-        its assignment's."""
-        stored = self.targets.get(name)
-        if stored is None:
-            self.meaning.inputs[name].check_read(False, len(labels), ELLIPSIS in labels, span)
-        elif ELLIPSIS not in stored and ELLIPSIS not in labels and len(labels) != len(stored):
-            raise ShapeError(
-                f"{ir.display_name(name)} has {len(stored)} axes but is indexed with {len(labels)}",
-                span,
-            )
-
     def _map(self, op: ops.Op, operands: tuple[ast.Expr, ...]) -> ir.Node:
         args = tuple(
-            _as(value, self._expr(operand))
+            as_operand(value, self._expr(operand))
             for value, operand in zip(op.operands, operands, strict=True)
         )
         labels = _union(args, self.order)
@@ -219,7 +187,7 @@ class _Lowering:
         func = expr.func
         op = ops.function(func)
         if op is not None:
-            _check_arity(expr, op.arity)
+            check_arity(expr, op.arity)
             return self._map(op, expr.args)
         if ops.along(func) is not None:
             raise ProgramError(
@@ -235,8 +203,8 @@ class _Lowering:
             raise ProgramError(f"unknown reduction '{func}'", expr.span)
         if len(set(names)) != len(names):
             raise ShapeError(f"{func}[...] names an index twice", expr.span)
-        operand = _as(op.operands[0], self._expr(expr.operand))
-        _check_along(expr, operand, op.kind is Kind.NORMALISER)
+        operand = as_operand(op.operands[0], self._expr(expr.operand))
+        check_along(expr, operand, op.kind is Kind.NORMALISER or op.positional)
         if op.kind is Kind.NORMALISER:
             return ir.Along(op.name, operand, names[0])
         kept = tuple(i for i in operand.indices if i not in names)
@@ -258,8 +226,8 @@ class _Lowering:
         if not is_product(expr):
             return None
         factors, divisors, negate = ast.flatten_product(expr)
-        lowered = tuple(_numeric(self._expr(factor)) for factor in factors)
-        quotients = [(_numeric(self._expr(divisor)), divisor) for divisor in divisors]
+        lowered = tuple(numeric(self._expr(factor)) for factor in factors)
+        quotients = [(numeric(self._expr(divisor)), divisor) for divisor in divisors]
         every = _union(lowered + tuple(node for node, _ in quotients), self.order)
         keep = every if wanted is None else tuple(i for i in every if i in wanted)
         summed = set(every) - set(keep)
@@ -306,57 +274,41 @@ def _store(
     return value
 
 
+def _check_target(resolved: Statement, index_names: Mapping[str, Span]) -> None:
+    """ProgramError or ShapeError for a target that cannot be assigned as written."""
+    statement, name = resolved.assign, resolved.target
+    if name in index_names:
+        raise both_ways(name, statement.span, index_names[name])
+    if name in ops.CONSTANTS:
+        raise ProgramError(f"'{name}' is a constant and cannot be assigned", statement.span)
+    target_indices = indices_of(resolved.axes or ())
+    positioned = places.has_positions(resolved.axes)
+    if len(set(target_indices)) != len(target_indices) and not positioned:
+        raise ShapeError(f"an index appears twice on the left of '{name}'", statement.span)
+    if target_indices.count(ELLIPSIS) > 1 or (positioned and ELLIPSIS in target_indices):
+        what = "may appear only once" if not positioned else "cannot stand beside positions"
+        raise ShapeError(f"'...' {what}", statement.span)
+
+
+def check_rank(
+    name: str, labels: tuple[str, ...], span: Span, stored: tuple[str, ...] | None, given: Any
+) -> None:
+    """ShapeError where a tensor is read with a rank other than its earlier reads' (`given`,
+    an input) or its assignment's (`stored`, its labels)."""
+    if stored is None:
+        given.check_read(False, len(labels), ELLIPSIS in labels, span)
+    elif ELLIPSIS not in stored and ELLIPSIS not in labels and len(labels) != len(stored):
+        raise ShapeError(
+            f"{ir.display_name(name)} has {len(stored)} axes but is indexed with {len(labels)}",
+            span,
+        )
+
+
 def both_ways(name: str, span: Span, index_span: Span) -> ProgramError:
     """The error for a name used as a tensor at `span` and as an index at `index_span`: it
     points at whichever use comes later in the program."""
     later = max(span, index_span, key=lambda s: (s.line, s.column))
     return ProgramError(f"'{name}' is used both as an index and as a tensor", later)
-
-
-def _check_along(expr: ast.Along, operand: ir.Node, normaliser: bool) -> None:
-    """ShapeError for a reduction or normaliser along an index its argument lacks, or a
-    normaliser along more than one."""
-    for axis in expr.indices:
-        if axis.name not in operand.indices:
-            raise ShapeError(
-                f"{expr.func} is along '{axis.name}', which its argument does not use", axis.span
-            )
-    if normaliser and len(expr.indices) != 1:
-        raise ShapeError(f"{expr.func} works along exactly one index", expr.span)
-
-
-def _operator(symbol: str, arity: int) -> ops.Op:
-    op = ops.operator(symbol, arity)
-    assert op is not None, f"the grammar made an operator {symbol!r} that the table lacks"
-    return op
-
-
-def _as(value: Value, node: ir.Node) -> ir.Node:
-    """An argument as the operation takes it: a number, a boolean, or as it is."""
-    if value is Value.NUMBER:
-        return _numeric(node)
-    if value is Value.BOOLEAN:
-        return _condition(node)
-    return node
-
-
-def _is_boolean(node: ir.Node) -> bool:
-    return isinstance(node, ir.Map | ir.Reduce) and OPS[node.op].boolean
-
-
-def _numeric(node: ir.Node) -> ir.Node:
-    """A comparison used as a number becomes 1 or 0: backends disagree on arithmetic with
-    booleans (numpy refuses `-b`, and adds them as logical or)."""
-    if _is_boolean(node):
-        return ir.Map("where", (node, ir.Const(1.0, "1"), ir.Const(0.0, "0")), node.indices)
-    return node
-
-
-def _condition(node: ir.Node) -> ir.Node:
-    """A `where` condition as a boolean: anything but a comparison is tested against zero."""
-    if _is_boolean(node):
-        return node
-    return ir.Map("ne", (node, ir.Const(0.0, "0")), node.indices)
 
 
 def _axis_label(axis: ast.Axis) -> str:
@@ -383,14 +335,6 @@ def _take_diagonals(node: ir.Node) -> ir.Node:
 
 def _permute_to(node: ir.Node, order: tuple[str, ...]) -> ir.Node:
     return ir.permuted(node, in_order(node.indices, order))
-
-
-def _check_arity(expr: ast.Call, count: int) -> None:
-    if len(expr.args) != count:
-        plural = "s" if count != 1 else ""
-        raise ProgramError(
-            f"{expr.func} takes {count} argument{plural} but got {len(expr.args)}", expr.span
-        )
 
 
 def _find_index_span(expr: ast.Expr, index: str) -> Span | None:

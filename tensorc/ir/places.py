@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tensorc.errors import ProgramError, ShapeError
+from tensorc.errors import ProgramError, Span
 from tensorc.frontend import ast
-from tensorc.frontend.resolve import label_of
+from tensorc.frontend.resolve import Statement, label_of
 from tensorc.ir import nodes as ir
-from tensorc.ir.labels import ELLIPSIS, Extent, axis_number, expanded, in_order
+from tensorc.ir.labels import Extent, axis_number, expanded, in_order
 
 Lookup = Callable[[ast.Access], ir.Node]  # lowers an integer tensor read as a position
 
@@ -84,7 +84,20 @@ def scatter(
     return ir.Scatter(value, where, labels, statement.accumulate, into)
 
 
-def check_plain_write(statement: ast.Assign, value: ir.Node) -> None:
-    """ShapeError where an ellipsis would be written at positions (it has no one position)."""
-    if ELLIPSIS in value.indices and has_positions(statement.axes):
-        raise ShapeError("a target with positions cannot use '...'", statement.span)
+def write(
+    resolved: Statement,
+    value: ir.Node,
+    wanted: tuple[str, ...],
+    lookup: Lookup,
+    check_rank: Callable[[str, tuple[str, ...], Span], None],
+) -> ir.Scatter:
+    """A statement's value (over `wanted`, the target's indices) written at its target's
+    positions: added into the target's earlier value with `+=`, else into zeros."""
+    statement, axes = resolved.assign, resolved.axes or ()
+    into = None
+    if statement.accumulate and resolved.previous is not None:
+        labels = stored_labels(resolved.name, axes)
+        into = ir.Var(resolved.previous, labels, statement.span)
+        check_rank(resolved.previous, labels, statement.span)
+    value = value if value.indices == wanted else ir.Expand(value, wanted)
+    return scatter(statement, resolved.name, axes, value, into, lookup)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tensorc.ir import nodes as ir
+from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, Windowed
 
 
 def format_program(
@@ -66,7 +67,7 @@ def place_text(place: ir.Place, lookup: str = "") -> str:
     (`lookup` is the text of the position's integer array, if it has one)."""
     if not isinstance(place, ir.Position):
         return place
-    pieces = [f"{c}*{index}" if c != 1 else index for c, index in place.terms]
+    pieces = [{1: index, -1: f"-{index}"}.get(c, f"{c}*{index}") for c, index in place.terms]
     pieces += [lookup] if place.lookup is not None else []
     pieces += [str(place.offset)] if place.offset or not pieces else []
     text = " + ".join(pieces).replace("+ -", "- ")
@@ -91,6 +92,21 @@ def _scatter_text(node: ir.Scatter, args: list[str]) -> str:
     return f"{verb}({args[0]} at [{_places(node.places, lookups)}]{start})"
 
 
+def _windows_text(node: Windowed) -> str:
+    """A kernel's windows, as the positions they were found at: `at [2*h + kh, pad(w + kw - 1)]`."""
+    return f" at [{', '.join(place_text(window.place) for window in node.windows)}]"
+
+
+def _kernel_text(name: str) -> Callable[[Any, list[str]], str]:
+    """The text of a convolution (or its transpose): its operands, windows and groups."""
+
+    def text(node: Convolution | ConvolutionTranspose, args: list[str]) -> str:
+        groups = f", groups {node.channels.groups}" if node.channels.groups else ""
+        return f"{name}({', '.join(args)}{_windows_text(node)}{groups})"
+
+    return text
+
+
 # An operation's text, before the labels of its result; `node` is of the key's type.
 _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     ir.Map: lambda node, args: f"{node.op}({', '.join(args)})",
@@ -104,9 +120,15 @@ _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     ir.MatMul: lambda node, args: f"matmul({args[0]}, {args[1]})",
     ir.Gather: lambda node, args: f"gather({args[0]} at [{_places(node.places, args[1:])}])",
     ir.Scatter: _scatter_text,
+    ir.CrossEntropy: lambda node, args: (
+        f"cross_entropy[{node.classes}]({', '.join(args)}{', mean' if node.mean else ''})"
+    ),
     ir.Attention: lambda node, args: (
         f"attention({', '.join(args)}{', causal' if node.causal else ''})"
     ),
+    Convolution: _kernel_text("convolution"),
+    ConvolutionTranspose: _kernel_text("convolution_transpose"),
+    Pool: lambda node, args: f"{node.op}_pool({args[0]}{_windows_text(node)})",
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from tensorc.errors import ShapeError, Span
 from tensorc.ir import nodes as ir
+from tensorc.ir.kernels import ConvolutionTranspose, Windowed
 from tensorc.ir.labels import Extent
 from tensorc.ir.printer import place_text
 
@@ -75,6 +76,14 @@ def rules(program: ir.Program) -> list[Rule]:
                 for place, extent in zip(node.places, node.labels, strict=True):
                     if isinstance(place, ir.Position) and place.lookup is None:
                         found.append(Rule(extent, _written(place)))
+            elif isinstance(node, Windowed):  # a kernel keeps the positions it was found in
+                for w in node.windows:
+                    writes = isinstance(node, ConvolutionTranspose)
+                    found.extend(
+                        [Rule(w.extent, _written(w.place))]
+                        if writes
+                        else _read_rules(w.place, w.extent)
+                    )
     return found
 
 
@@ -249,7 +258,7 @@ def _check_place(
     )
     hint = ""
     if verb == "reads" and place.padding:
-        hint = "; pad more, or write pad(e) for the \"same\" size"
+        hint = '; pad more, or write pad(e) for the "same" size'
     elif verb == "reads":
         hint = f"; to read zeros outside it, write pad({text})"
     raise ShapeError(

@@ -6,13 +6,14 @@ Indices are global to a program, and so is the ellipsis: `...` stands for the br
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from math import prod
 
 from tensorc.errors import ShapeError, Span, TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir import ranges
+from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, Composed, Extent, axis_number, expanded, parts
 from tensorc.ir.nodes import display_name
 from tensorc.suggest import closest
@@ -220,15 +221,7 @@ class _Inference:
         return progress
 
     def _check_all_known(self, indices: dict[str, Span | None]) -> None:
-        for let in self.program.lets:
-            for label in let.value.indices:
-                if isinstance(label, Extent) and label not in self.sizes:
-                    raise ShapeError(
-                        f"the size of {display_name(label.tensor)}'s axis {label.axis} cannot be "
-                        "inferred from a tensor-valued position: create the target first, "
-                        "e.g. `S[s, d] = 0`, with its size by keyword",
-                        let.span,
-                    )
+        check_extents_known(self.program, self.sizes)
         for index, span in indices.items():
             if index not in self.sizes:
                 raise _left_only(self.program, index, span) or ShapeError(
@@ -259,6 +252,20 @@ class _Inference:
                         f"can have more than 2**59 = {LARGEST_ARRAY}",
                         let.span,
                     )
+
+
+def check_extents_known(program: ir.Program, known: Container[str]) -> None:
+    """ShapeError for a target axis written at tensor-valued positions only, which nothing
+    sizes (`S[seg[e], d] += ...` as the first statement of S)."""
+    for let in program.lets:
+        for label in let.value.indices:
+            if isinstance(label, Extent) and label not in known:
+                raise ShapeError(
+                    f"the size of {display_name(label.tensor)}'s axis {label.axis} cannot be "
+                    "inferred from a tensor-valued position: create the target first, "
+                    "e.g. `S[s, d] = 0`, with its size by keyword",
+                    let.span,
+                ).with_source(program.source)
 
 
 def _in(where: str) -> str:
@@ -337,68 +344,6 @@ def all_indices(program: ir.Program) -> dict[str, Span | None]:
             if isinstance(node, ir.Reduce):
                 for index in expanded(node.reduced):
                     found.setdefault(index, let.span)
+            for window in node.windows if isinstance(node, Windowed) else ():
+                found.setdefault(window.kernel, let.span)  # a pool's window is no axis
     return found
-
-
-@dataclass(frozen=True)
-class AxisSize:
-    """An index's size read off an input: `tensor.shape[axis]`, divided by other indices' sizes."""
-
-    tensor: str
-    axis: int
-    divide_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class KeywordSize:
-    """An index's size that the caller passes by keyword. Where several indices share one
-    composed axis, each is optional (`fallback`): the caller gives all but one."""
-
-    index: str
-    fallback: AxisSize | None = None
-
-
-SizeSource = AxisSize | KeywordSize | ranges.Derived | ranges.Alias
-
-
-def size_sources(program: ir.Program) -> dict[str, SizeSource]:
-    """Where generated code finds each index's size: an input's axis, a keyword argument, or
-    the positions that use it."""
-    inputs = {spec.name for spec in program.inputs}
-    sources: dict[str, SizeSource] = {}
-    composed: list[tuple[tuple[str, ...], str, int]] = []
-    for _, var in reads(program):
-        if var.name not in inputs:
-            continue
-        for position, label in enumerate(var.labels):
-            if label == ELLIPSIS:
-                continue
-            axis = axis_number(var.labels, position)
-            if isinstance(label, Composed):
-                composed.append((label.parts, var.name, axis))
-            else:
-                sources.setdefault(label, AxisSize(var.name, axis))
-    while True:
-        progress = False
-        for factors, tensor, axis in composed:
-            unknown = [part for part in factors if part not in sources]
-            if len(unknown) == 1:
-                others = tuple(part for part in factors if part != unknown[0])
-                sources[unknown[0]] = AxisSize(tensor, axis, others)
-                progress = True
-        if progress:
-            continue
-        for factors, tensor, axis in composed:
-            unknown = [part for part in factors if part not in sources]
-            if len(unknown) > 1:
-                for part in unknown:
-                    others = tuple(p for p in factors if p != part)
-                    sources[part] = KeywordSize(part, AxisSize(tensor, axis, others))
-                break
-        else:
-            break
-    indices = all_indices(program)
-    sources.update(ranges.derived_sources(program, set(sources), indices))
-    for index in indices:
-        sources.setdefault(index, KeywordSize(index))
-    return sources

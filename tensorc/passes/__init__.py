@@ -12,8 +12,11 @@ from tensorc.passes.counts_to_sizes import counts_to_sizes
 from tensorc.passes.drop_dead_statements import drop_dead_statements
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_attention import fuse_attention
+from tensorc.passes.fuse_cross_entropy import fuse_cross_entropy
 from tensorc.passes.inline_constants import inline_constants
+from tensorc.passes.one_hot_to_gather import one_hot_to_gather
 from tensorc.passes.plan_contractions import plan_contractions
+from tensorc.passes.recognise_kernels import recognise_kernels
 from tensorc.passes.share_common_subexpressions import share_common_subexpressions
 from tensorc.passes.simplify_transposes import simplify_transposes
 from tensorc.passes.stable_rewrites import stable_rewrites
@@ -25,9 +28,12 @@ PASSES: tuple[Pass, ...] = (
     inline_constants,
     fold_constants,
     stable_rewrites,
+    one_hot_to_gather,
+    fuse_cross_entropy,
     fuse_attention,
     share_common_subexpressions,
     drop_dead_statements,
+    recognise_kernels,  # before the contraction passes: it reads whole products
     plan_contractions,
 )
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import parts
-from tensorc.ir.shapes import Sizes, size_sources
+from tensorc.ir.shapes import Sizes
+from tensorc.ir.sources import size_sources
 from tensorc.passes.drop_dead_statements import drop_dead_statements
 
 

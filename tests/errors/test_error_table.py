@@ -234,6 +234,51 @@ ROWS = [
         "place): write `+=` to add them up",
         (1, 1),
     ),
+    # tensor-valued positions (issue 10)
+    Row(
+        "a position in W is 7, outside 0 to 4",
+        tc.PositionError,
+        calling("E[i, d] = W[ids[i], d]", ones(5, 2), np.array([0, 7])),
+        "a position in W is 7, outside 0 to 4",
+        None,
+    ),
+    Row(
+        "a position in W must be an integer, not float64",
+        tc.PositionError,
+        calling("E[i, d] = W[ids[i], d]", ones(5, 2), np.array([0.0, 1.0])),
+        "a position in W must be an integer, not float64",
+        None,
+    ),
+    Row(
+        "a tensor-valued position can only have integers added to it",
+        tc.ParseError,
+        compiling("E[i, d] = W[ids[i] * 2, d]"),
+        "a tensor-valued position can only have integers added to it",
+        (1, 13),
+    ),
+    Row(
+        "a tensor-valued position on the left adds up what it writes: use `+=`",
+        tc.ProgramError,
+        compiling("S[s, d] = 0\nS[seg[e], d] = X[e, d]"),
+        "a tensor-valued position on the left adds up what it writes: use `+=`",
+        (2, 3),
+    ),
+    Row(
+        "the size of S's axis 0 cannot be inferred from a tensor-valued position: create the "
+        "target first, e.g. `S[s, d] = 0`, with its size by keyword",
+        tc.ShapeError,
+        calling("S[seg[e], d] += X[e, d]", np.array([0, 1]), ones(2, 2)),
+        "the size of S's axis 0 cannot be inferred from a tensor-valued position: create the "
+        "target first, e.g. `S[s, d] = 0`, with its size by keyword",
+        (1, 1),
+    ),
+    Row(
+        "argmax works along exactly one index",
+        tc.ShapeError,
+        compiling("a[i] = argmax[j, k](X[i, j, k])"),
+        "argmax works along exactly one index",
+        (1, 8),
+    ),
 ]
 
 

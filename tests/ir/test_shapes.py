@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import tensorc as tc
 from tensorc.compiler import front_end
-from tensorc.ir.shapes import AxisSize, KeywordSize, Sizes, infer_sizes, size_sources
+from tensorc.ir.shapes import Sizes, infer_sizes
+from tensorc.ir.sources import AxisSize, KeywordSize, size_sources
 
 
 def sizes(source: str, keywords: dict[str, int] | None = None, **shapes: tuple[int, ...]) -> Sizes:

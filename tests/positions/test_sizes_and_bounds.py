@@ -139,3 +139,9 @@ def test_a_padded_read_outside_its_padding_does_not_suggest_padding_it_again():
     with pytest.raises(tc.ShapeError) as caught:
         tc.compile("y[i] = U[pad(i - 2, 1)]")(np.ones(4), i=6)
     assert "pad(pad(" not in str(caught.value) and "pad more" in str(caught.value)
+
+
+def test_the_generic_source_of_an_unsized_scatter_target_is_the_same_shape_error():
+    # `.source` raised KeyError 'S.0' from the generic size code
+    with pytest.raises(tc.ShapeError, match="S\\[s, d\\] = 0"):
+        _ = tc.compile("S[seg[e], d] += X[e, d]").source
