@@ -88,8 +88,8 @@ def python_scalars(program: ir.Program) -> frozenset[int]:
     known: set[int] = set()
     for let in program.lets:
         for node in ir.walk(let.value):
-            if node.children:
-                if all(id(child) in known for child in node.children):
+            if node.children:  # (a number broadcast along axes is a tensor: `full`)
+                if all(id(c) in known for c in node.children) and not isinstance(node, ir.Expand):
                     known.add(id(node))
             elif isinstance(node, ir.Const | ir.Size) or (
                 isinstance(node, ir.Var) and node.name in scalar_names

@@ -8,22 +8,17 @@ any code is written, and written as the kernel that the framework's autograd its
   ({g}, {p}, {dim}).
 
 One kernel reads each operand once and writes the result, where the formula takes three or
-four passes over memory and as many temporary arrays. The operands must be arrays computed
-under a name (a statement's target, or a value several parents read) in the program's one
-dtype; the parts of the formula that nothing else reads are then not computed at all.
+four passes over memory and as many temporary arrays. The operands must have the dtype that
+the program's inputs share; the parts of the formula that nothing else reads are then not
+computed at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from tensorc.codegen.code import Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir
-
-if TYPE_CHECKING:
-    from tensorc.codegen.emitter import Emitter
 
 _ZERO = ir.Const(0.0, "0")
 
@@ -54,7 +49,7 @@ def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> Fusions:
     for let in program.lets if kernels else ():
         for node in ir.walk(let.value):
             fusion = _match(node, kernels, facts) if isinstance(node, ir.Map) else None
-            if fusion is not None and all(_named(facts, n) for n in fusion.operands.values()):
+            if fusion is not None and all(_fits(facts, n) for n in fusion.operands.values()):
                 found[id(node)] = fusion
     inside = frozenset(id(node) for fusion in found.values() for node in fusion.inside)
     return Fusions(found, inside)
@@ -98,20 +93,12 @@ def _softmax_backward(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
     return None
 
 
-def _named(facts: Facts, node: ir.Node) -> bool:
-    """Whether the emitter computes `node` under a name (a target, or a value that several
-    parents read), in the dtype that the program's inputs share."""
-    named = isinstance(node, ir.Var) or facts.shared(node)
-    return named and not facts.dtypes.drifting(node) and not facts.python_scalar(node)
+def _fits(facts: Facts, node: ir.Node) -> bool:
+    """Whether an operand is an array in the dtype that the program's inputs share."""
+    return not facts.dtypes.drifting(node) and not facts.python_scalar(node)
 
 
-def write(fusion: Fusion, emitter: Emitter) -> Code:
-    """The kernel's call, with the names its operands are computed under."""
-    names = {}
-    for key, node in fusion.operands.items():
-        found = emitter.bound.get(id(node))
-        if found is None:
-            assert isinstance(node, ir.Var)
-            found = emitter.emit_var(node)
-        names[key] = found.text
+def write(fusion: Fusion, codes: dict[int, Code]) -> Code:
+    """The kernel's call, given the code of each node the emitter has written."""
+    names = {key: codes[id(node)].text for key, node in fusion.operands.items()}
     return Code(fusion.kernel.format(**names, **fusion.numbers))

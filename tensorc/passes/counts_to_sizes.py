@@ -12,8 +12,9 @@ from tensorc.passes.drop_dead_statements import drop_dead_statements
 
 
 def counts_to_sizes(program: ir.Program, sizes: Sizes) -> ir.Program:
-    """Replaces each count that an operation broadcasts against its other operands (an
-    argument of an elementwise operation or a factor of a product) by `ir.Size`.
+    """Replaces each count by `ir.Size`: a count of all the elements (a number), or one that
+    an operation broadcasts against its other operands (an argument of an elementwise
+    operation or a factor of a product, which have all the count's axes).
 
     Generated code for unknown sizes reads a size off an input's shape: a count along an
     axis that no input read would still give is left as it is."""
@@ -23,6 +24,8 @@ def counts_to_sizes(program: ir.Program, sizes: Sizes) -> ir.Program:
 
 
 def _fold(node: ir.Node) -> ir.Node | None:
+    if isinstance(node, ir.Reduce) and not node.labels:
+        return _count(node)  # a number wherever it is
     if isinstance(node, ir.Map):
         args = _replaced(node.args, node.labels)
         return None if args is None else ir.Map(node.op, args, node.labels)

@@ -9,7 +9,7 @@ than reading the first transposed."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 
 from tensorc.ir import nodes as ir
@@ -21,7 +21,8 @@ _WORK = (ir.Contract, ir.MatMul, ir.Reduce, ir.Along, ir.Gather, ir.Scatter, ir.
 
 def share_common_subexpressions(program: ir.Program, sizes: Sizes) -> ir.Program:
     """Equal subtrees (up to axis order) become one shared node; a subtree equal to an earlier
-    statement's value becomes a read of that statement's target."""
+    statement's value becomes a read of that statement's target. A product's numbers multiply
+    the product of its arrays, so that that product is shared with others that have it."""
     values = _Values()
     lets = []
     for let in program.lets:
@@ -42,6 +43,8 @@ class _Values:
         self.worth: dict[int, bool] = {}
 
     def share(self, node: ir.Node) -> ir.Node:
+        if isinstance(node, ir.Contract) and _scaled(node):
+            return self.share(_scale_apart(node, self.share))
         if not node.children or isinstance(node, ir.Permute):
             return self.canonical.setdefault(node, node)
         key = self.key(node)
@@ -107,3 +110,21 @@ class _Values:
         if isinstance(node, ir.Gather):
             return ("gather", node.operand, node.places, labels)
         return node
+
+
+def _scaled(node: ir.Contract) -> bool:
+    """Whether a product has numbers (values with no axes) beside two or more arrays."""
+    arrays = sum(1 for factor in node.factors if factor.indices)
+    return arrays >= 2 and arrays < len(node.factors)
+
+
+def _scale_apart(node: ir.Contract, share: Callable[[ir.Node], ir.Node]) -> ir.Node:
+    """`(A * B) * s` for the product `A * B * s`: the product of the arrays, then the numbers."""
+    arrays = tuple(factor for factor in node.factors if factor.indices)
+    scale: ir.Node | None = None
+    for factor in node.factors:
+        if not factor.indices:
+            scale = factor if scale is None else ir.Map("mul", (scale, factor), ())
+    assert scale is not None
+    product = share(ir.Contract(arrays, node.labels, node.path))
+    return ir.Map("mul", (product, scale), node.labels)
