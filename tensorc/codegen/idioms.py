@@ -16,6 +16,7 @@ computed at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from tensorc.codegen.code import Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir

@@ -40,9 +40,9 @@ def _is_view(node: ast.expr) -> bool:
     while True:
         if isinstance(node, ast.Name):
             return True
-        if isinstance(node, ast.Subscript):
-            node = node.value
-        elif isinstance(node, ast.Attribute) and node.attr in VIEWS:
+        if isinstance(node, ast.Subscript) or (
+            isinstance(node, ast.Attribute) and node.attr in VIEWS
+        ):
             node = node.value
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr not in VIEWS:

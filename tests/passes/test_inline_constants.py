@@ -36,8 +36,8 @@ return z""",
     (
         # Summed along i, the broadcast number is an array: it stays a read.
         "s = 2\nd[i] = s * 3\ne = sum[i](d[i])",
+        "inputs: \n"  # (no inputs)
         """\
-inputs: 
 sizes by keyword: i
 # s = 2
 s[] = 2
