@@ -82,10 +82,12 @@ PLACES_HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes, with zeros where a
     position is not one of 0..size-1 (nor a whole number): what a one-hot product gives.
-    Integer positions all in range (one aminmax pass) are read as they are."""
+    Integer positions all in range (one aminmax pass) are read as they are, on the CPU and
+    not traced: elsewhere that test would wait for the device, or depend on the data."""
     axis = axis % x.ndim
     size = x.shape[axis]
-    if positions.dtype in (torch.int32, torch.int64) and positions.numel():
+    eager = positions.device.type == "cpu" and not torch.compiler.is_compiling()
+    if eager and positions.dtype in (torch.int32, torch.int64) and positions.numel():
         low, high = torch.aminmax(positions)
         if low.item() >= 0 and high.item() < size:
             return _take(x, positions, axis)

@@ -1,11 +1,11 @@
 """Every benchmark workload, in report order, from the modules that define them.
 
 workloads           contractions and layers (einsum, attention, layer norm, ...)
+workloads_kernels   layers with library kernels: RMS norm, a transformer block (issue 11)
 workloads_gradients their gradients: tc.grad and tc.vjp against autograd (issue 13)
 workloads_conv      index arithmetic: convolutions (issue 9)
 workloads_windows   index arithmetic: pooling, Toeplitz and Hankel products (issue 9)
 workloads_gather    tensor-valued indices: embeddings, segment sums, losses (issue 10)
-workloads_kernels   library kernels and compiled models: RMS norm, a transformer block (issue 11)
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from benchmarks.workloads import COMPILE_NAME, Workload
 
 WORKLOADS: tuple[Workload, ...] = (
     *workloads.WORKLOADS,
+    *workloads_kernels.WORKLOADS,
     *workloads_gradients.WORKLOADS,  # layers' gradients: in the group of the layers
     *workloads_conv.WORKLOADS,
     *workloads_windows.WORKLOADS,
     *workloads_gather.WORKLOADS,
-    *workloads_kernels.WORKLOADS,
 )
 WORKLOAD_NAMES: tuple[str, ...] = (*(w.name for w in WORKLOADS), COMPILE_NAME)
 

@@ -28,7 +28,7 @@ from benchmarks.workloads import (
     _per_framework,
 )
 
-GROUP = "library kernels and compiled models"
+GROUP = "contractions and layers"  # beside attention and layer norm
 RMS_EPS = 1e-6
 LAYER_NORM_EPS = 1e-5
 

@@ -241,3 +241,36 @@ def test_jit_true_hands_the_generated_function_to_torch_compile():
 def test_jit_true_needs_a_backend_with_a_compiler():
     with pytest.raises(tc.TensorcError, match="jit=True"):
         tc.compile(MATMUL, backend="numpy", jit=True)
+
+
+# --- devices: what tensorc creates is made where the inputs are ---------------------------------
+# No accelerator needed: on the "meta" device a tensor made on the CPU (any shape but 0-d,
+# which torch passes to device kernels by value) cannot meet the inputs, and `.item()` fails.
+
+ON_DEVICE = [
+    LAYER_NORM,
+    "y[b, t, d] = x[b, t, d] / sqrt(mean[d](x[b, t, d] ** 2) + 1e-6) * w[d]",
+    CONV,
+    "y[i] = x[pad(i - 1)] + x[clamp(i + 1)] + x[wrap(i + 2)]",
+    "y[2 * i] += x[i]",
+    "M[i, j] = where(j <= i, S[i, j], -inf) + i",
+    "y[b, d] = where(tok[b] == v, 1.0, 0.0) * W[v, d]",
+]
+
+
+@pytest.mark.parametrize("source", ON_DEVICE)
+def test_created_tensors_are_made_on_the_inputs_device(source):
+    f = fresh(source)
+    labels = f.labels()
+    sizes: dict[str, int] = {}
+    shapes = {n: tuple(sizes.setdefault(label, 4) for label in labels[n]) for n in f.inputs}
+    args = [
+        torch.zeros(shapes[n], dtype=torch.long if n == "tok" else torch.float32, device="meta")
+        for n in f.inputs
+    ]
+    out = f(*args)
+    assert out.device.type == "meta"
+    for made in ("torch.arange(", "torch.full(", "torch.zeros("):
+        for line in f.source_for(*args).splitlines():
+            if made in line and "torch.zeros(()" not in line:
+                assert "device=" in line, line

@@ -89,3 +89,13 @@ def test_fullgraph_compiled_programs_give_the_eager_answer(case, dynamic):
     dynamo.reset()
     compiled = torch.compile(fresh(case), fullgraph=True, backend="aot_eager", dynamic=dynamic)
     close(compiled(*args, **case.sizes), eager)
+
+
+@pytest.mark.parametrize("case", SWEPT, ids=lambda case: case.id)
+def test_programs_compute_on_the_inputs_device(case):
+    """On the "meta" device (an accelerator's stand-in: a CPU tensor with axes cannot meet
+    its tensors, and `.item()` fails on them) every output stays on the inputs' device."""
+    args = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in arguments(case)]
+    out = compile_program(case.src, "torch", einsum=case.einsum)(*args, **case.sizes)
+    for value in out if isinstance(out, tuple) else (out,):
+        assert torch.as_tensor(value).device.type == "meta"
