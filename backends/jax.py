@@ -92,7 +92,8 @@ class JaxGenerator(JaxPlaces):
     imports = ("import jax", "import jax.numpy as jnp")
     helpers = _HELPERS
     spellings = SPELLINGS
-    norms = frozenset({"layer"})  # an RMS norm is as fast written out
+    norms: frozenset[str] = frozenset()  # XLA fuses the written-out forms; its layer norm
+    # kernel lost accuracy in bfloat16 (tests/frameworks/test_jax.py)
     frees_dead_arrays = False  # XLA assigns the buffers
     kernel_forms = JaxKernels
 
