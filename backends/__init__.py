@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tensorc.errors import TensorcError
+from tensorc.tracing import Tracer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,6 +83,9 @@ class Backend:
     # sharding over a device mesh (`tc.compile(..., mesh=, shard=)`), or None and why not
     mesh: MeshSupport | None = None
     unsharded: str = "it cannot lay tensors out over a device mesh"
+    tracer: Tracer | None = None  # its graph compiler's bytecode tracer, if it has one
+    # a generated function through the framework's compiler (`jit=True`); None: it has none
+    jit: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
 
     def installed(self) -> bool:
         """Whether the framework can be imported here."""

@@ -7,7 +7,10 @@ from typing import Any
 import numpy as np
 
 from tensorc.backends import Backend, GradientRequest, owned_by_modules, torch_kernels
+from tensorc.backends.torch_einsum import einsum_operand, einsum_result, forward_strides
+from tensorc.backends.torch_norms import NORM_HELPERS, TorchNorms
 from tensorc.backends.torch_places import PLACES_HELPERS, TorchPlaces
+from tensorc.backends.torch_tracing import TRACER, compiled
 from tensorc.codegen import ATOM, PRODUCT, Code
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
@@ -69,6 +72,7 @@ def _scalar(x):
         return x
     return torch.tensor(x, dtype=torch.float64 if isinstance(x, float) else None)
 ''',
+    **NORM_HELPERS,  # what `TorchNorms.normalise` calls
 }
 
 
@@ -104,7 +108,7 @@ _HELPERS.update(PLACES_HELPERS)
 _HELPERS.update(torch_kernels.HELPERS)  # the kernels' own (backends/torch_kernels.py)
 
 
-class TorchGenerator(TorchPlaces):
+class TorchGenerator(TorchNorms, TorchPlaces):  # a Generator, with kernels and places
     """Generates a PyTorch module; new tensors (aranges) are made on the inputs' device."""
 
     module = "torch"
@@ -276,40 +280,13 @@ def _is_number(text: str) -> bool:
     return True
 
 
-# --- tc.einsum: operands and results as torch.einsum has them --------------------------------
-
-
-def einsum_operand(value: object, like: object = None) -> object:
-    """A list or a number as a tensor on the device of `like`, a tensor among the other
-    operands (torch.einsum itself takes tensors only)."""
-    import torch
-
-    device = like.device if isinstance(like, torch.Tensor) else None
-    return torch.as_tensor(_forward_strides(value), device=device)
-
-
-def einsum_result(value: object, operands: list[object]) -> object:
-    """torch.einsum's result: a tensor (0-d for a scalar), of the dtype torch's own sums and
-    products give, as torch.einsum's do."""
-    import torch
-
-    return value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
-
-
 # --- the runtime record ---------------------------------------------------------------------
 
 
 def _from_numpy(array: Any) -> Any:
     import torch
 
-    return torch.as_tensor(_forward_strides(array))
-
-
-def _forward_strides(value: Any) -> Any:
-    """A NumPy array that is a reversed view as a copy (torch takes no negative strides)."""
-    if isinstance(value, np.ndarray) and any(stride < 0 for stride in value.strides):
-        return value.copy()
-    return value
+    return torch.as_tensor(forward_strides(array))
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -360,4 +337,6 @@ BACKEND = Backend(
     gradients=_gradients,
     unsharded='tensorc does not lower to torch\'s DTensor: shard with backend="jax", or lay '
     "the tensors out with torch.distributed.tensor yourself",
+    tracer=TRACER,
+    jit=compiled,
 )

@@ -37,12 +37,16 @@ def _window(x, axis, offset, counts, steps):
 PLACES_HELPERS["_in_range"] = '''
 def _in_range(positions, size, what):
     """The positions as an index (int32 or int64), where all are integers in 0..size-1; else
-    an IndexError naming one. One pass (aminmax) when all are in range."""
+    an IndexError naming one. One pass (aminmax) when all are in range. Traced (torch.compile,
+    torch.export) the check is an assertion in the graph, which needs no sync."""
     if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
         raise IndexError(f"{what} must be an integer, not {positions.dtype}")
     if positions.dtype not in (torch.int32, torch.int64):
         positions = positions.long()  # torch would take uint8 positions for a mask
-    if positions.numel():
+    if torch.compiler.is_compiling():  # traced: an assertion in the graph, with no sync
+        inside = ((positions >= 0) & (positions < size)).all()
+        torch._assert_async(inside, f"{what} is outside its axis")
+    elif positions.numel():
         low, high = torch.aminmax(positions)
         if low.item() < 0 or high.item() >= size:
             bad = positions[(positions < 0) | (positions >= size)][0].item()
@@ -78,10 +82,12 @@ PLACES_HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes, with zeros where a
     position is not one of 0..size-1 (nor a whole number): what a one-hot product gives.
-    Integer positions all in range (one aminmax pass) are read as they are."""
+    Integer positions all in range (one aminmax pass) are read as they are, on the CPU and
+    not traced: elsewhere that test would wait for the device, or depend on the data."""
     axis = axis % x.ndim
     size = x.shape[axis]
-    if positions.dtype in (torch.int32, torch.int64) and positions.numel():
+    eager = positions.device.type == "cpu" and not torch.compiler.is_compiling()
+    if eager and positions.dtype in (torch.int32, torch.int64) and positions.numel():
         low, high = torch.aminmax(positions)
         if low.item() >= 0 and high.item() < size:
             return _take(x, positions, axis)

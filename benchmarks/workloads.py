@@ -765,6 +765,7 @@ LAYER_NORM = Workload(
         ),
         _anchor("einx", _layer_norm_einx, "einx.mean / subtract / multiply / add"),
     ),
+    pairs=(("tensorc", "library kernel"),),
     rtol=1e-4,
 )
 

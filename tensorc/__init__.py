@@ -53,11 +53,15 @@ def compile(
     *,
     mesh: Any = None,
     shard: Mapping[str, str | Sequence[str]] | None = None,
+    jit: bool = False,
 ) -> Program:
     """Compiles a tensorc program for `backend` (a name in `tensorc.backends.BACKENDS`, or None
     to follow the arguments). `passes` are the optimising passes: the default pipeline
     `tensorc.passes.PASSES` when left out or None, none at all with `passes=()`.
 
     `mesh` (the backend's device mesh) and `shard` (index name -> mesh axis name, or a tuple of
-    them) split every axis that such an index labels over that mesh axis (docs/sharding.md)."""
-    return compile_program(source, backend, passes, mesh=mesh, shard=shard)
+    them) split every axis that such an index labels over that mesh axis (docs/sharding.md).
+
+    `jit=True` hands each generated function to the backend's compiler (its record's `jit`:
+    PyTorch's compiler; JAX's functions are jitted anyway; NumPy has none)."""
+    return compile_program(source, backend, passes, mesh=mesh, shard=shard, jit=jit)

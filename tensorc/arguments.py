@@ -13,6 +13,7 @@ from typing import Any
 from tensorc import backends
 from tensorc.errors import ShapeError, TensorcError
 from tensorc.ir.shapes import unknown_keyword
+from tensorc.tracing import symbolic
 
 # --- binding arguments to names -------------------------------------------------------------
 
@@ -46,7 +47,10 @@ def bind(
 
 
 def size_keyword(name: str, value: Any) -> int:
-    """An index size passed by keyword: a non-negative int (a NumPy integer too)."""
+    """An index size passed by keyword: a non-negative int (a NumPy integer too), or a
+    graph compiler's symbolic size (dynamo makes int arguments symbolic)."""
+    if symbolic(value):
+        return value
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
         raise TensorcError(f"the size {name}={_brief(value)} must be a non-negative int")
     return int(value)
@@ -86,7 +90,7 @@ def shape_of(value: Any) -> tuple[int, ...]:
                 f"{_brief(shape)} is not a tuple of non-negative ints"
             )
         return dims
-    if isinstance(value, int | float | complex):  # bool included: it is an int
+    if isinstance(value, int | float | complex) or symbolic(value):  # bool is an int
         return ()
     raise TensorcError(f"expected an array or a number, got {type(value).__name__}")
 
@@ -106,12 +110,13 @@ def input_shapes(
 
 def _dims(shape: Any) -> tuple[int, ...] | None:
     """A shape's sizes as ints, or None where `.shape` is not a tuple of sizes (a list or a
-    string on an object that only looks like an array). A framework's own size types (the
-    symbolic sizes of a graph compiler) become ints as `int()` makes them."""
+    string on an object that only looks like an array). A framework's own integer types
+    become ints as `int()` makes them; a graph compiler's symbolic sizes stay as they are
+    (`int()` would fix them to the sizes of the example it traces)."""
     if not isinstance(shape, tuple) or any(isinstance(n, str | bytes | float) for n in shape):
         return None
     try:
-        dims = tuple(int(n) for n in shape)
+        dims = tuple(n if symbolic(n) else int(n) for n in shape)
     except (TypeError, ValueError):
         return None
     return dims if all(n >= 0 for n in dims) else None

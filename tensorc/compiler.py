@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import sys
 import types
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from itertools import count
@@ -25,6 +27,7 @@ from tensorc.sharding import Layout
 
 UNKNOWN_SIZES = Sizes({})  # planning before shapes are known uses nominal sizes
 _module_numbers = count(1)
+_readers: Counter[str] = Counter()  # the loaded functions of each generated file name
 
 
 def front_end(source: str, einsum: bool = False, lint: bool = True) -> ir.Program:
@@ -86,10 +89,14 @@ def load(source: str, backend: str) -> Callable[..., Any]:
     """Executes generated source (tensorc's own text, never the user's) and returns `program`.
 
     The module is registered in `sys.modules`, as a framework's compiler may need to find a
-    function's globals there; `unload` takes it out again when the function is dropped."""
+    function's globals there; `unload` takes it out again when the function is dropped. Its
+    file name comes from the text, so that the same code traced twice reads the same (a
+    tracing JIT's check compares the source lines of what it records)."""
     name = f"tensorc.generated_{backend}_{next(_module_numbers)}"
-    filename = f"<{name}>"
+    digest = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()[:12]
+    filename = f"<tensorc.generated_{backend}_{digest}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    _readers[filename] += 1
     module = types.ModuleType(name)
     module.__file__ = filename
     exec(compile(source, filename, "exec"), module.__dict__)
@@ -102,8 +109,12 @@ def unload(function: Callable[..., Any]) -> None:
     """Forgets the generated module of a function that `load` made."""
     name = getattr(function, "__module__", "") or ""
     if name.startswith("tensorc.generated_"):
-        sys.modules.pop(name, None)
-        linecache.cache.pop(f"<{name}>", None)
+        filename: str = getattr(sys.modules.pop(name, None), "__file__", "")
+        if filename in _readers:
+            _readers[filename] -= 1
+            if _readers[filename] <= 0:  # no other function of the same text is left
+                del _readers[filename]
+                linecache.cache.pop(filename, None)
 
 
 def check_backend(backend: str | None) -> None:

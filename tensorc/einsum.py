@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
+from tensorc import tracing
 from tensorc.arguments import backend_of, choose_backend
 from tensorc.backends import backend as backend_named
 from tensorc.compiler import check_backend
@@ -50,6 +51,11 @@ def einsum(
     """numpy.einsum semantics, on the operands' backend (or the one named): the subscripts
     and operands, or numpy's sublist form; `optimize=` the planning strategy or path; `out=`,
     `dtype=`, `order=` and `casting=` as numpy has them (NumPy backend). See docs/einsum.md."""
+    if tracing.active():  # planning is Python dynamo cannot trace: see tracing
+        path = False if optimize is None else optimize  # the same; a traced call takes no None
+        given = dict(backend=backend, optimize=path, out=out, dtype=dtype, order=order)
+        options = {name: value for name, value in given.items() if value is not None}
+        return tracing.einsum(operands, dict(options, casting=casting))
     plain = out is None and dtype is None and order == "K" and casting == "safe"
     if (
         plain
@@ -61,14 +67,14 @@ def einsum(
         # The fast path: subscripts and arrays, seen before with these types and shapes.
         try:
             found = _calls.get(_signature(operands, backend))
-        except AttributeError:  # a list or a number among the operands
+        except (AttributeError, TypeError):  # a list or a number, or symbolic sizes
             found = None
         if found is not None:
             program, hooks = found
             return hooks.einsum_result(program(*operands[1:]), operands[1:])
     call = plan_call(operands, backend, optimize, out, dtype, casting, order)
     result = call.hooks.einsum_result(call.program(*call.values), call.values)
-    if plain and call.plain:
+    if plain and call.plain and not call.symbolic:
         _remember(operands, backend, call.program, call.hooks)
     if call.backend != "numpy":
         return result
@@ -84,6 +90,7 @@ class Call:
     values: list[Any]
     backend: str
     plain: bool  # subscripts and the backend's arrays as given, planned by default
+    symbolic: bool = False  # a graph compiler's symbolic sizes among the operands' shapes
 
 
 def plan_call(
@@ -109,7 +116,7 @@ def plan_call(
         raise TensorcError(f"out= and dtype= work on the NumPy backend only, not on {chosen}")
     if numpy_dtype is not None:
         values = _cast_operands(values, numpy_dtype, casting)
-    shapes = tuple(tuple(int(n) for n in value.shape) for value in values)
+    shapes = tuple(tuple(_size(n) for n in value.shape) for value in values)
     if chosen_plan is not None and isinstance(chosen_plan.strategy, tuple):
         _check_path(chosen_plan.strategy, len(values))
     program = compile_program(for_shapes(text, shapes), backend, passes_with(chosen_plan), True)
@@ -119,7 +126,14 @@ def plan_call(
         and len(values) == len(operands) - 1
         and all(value is original for value, original in zip(values, operands[1:], strict=True))
     )
-    return Call(program, hooks, values, chosen, plain)
+    symbolic = any(tracing.symbolic(n) for value in values for n in value.shape)
+    return Call(program, hooks, values, chosen, plain, symbolic)
+
+
+def _size(size: Any) -> int:
+    """An operand's size for rewriting the subscripts: a symbolic size (a graph compiler's)
+    stands for 2, which is what matters here (not 1: compilers fix sizes 0 and 1)."""
+    return 2 if tracing.symbolic(size) else int(size)
 
 
 def _signature(operands: tuple[Any, ...], backend: str | None) -> Any:
@@ -208,7 +222,8 @@ def _operand(value: Any, position: int, hooks: Any, backend: str, like: Any = No
     """An operand as the backend's array: lists, numbers and other frameworks' arrays
     converted (onto the device of `like`, an operand of the backend), anything else refused."""
     if not _is_array(value) or backend_of(value) not in (None, backend):
-        if not isinstance(value, numbers.Number | list | tuple) and not _is_array(value):
+        number = isinstance(value, numbers.Number) or tracing.symbolic(value)
+        if not (number or isinstance(value, list | tuple) or _is_array(value)):
             raise ArgumentTypeError(
                 f"operand {position} is a {type(value).__name__}: einsum takes arrays, "
                 "numbers and lists of numbers"

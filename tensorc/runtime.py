@@ -7,13 +7,14 @@ every call with the same signature goes straight to it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Integral
 from typing import Any
 
-from tensorc import backends, compiler, sharding
+from tensorc import backends, compiler, sharding, tracing
 from tensorc.arguments import (
     bind,
     choose_backend,
@@ -72,6 +73,7 @@ class Program:
         ]
         self._source: str | None = None
         self._ir: str | None = None
+        self._name = tracing.register(self)  # how a call traced by dynamo finds it
 
     # --- what users read ------------------------------------------------------------------
 
@@ -151,6 +153,8 @@ class Program:
     # --- calling ----------------------------------------------------------------------------
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        if tracing.active():  # planning is Python dynamo cannot trace: see tracing
+            return tracing.call(self._name, args, kwargs)
         # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None
         try:
@@ -162,35 +166,30 @@ class Program:
                 if found is not None:
                     function, named = found
                     args = (*args, *[kwargs[name] for name in named])
-        except TypeError:  # an unhashable `.shape` (a list): `_plan` says what is wrong
+        except TypeError:  # an unhashable `.shape` (a list, symbolic sizes): see `_plan`
             function = None
         if function is None:
             function, args = self._plan(args, kwargs)
         try:
             return function(*args)
-        except IndexError as error:  # raised by the checks of tensor-valued positions
-            raise PositionError(str(error)) from error
         except Exception as error:
-            # Shapes were checked; what fails now is the backend itself (1/0 on Python
-            # numbers, mixed dtypes that a framework's matmul refuses, out of memory, ...).
-            raise TensorcError(
-                f"the generated {self._backend or 'backend'} code failed on these arguments: "
-                f"{type(error).__name__}: {error}"
-            ) from error
+            if tracing.compiling():  # a graph compiler's own signals pass through as they are
+                raise
+            raise _failure(error, self._backend) from error
 
     def _plan(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         """The plan for these arguments (made on first use), and the tensors in input order."""
         positional, sizes_given = self._arguments(args, kwargs)
-        for value in positional:
-            shape_of(value)  # TensorcError for what is not an array, before it is a key
-        key: Any = _signature(positional)
-        if sizes_given:
+        # TensorcError for what is not an array; symbolic sizes get the generic function
+        symbolic = tracing.any_symbolic([shape_of(v) for v in positional], sizes_given)
+        key: Any = ("symbolic", *map(type, positional)) if symbolic else _signature(positional)
+        if sizes_given and not symbolic:
             key = (key, tuple(sorted(sizes_given.items())))
         function = self._plans.get(key)
         if function is None:
-            function, generated = self._make_plan(positional, sizes_given)
+            function, generated = self._make_plan(positional, sizes_given, symbolic)
             with self._lock:
                 if len(self._keyword_plans) >= PLANS_PER_PROGRAM:
                     self._keyword_plans.clear()
@@ -200,10 +199,11 @@ class Program:
                     compiler.unload(self._generated.pop(oldest))
                 self._plans[key] = function
                 self._generated[key] = generated
-        if kwargs:  # remember how these keywords bind, for the next call like this one
+        if kwargs and not symbolic:  # remember how these keywords bind, for the next call
             named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
             self._keyword_plans[_keyword_key(args, kwargs)] = (function, named)
-        return function, tuple(positional)
+        bound = functools.partial(function, **sizes_given) if symbolic else function
+        return bound, tuple(positional)
 
     def _arguments(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -225,24 +225,37 @@ class Program:
         return backend, infer_sizes(self._program, shapes, sizes_given)
 
     def _make_plan(
-        self, positional: list[Any], sizes_given: dict[str, int]
+        self, positional: list[Any], sizes_given: dict[str, int], symbolic: bool = False
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        """The function to call for these arguments, and the generated function inside it."""
+        """The function to call (the generic one for symbolic sizes) and the generated one."""
         backend, sizes = self._sizes(positional, sizes_given)
-        optimised = compiler.optimise(self._program, sizes, self._passes)
-        source = compiler.generate(optimised, backend, sizes, self._layout)
+        planned = compiler.UNKNOWN_SIZES if symbolic else sizes
+        optimised = compiler.optimise(self._program, planned, self._passes)
+        source = compiler.generate(optimised, backend, None if symbolic else sizes, self._layout)
         generated = compiler.load(source, backend)
         function = self._sharded.wrap(generated) if self._sharded else generated
         convert = converter(backend, self._shown, positional)
         if convert is None:
             return function, generated
-        return (lambda *args: function(*convert(args))), generated
+        return (lambda *args, **sizes: function(*convert(args), **sizes)), generated
 
     def __del__(self) -> None:
         if compiler is None:  # interpreter shutdown: the modules are going anyway
             return
         for generated in getattr(self, "_generated", {}).values():
             compiler.unload(generated)
+
+
+def _failure(error: Exception, backend: str | None) -> TensorcError:
+    """What a failure of the generated code on checked arguments is reported as."""
+    if isinstance(error, IndexError):  # raised by the checks of tensor-valued positions
+        return PositionError(str(error))
+    # Shapes were checked; what fails now is the backend itself (1/0 on Python numbers,
+    # mixed dtypes that a framework's matmul refuses, out of memory, ...).
+    return TensorcError(
+        f"the generated {backend or 'backend'} code failed on these arguments: "
+        f"{type(error).__name__}: {error}"
+    )
 
 
 def _signature(values: Sequence[Any]) -> tuple[tuple[type, Any], ...]:
@@ -304,6 +317,30 @@ class ProgramCache:
 CACHE = ProgramCache()
 
 
+class JitProgram(Program):
+    """A program whose generated functions go through the backend's compiler first
+    (`tc.compile(..., jit=True)`: the backend record's `jit`, PyTorch's compiler, whose
+    inductor then fuses the elementwise tails; JAX's functions are jitted anyway)."""
+
+    @staticmethod
+    def checked(backend: str | None) -> type[JitProgram]:
+        """JitProgram, where `backend` has a compiler (or is chosen per call)."""
+        if backend is not None and backends.backend(backend).jit is None:
+            raise TensorcError(f"jit=True needs a backend with a compiler, not {backend}")
+        return JitProgram
+
+    def _make_plan(
+        self, positional: list[Any], sizes_given: dict[str, int], symbolic: bool = False
+    ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        function, generated = super()._make_plan(positional, sizes_given, symbolic)
+        if tracing.compiling():  # a compiler at work on a bigger graph compiles this in it
+            return function, generated
+        backend = backends.backend(choose_backend(self._backend, positional))
+        if backend.jit is None:
+            raise TensorcError(f"jit=True needs a backend with a compiler, not {backend.name}")
+        return backend.jit(function), generated
+
+
 def compile_program(
     source: str,
     backend: str | None = None,
@@ -312,19 +349,22 @@ def compile_program(
     lint: bool = True,
     mesh: Any = None,
     shard: Any = None,
+    jit: bool = False,
 ) -> Program:
     """The compiled program for `source`, from the cache when it was compiled before;
     `passes=None` is the default pipeline, `PASSES`. `lint=False` for programs that tensorc
     wrote (derivatives): no warnings about their text. `mesh` and `shard` lay the tensors out
-    over a device mesh (`tensorc.sharding`)."""
+    over a device mesh (`tensorc.sharding`); `jit` hands each generated function to the
+    backend's compiler (`JitProgram`)."""
     compiler.check_backend(backend)
     passes = pipeline(passes)
     over = sharding.request(backend and backends.backend(backend), mesh, shard)
-    key = (source, backend, passes, einsum, over)
+    kind = JitProgram.checked(backend) if jit else Program
+    key = (source, backend, passes, einsum, over, kind)
 
     def make() -> Program:
         program = compiler.front_end(source, einsum, lint)
-        return Program(program, backend, passes, over.sharded(program) if over else None)
+        return kind(program, backend, passes, over.sharded(program) if over else None)
 
     return CACHE.get(key, make)
 

@@ -16,6 +16,7 @@ from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
 from tensorc.ops import OPS
+from tensorc.passes.fuse_normalisations import written_out
 from tensorc.sharding import Layout
 
 
@@ -28,11 +29,13 @@ class Generator(lookups.LookupForms, Products):
     helpers: dict[str, str] = {}  # noqa: RUF012 - name -> source of helper functions
     spellings: dict[str, str] = {}  # noqa: RUF012 - IR op name -> its spelling (see `spell`)
     axis_keyword = "axis"  # how the library's reductions name the axis
+    norms: frozenset[str] = frozenset()  # the kinds of `ir.Normalise` written as one call
     kernel_forms = Kernels  # how it writes convolutions and pooling (`tensorc.codegen.kernels`)
     idioms: dict[str, str] = {}  # noqa: RUF012 - derivative idioms in one kernel (`idioms`)
     frees_dead_arrays = True  # `del` names after their last read (see `lifetimes`)
 
     def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
+        program = written_out(program, self.norms)  # the formula, for the other kinds
         self.program = program
         self.layout = layout  # how tensors are split over a device mesh (`tensorc.sharding`)
         self.facts = Facts.of(program)
@@ -183,6 +186,10 @@ class Generator(lookups.LookupForms, Products):
 
     def diagonal(self, operand: Code, first: int, second: int) -> Code:
         return Code(f"{self.module}.diagonal({operand.text}, 0, {first}, {second})")
+
+    def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
+        """A norm of a kind in `norms` as one library call (other kinds never get here)."""
+        raise NotImplementedError(node.kind)
 
     def attention(self, node: ir.Attention, *args: Code) -> Code:
         """The plain formula, for backends without a fused kernel: softmax(q k^T scale) v."""

@@ -93,7 +93,7 @@ def _describe(
         return targets[node.name]
     if isinstance(node, ir.Var):
         return _INPUT if node.name in tensors else _UNKNOWN
-    if isinstance(node, ir.Attention):
+    if isinstance(node, ir.Attention | ir.Normalise):
         return _INPUT
     if isinstance(node, ir.CrossEntropy):  # floating, in the logits' dtype where they are
         return children[0]._replace(constant=False, integral=False, widened=False)

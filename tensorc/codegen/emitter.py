@@ -207,6 +207,9 @@ class Emitter(DtypeCare):
     def emit_attention(self, node: ir.Attention, *args: Code) -> Code:
         return self.dialect.attention(node, *args)
 
+    def emit_normalise(self, node: ir.Normalise, x: Code, gain: Code, bias: Code) -> Code:
+        return self.dialect.normalise(node, self.floating("mean", node.operand, x), gain, bias)
+
     def emit_gather(self, node: ir.Gather, operand: Code, *lookups: Code) -> Code:
         """A fast form where one fits (`tensorc.codegen.lookups`), else the general one."""
         fast = fast_lookups.gather(self.dialect, node, operand, list(lookups))

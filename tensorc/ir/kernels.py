@@ -131,3 +131,34 @@ class CrossEntropy(Labelled):
 
 
 _remember_hash(CrossEntropy)
+
+
+# --- norms (issue 11): tensorc/passes/fuse_normalisations.py makes these -----------------
+
+
+@dataclass(frozen=True)
+class Normalise(Labelled):
+    """A layer norm (`kind` "layer": (x - mean) / sqrt(var + eps)) or an RMS norm ("rms":
+    x / sqrt(mean(x ** 2) + eps)) of `operand` over its last `over` axes, times `gain` and
+    plus `bias` (the constants 1 and 0 where a program has none), with the operand's labels:
+    what libraries have one kernel for (`fuse_normalisations.formula` writes it out)."""
+
+    kind: str
+    operand: Node
+    gain: Node
+    bias: Node
+    eps: float
+    over: int
+    labels: tuple[str, ...]
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand, self.gain, self.bias)
+
+    @property
+    def normalised(self) -> tuple[str, ...]:
+        """The labels of the axes normalised over: the operand's last `over`."""
+        return self.labels[len(self.labels) - self.over :]
+
+
+_remember_hash(Normalise)

@@ -384,7 +384,7 @@ class Program:
 
 # Nodes with a module of their own, re-exported so that `ir.Gather` reads like `ir.Map`.
 from tensorc.ir.counts import Size  # noqa: E402, F401
-from tensorc.ir.kernels import CrossEntropy  # noqa: E402, F401
+from tensorc.ir.kernels import CrossEntropy, Normalise  # noqa: E402, F401
 from tensorc.ir.positioned import (  # noqa: E402, F401
     BOUNDARIES,
     Gather,

@@ -129,6 +129,9 @@ _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     Convolution: _kernel_text("convolution"),
     ConvolutionTranspose: _kernel_text("convolution_transpose"),
     Pool: lambda node, args: f"{node.op}_pool({args[0]}{_windows_text(node)})",
+    ir.Normalise: lambda node, args: (
+        f"{node.kind}_norm[{', '.join(node.normalised)}]({', '.join(args)}, eps={node.eps!r})"
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, Composed, Extent, axis_number, expanded, parts
 from tensorc.ir.nodes import display_name
 from tensorc.suggest import closest
+from tensorc.tracing import symbolic
 
 # The most elements an array may have: at 16 bytes each (complex128) its size in bytes then
 # just fits a signed 64-bit integer. Larger sizes wrap around in NumPy (a keyword size of 2**63
@@ -231,7 +232,10 @@ class _Inference:
                 )
 
     def _check_allocatable(self) -> None:
-        """ShapeError for an index size or an array that no backend can hold (see LARGEST_ARRAY)."""
+        """ShapeError for an index size or an array that no backend can hold (see LARGEST_ARRAY).
+        Symbolic sizes (a graph compiler's) are not bounded here: a bound would narrow them."""
+        if any(map(symbolic, self.sizes.values())):
+            return
         for index, size in self.sizes.items():
             if size > LARGEST_ARRAY:
                 raise ShapeError(

@@ -13,6 +13,7 @@ from tensorc.passes.drop_dead_statements import drop_dead_statements
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_attention import fuse_attention
 from tensorc.passes.fuse_cross_entropy import fuse_cross_entropy
+from tensorc.passes.fuse_normalisations import fuse_normalisations
 from tensorc.passes.inline_constants import inline_constants
 from tensorc.passes.one_hot_to_gather import one_hot_to_gather
 from tensorc.passes.plan_contractions import plan_contractions
@@ -32,6 +33,7 @@ PASSES: tuple[Pass, ...] = (
     one_hot_to_gather,
     fuse_cross_entropy,
     fuse_attention,
+    fuse_normalisations,
     reductions_in_storage_order,
     share_common_subexpressions,
     drop_dead_statements,

@@ -1,0 +1,276 @@
+"""CONTRACT §1: a torch-backend function and tc.einsum work inside torch.compile(fullgraph=True)
+from their very first call, with new shapes, with dynamic=True, inside an nn.Module, under
+torch.export.export (whose program runs without tensorc) and torch.jit.trace.
+
+Every program is compiled from a fresh source (`fresh`), so that no cache of an earlier call
+hides a failure of the first one; graph breaks are counted with dynamo's own counters.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+import torch
+import torch._dynamo as dynamo
+from torch._dynamo.utils import counters
+
+import tensorc as tc
+from tensorc.runtime import JitProgram
+
+LAYER_NORM = "y[i, j] = (x[i, j] - mean[j](x[i, j])) / sqrt(var[j](x[i, j]) + 1e-5) * g[j] + b[j]"
+MATMUL = "C[i, k] = A[i, j] * B[j, k]"
+GATHER = "y[b, t, d] = E[ids[b, t], d]"
+CONV = "y[i] = x[i + k] * w[k]"
+SPLIT = "y[h, d] = x[(h d)]"
+
+
+def fresh(source: str, **options):
+    """A program from a source that no cache has seen."""
+    return tc.compile(f"{source}\n# {uuid.uuid4().hex}", backend="torch", **options)
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    dynamo.reset()
+    counters.clear()
+    yield
+    dynamo.reset()
+
+
+def no_graph_breaks() -> None:
+    assert not counters["graph_break"], dict(counters["graph_break"])
+
+
+def rand(*shape, dtype=torch.float64):
+    return torch.randn(*shape, dtype=dtype)
+
+
+# --- torch.compile --------------------------------------------------------------------------
+
+
+def test_the_first_call_is_traced_into_one_graph():
+    f = fresh(MATMUL)
+    a, b = rand(3, 4), rand(4, 5)
+    explained = dynamo.explain(f)(a, b)
+    assert explained.graph_count == 1 and explained.graph_break_count == 0
+    torch.testing.assert_close(torch.compile(f, fullgraph=True)(a, b), a @ b)
+    no_graph_breaks()
+
+
+@pytest.mark.parametrize("dynamic", [None, False, True])
+def test_new_shapes_need_no_warm_up(dynamic):
+    f = fresh(LAYER_NORM)
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager", dynamic=dynamic)
+    for rows, width in [(3, 4), (5, 4), (7, 6), (2, 9)]:
+        x, g, b = rand(rows, width), rand(width), rand(width)
+        want = torch.nn.functional.layer_norm(x, (width,), g, b, 1e-5)
+        torch.testing.assert_close(compiled(x, g, b), want)
+    no_graph_breaks()
+
+
+def test_dynamic_sizes_flow_into_one_graph():
+    """With dynamic=True the plan is the generic function: one graph serves every size."""
+    f = fresh(CONV)
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager", dynamic=True)
+    for n in (9, 12, 20):
+        x, w = rand(n), rand(3)
+        torch.testing.assert_close(compiled(x, w), f(x, w))
+    assert counters["stats"]["unique_graphs"] == 1
+    no_graph_breaks()
+
+
+def test_keyword_sizes_and_python_numbers_under_dynamic_shapes():
+    f = fresh(SPLIT)
+    scale = fresh("y[h, d] = x[h, d] * alpha")
+    compiled = torch.compile(lambda x, d, a: scale(f(x, d=d), a), fullgraph=True, dynamic=True)
+    x = rand(12)
+    torch.testing.assert_close(compiled(x, 4, 0.5), x.reshape(3, 4) * 0.5)
+    torch.testing.assert_close(compiled(rand(30), 5, 2.0).shape, torch.Size([6, 5]))
+    no_graph_breaks()
+
+
+def test_inductor_compiles_the_library_kernels():
+    f = fresh(LAYER_NORM)
+    x, g, b = torch.randn(64, 32), torch.randn(32), torch.randn(32)
+    got = torch.compile(f, fullgraph=True)(x, g, b)
+    want = torch.nn.functional.layer_norm(x, (32,), g, b, 1e-5)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    no_graph_breaks()
+
+
+def test_gradients_flow_through_a_compiled_cold_call():
+    f = fresh(LAYER_NORM)
+    x, g, b = (t.requires_grad_() for t in (rand(5, 4), rand(4), rand(4)))
+    out = torch.compile(f, fullgraph=True, backend="aot_eager")(x, g, b)
+    got = torch.autograd.grad(out.pow(2).sum(), (x, g, b))
+    want = torch.nn.functional.layer_norm(x, (4,), g, b, 1e-5)
+    for grad, expected in zip(got, torch.autograd.grad(want.pow(2).sum(), (x, g, b)), strict=True):
+        torch.testing.assert_close(grad, expected)
+
+
+def test_gathers_and_windows_trace_with_symbolic_sizes():
+    gather, conv = fresh(GATHER), fresh(CONV)
+
+    def model(table, ids, x, w):
+        return gather(table, ids).sum(-1), conv(x, w)
+
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager", dynamic=True)
+    for rows in (4, 7):
+        table, ids = rand(10, 3), torch.randint(0, 10, (2, rows))
+        x, w = rand(rows + 5), rand(3)
+        for got, want in zip(compiled(table, ids, x, w), model(table, ids, x, w), strict=True):
+            torch.testing.assert_close(got, want)
+    no_graph_breaks()
+
+
+# --- inside a model: nn.Module, tc.einsum -----------------------------------------------------
+
+
+class Block(torch.nn.Module):
+    """A module whose forward calls a tensorc program and tc.einsum."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.norm = fresh(LAYER_NORM)
+        self.g = torch.nn.Parameter(torch.ones(width))
+        self.b = torch.nn.Parameter(torch.zeros(width))
+        self.w = torch.nn.Parameter(torch.randn(width, width) / width**0.5)
+
+    def forward(self, x):
+        return tc.einsum("nq,qz->nz", self.norm(x, self.g, self.b), self.w)
+
+
+def eager_block(block: Block, x):
+    return torch.nn.functional.layer_norm(x, x.shape[-1:], block.g, block.b, 1e-5) @ block.w
+
+
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_an_nn_module_compiles_whole(dynamic):
+    block = Block(8)
+    compiled = torch.compile(block, fullgraph=True, backend="aot_eager", dynamic=dynamic)
+    for rows in (3, 6):
+        x = torch.randn(rows, 8)
+        torch.testing.assert_close(compiled(x), eager_block(block, x))
+    no_graph_breaks()
+
+
+def test_tc_einsum_cold_under_fullgraph():
+    subscripts = "pq" + chr(0x3B1 + uuid.uuid4().int % 20) + ",q->p"  # subscripts never seen
+    a, v = rand(3, 4, 2), rand(4)
+    compiled = torch.compile(lambda a, v: tc.einsum(subscripts, a, v), fullgraph=True)
+    torch.testing.assert_close(compiled(a, v), torch.einsum("pqr,q->p", a, v))
+    no_graph_breaks()
+
+
+# --- torch.export and torch.jit.trace ---------------------------------------------------------
+
+
+def test_torch_export_with_dynamic_sizes():
+    block = Block(8)
+    rows = torch.export.Dim("rows")
+    exported = torch.export.export(block, (torch.randn(4, 8),), dynamic_shapes=({0: rows},))
+    for n in (2, 9):
+        x = torch.randn(n, 8)
+        torch.testing.assert_close(exported.module()(x), eager_block(block, x))
+
+
+def test_an_exported_program_runs_without_tensorc(tmp_path):
+    block = Block(8)
+    x = torch.randn(5, 8)
+    exported = torch.export.export(block, (x,), dynamic_shapes=({0: torch.export.Dim("n")},))
+    torch.export.save(exported, tmp_path / "block.pt2")
+    torch.save({"x": torch.randn(7, 8)}, tmp_path / "x.pt")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules["tensorc"] = None  # importing tensorc now fails
+        import torch
+        program = torch.export.load({str(tmp_path / "block.pt2")!r})
+        x = torch.load({str(tmp_path / "x.pt")!r})["x"]
+        torch.save(program.module()(x), {str(tmp_path / "y.pt")!r})
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    x = torch.load(tmp_path / "x.pt")["x"]
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), eager_block(block, x))
+
+
+def test_positions_out_of_range_fail_in_an_exported_program():
+    """Traced, the check of tensor-valued positions is an assertion in the graph (no sync);
+    eagerly it is still the PositionError the contract names."""
+    gather = fresh(GATHER)
+    table = rand(10, 3)
+
+    class Lookup(torch.nn.Module):
+        def forward(self, ids):
+            return gather(table, ids)
+
+    exported = torch.export.export(Lookup(), (torch.randint(0, 10, (2, 3)),))
+    ids = torch.zeros(2, 3, dtype=torch.long)
+    torch.testing.assert_close(exported.module()(ids), table[ids])
+    with pytest.raises(RuntimeError, match="outside"):
+        exported.module()(torch.full((2, 3), 11))
+    with pytest.raises(tc.PositionError):
+        gather(table, torch.full((2, 3), 11))
+
+
+def test_torch_jit_trace_passes_its_check():
+    block = Block(8)
+    x = torch.randn(4, 8)
+    traced = torch.jit.trace(block, (x,), check_trace=True)
+    torch.testing.assert_close(traced(x), eager_block(block, x))
+
+
+# --- tc.compile(..., jit=True) ----------------------------------------------------------------
+
+
+def test_jit_true_hands_the_generated_function_to_torch_compile():
+    f = fresh(LAYER_NORM, jit=True)
+    assert isinstance(f, JitProgram)
+    x, g, b = torch.randn(16, 8), torch.randn(8), torch.randn(8)
+    torch.testing.assert_close(f(x, g, b), torch.nn.functional.layer_norm(x, (8,), g, b, 1e-5))
+    assert counters["stats"]["unique_graphs"] == 1  # dynamo compiled the generated function
+    f(x, g, b)
+    assert counters["stats"]["unique_graphs"] == 1  # once
+
+
+def test_jit_true_needs_a_backend_with_a_compiler():
+    with pytest.raises(tc.TensorcError, match="jit=True"):
+        tc.compile(MATMUL, backend="numpy", jit=True)
+
+
+# --- devices: what tensorc creates is made where the inputs are ---------------------------------
+# No accelerator needed: on the "meta" device a tensor made on the CPU (any shape but 0-d,
+# which torch passes to device kernels by value) cannot meet the inputs, and `.item()` fails.
+
+ON_DEVICE = [
+    LAYER_NORM,
+    "y[b, t, d] = x[b, t, d] / sqrt(mean[d](x[b, t, d] ** 2) + 1e-6) * w[d]",
+    CONV,
+    "y[i] = x[pad(i - 1)] + x[clamp(i + 1)] + x[wrap(i + 2)]",
+    "y[2 * i] += x[i]",
+    "M[i, j] = where(j <= i, S[i, j], -inf) + i",
+    "y[b, d] = where(tok[b] == v, 1.0, 0.0) * W[v, d]",
+]
+
+
+@pytest.mark.parametrize("source", ON_DEVICE)
+def test_created_tensors_are_made_on_the_inputs_device(source):
+    f = fresh(source)
+    labels = f.labels()
+    sizes: dict[str, int] = {}
+    shapes = {n: tuple(sizes.setdefault(label, 4) for label in labels[n]) for n in f.inputs}
+    args = [
+        torch.zeros(shapes[n], dtype=torch.long if n == "tok" else torch.float32, device="meta")
+        for n in f.inputs
+    ]
+    out = f(*args)
+    assert out.device.type == "meta"
+    for made in ("torch.arange(", "torch.full(", "torch.zeros("):
+        for line in f.source_for(*args).splitlines():
+            if made in line and "torch.zeros(()" not in line:
+                assert "device=" in line, line
