@@ -11,7 +11,7 @@ from tensorc.backends.torch_einsum import einsum_operand, einsum_result, forward
 from tensorc.backends.torch_norms import NORM_HELPERS, TorchNorms
 from tensorc.backends.torch_places import PLACES_HELPERS, TorchPlaces
 from tensorc.backends.torch_tracing import TRACER, compiled
-from tensorc.codegen import ATOM, Code
+from tensorc.codegen import ATOM, PRODUCT, Code
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import ELLIPSIS
 from tensorc.ops import OPS, Kind
@@ -117,6 +117,7 @@ class TorchGenerator(TorchNorms, TorchPlaces):  # a Generator, with kernels and 
     spellings = SPELLINGS
     axis_keyword = "dim"
     kernel_forms = torch_kernels.TorchKernels
+    idioms = torch_kernels.IDIOMS
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         texts = [arg.text for arg in args]
@@ -207,7 +208,8 @@ class TorchGenerator(TorchNorms, TorchPlaces):  # a Generator, with kernels and 
 
     def full(self, shape: str, value: Code) -> Code:
         device = f", device={self.first_tensor}.device" if self.first_tensor else ""
-        return Code(f"torch.full({shape}, {value.text}{device})")
+        exact = "" if _is_number(value.text) else ", dtype=torch.float64"  # a computed number
+        return Code(f"torch.full({shape}, {value.text}{exact}{device})")
 
     def broadcast_to(self, operand: Code, shape: str) -> Code:
         return Code(f"{operand.at(ATOM)}.expand({shape})")
@@ -249,6 +251,13 @@ class TorchGenerator(TorchNorms, TorchPlaces):  # a Generator, with kernels and 
         if self._same(node):
             return super().product(node, left, right)
         return Code(f"{self.use_helper('_matmul')}({left.text}, {right.text})")
+
+    def dot(self, node: ir.MatMul, left: Code, right: Code) -> Code | None:
+        """`(a * b).sum(-1)` in the sides' one dtype (a sum widens integers), 3-4x faster."""
+        if not self._same(node):
+            return None  # `_matmul`, which gives them one dtype
+        a = self.name_of(left)
+        return Code(f"({a} * {right.at(PRODUCT + 1)}).sum(-1, dtype={a}.dtype)")
 
     def _same(self, node: ir.MatMul) -> bool:
         """Whether both sides have the one dtype the inputs that meet in products have."""

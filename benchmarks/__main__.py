@@ -187,6 +187,11 @@ def assemble(framework: str, stdout: str) -> dict[str, Any]:
             result["workloads"].append(data)
         elif part == "compile":
             result["compile"] = data
+        elif part == "memory":
+            for workload in result["workloads"]:
+                for variant in workload["variants"] if workload["name"] == data["workload"] else []:
+                    if variant["key"] == data["key"]:
+                        variant.update(peak_bytes=data["peak"], peak_method=data["method"])
         elif part == "error":
             result["error"] = data
         elif part == "done":

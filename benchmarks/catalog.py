@@ -2,6 +2,7 @@
 
 workloads           contractions and layers (einsum, attention, layer norm, ...)
 workloads_kernels   layers with library kernels: RMS norm, a transformer block (issue 11)
+workloads_gradients their gradients: tc.grad and tc.vjp against autograd (issue 13)
 workloads_conv      index arithmetic: convolutions (issue 9)
 workloads_windows   index arithmetic: pooling, Toeplitz and Hankel products (issue 9)
 workloads_gather    tensor-valued indices: embeddings, segment sums, losses (issue 10)
@@ -15,6 +16,7 @@ from benchmarks import (
     workloads,
     workloads_conv,
     workloads_gather,
+    workloads_gradients,
     workloads_kernels,
     workloads_windows,
 )
@@ -23,6 +25,7 @@ from benchmarks.workloads import COMPILE_NAME, Workload
 WORKLOADS: tuple[Workload, ...] = (
     *workloads.WORKLOADS,
     *workloads_kernels.WORKLOADS,
+    *workloads_gradients.WORKLOADS,  # layers' gradients: in the group of the layers
     *workloads_conv.WORKLOADS,
     *workloads_windows.WORKLOADS,
     *workloads_gather.WORKLOADS,

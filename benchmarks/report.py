@@ -112,7 +112,9 @@ def fmt_ratio(value: float | None) -> str:
 
 
 def fmt_bytes(value: float | None) -> str:
-    return "—" if value is None else f"{value / 2**20:.1f} MiB"
+    if value is None:
+        return "—"
+    return f"{value / 2**20:.1f} MiB" if value >= 2**20 else f"{value / 2**10:.1f} KiB"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -367,15 +369,15 @@ def _memory_section(merged: Result) -> list[str]:
             measured = [v for v in workload["variants"] if "peak_bytes" in v]
             if not measured:
                 continue
-            lines += [
-                "",
-                f"## Peak extra memory: {workload['name']} on {fw} (tracemalloc)",
-                "",
-                f"The broadcast product A[i, j] * B[j, k] would take "
-                f"{fmt_bytes(workload.get('broadcast_bytes'))}; the result takes "
-                f"{fmt_bytes(4 * workload['sizes']['i'] * workload['sizes']['k'])}.",
-                "",
-            ]
+            method = measured[0].get("peak_method", "tracemalloc")
+            lines += ["", f"## Peak extra memory: {workload['name']} on {fw} ({method})", ""]
+            if workload.get("broadcast_bytes"):
+                lines += [
+                    f"The broadcast product A[i, j] * B[j, k] would take "
+                    f"{fmt_bytes(workload.get('broadcast_bytes'))}; the result takes "
+                    f"{fmt_bytes(4 * workload['sizes']['i'] * workload['sizes']['k'])}.",
+                    "",
+                ]
             lines += table(
                 ["variant", "peak"], [[v["key"], fmt_bytes(v["peak_bytes"])] for v in measured]
             )

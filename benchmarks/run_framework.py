@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import frameworks, timing
+from benchmarks import frameworks, memory, timing
 from benchmarks.catalog import select
 from benchmarks.frameworks import Framework
 from benchmarks.timing import Timed, TimingConfig
@@ -51,6 +51,9 @@ def describe(exc: BaseException) -> str:
 
 
 def to_numpy(fw: Framework, value: Any) -> np.ndarray:
+    """A result as one NumPy array (a tuple of results, such as gradients, flattened into one)."""
+    if isinstance(value, tuple):
+        return np.concatenate([to_numpy(fw, part).ravel() for part in value])
     if isinstance(value, np.ndarray | np.generic | int | float):
         return np.asarray(value)
     return fw.to_numpy(value)
@@ -81,8 +84,16 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+Pending = list[tuple[str, dict[str, Any], Timed]]  # memory to measure after all timing
+
+
 def run_workload(
-    workload: Workload, fw: Framework, tc: Any, config: TimingConfig, quick: bool
+    workload: Workload,
+    fw: Framework,
+    tc: Any,
+    config: TimingConfig,
+    quick: bool,
+    pending: Pending | None = None,
 ) -> dict[str, Any]:
     sizes = dict(workload.quick_sizes if quick else workload.sizes)
     arrays = workload.make_inputs(np.random.default_rng(SEED), sizes)
@@ -146,6 +157,8 @@ def run_workload(
             if variant.role == "hand":
                 reference = result
                 entry["check"] = "reference"
+            elif variant.role == "reference":
+                entry["check"] = "not compared: another computation, timed for the ratio"
             elif reference is None:
                 entry["check"] = "unchecked (no reference)"
             else:
@@ -175,9 +188,13 @@ def run_workload(
                 f"[{stats.q1_ns / 1e3:.2f}-{stats.q3_ns / 1e3:.2f}] x{stats.number}"
                 f"/{stats.blocks}"
             )
-    if workload.memory and fw.name == "numpy":
+    if workload.memory:
         for entry, timed in active:
-            entry["peak_bytes"] = timing.peak_traced_bytes(timed.call)
+            if memory.deferred(fw) and pending is not None:
+                pending.append((workload.name, entry, timed))
+            else:
+                entry["peak_bytes"] = memory.peak_bytes(fw, timed)
+                entry["peak_method"] = memory.METHODS.get(fw.name)
     if program is not None:
         for attr in ("source_for", "ir_for"):
             try:
@@ -269,12 +286,17 @@ def run(framework: str, names: Sequence[str] | None, quick: bool, threads: int, 
         return
     meta["tensorc"] = str(getattr(tc, "__version__", package_version("tensorc")))
     emit("meta", meta)
+    pending: Pending = []
     for workload in chosen:
         log(f"[{framework}] {workload.name}")
-        emit("workload", run_workload(workload, fw, tc, config, quick))
+        emit("workload", run_workload(workload, fw, tc, config, quick, pending))
     if with_compile:
         log(f"[{framework}] {COMPILE_NAME}")
         emit("compile", measure_compile(fw, tc, config, quick))
+    for name, entry, timed in pending:  # last: measuring changes how the process allocates
+        peak = memory.peak_bytes(fw, timed)
+        method = memory.METHODS.get(fw.name)
+        emit("memory", {"workload": name, "key": entry["key"], "peak": peak, "method": method})
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

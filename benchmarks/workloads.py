@@ -22,7 +22,9 @@ import numpy as np
 
 from benchmarks.frameworks import FRAMEWORKS, Framework
 
-Role = Literal["hand", "tensorc", "tensorc-extra", "anchor"]
+# "reference": timed beside the others but not compared with them (a forward pass beside
+# the gradients)
+Role = Literal["hand", "tensorc", "tensorc-extra", "anchor", "reference"]
 Fn = Callable[..., Any]
 Sizes = Mapping[str, int]
 
@@ -78,7 +80,7 @@ class Workload:
     variants: tuple[Variant, ...]
     flops: Callable[[Sizes], float] | None = None
     rtol: float = 1e-4
-    memory: bool = False  # also measure peak traced memory (NumPy only)
+    memory: bool = False  # also measure peak memory (see benchmarks.memory)
     broadcast_bytes: Callable[[Sizes], int] | None = None  # size of a naive temporary
     # (numerator, denominator) variant keys whose ratio and difference are reported
     pairs: tuple[tuple[str, str], ...] = ()

@@ -148,7 +148,7 @@ def _reverse(program: Prepared, wrt: tuple[str, ...], mode: str) -> Plan:
                 f"tc.grad needs a scalar result, but the program returns {shown}: "
                 "use tc.vjp, which takes a cotangent for it"
             )
-        seeds.append((outputs[0], ex.ones_like(_read(outputs[0], labels))))
+        seeds.append((outputs[0], ex.number(1)))  # takes the dtype of what it meets
         heading = f"gradient of {program.output_names[0]}"
     else:
         for name, user_name in zip(outputs, program.output_names, strict=True):

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff import positions
+from tensorc.autodiff.anchors import anchored
 from tensorc.autodiff.program import Program, Statement
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast, unparse
@@ -23,6 +24,7 @@ class Builder:
         self.indices = program.indices
         self.names = program.names
         self.active = active
+        self.anchors: set[str] = set()  # names whose values have a differentiated dtype
         self.lines: list[str] = []
         self._active_cache: dict[int, tuple[ast.Expr, bool]] = {}
 
@@ -73,6 +75,16 @@ class Builder:
 
     def emit(self, target: str, labels: Sequence[str] | None, value: ast.Expr) -> None:
         self.lines.append(unparse.statement(target, labels, value))
+        self.anchor(target, value)
+
+    def anchor(self, target: str, value: ast.Expr) -> None:
+        """Notes that `target` has the differentiated inputs' dtype if `value` does."""
+        if self.anchored(value):
+            self.anchors.add(target)
+
+    def anchored(self, value: ast.Expr) -> bool:
+        """Whether the value has the differentiated inputs' dtype (see `anchors`)."""
+        return anchored(value, self.anchors, self.indices.names)
 
     def emit_primal(self, statement: Statement) -> None:
         """A statement of the program. A write at positions that adds into an earlier array
@@ -96,6 +108,7 @@ class Builder:
         value = self.einstein(terms[0], written) if len(terms) == 1 else ex.add(terms)
         labels = ex.labels_of(axes)
         self.lines.append(unparse.statement(target, labels, value, accumulate))
+        self.anchor(target, value)
 
     def emit_sum(
         self, target: str, labels: Sequence[str] | None, terms: Sequence[ast.Expr]

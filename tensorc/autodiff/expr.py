@@ -43,6 +43,15 @@ def number(value: float) -> ast.Expr:
     return ast.Number(SPAN, float(value), repr(float(value)))
 
 
+def names_read(expr: ast.Expr) -> set[str]:
+    """The tensors and scalars that an expression reads."""
+    found = set()
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Access | ast.Name):
+            found.add(node.tensor if isinstance(node, ast.Access) else node.name)
+    return found
+
+
 def constant_value(expr: ast.Expr) -> float | None:
     """The value of a number (or a negated one), None for anything else."""
     if isinstance(expr, ast.Number):

@@ -55,9 +55,11 @@ class Reverse(Writes):
     def run(self, seeds: Sequence[tuple[str, ast.Expr]]) -> list[Gradient]:
         """Seeds are (name, cotangent) for each returned value; returns where each gradient is."""
         self.results = {name: self.names.claim(f"d{name}") for name in self.wrt}
+        self.anchors.update(self.wrt)
         for statement in self.program.statements:
             self.emit_primal(statement)
         for target, cotangent in seeds:
+            self.anchors.update(ex.names_read(cotangent))  # a cotangent has the result's dtype
             if target in self.active:
                 self.add_term(target, cotangent)
         for statement in reversed(self.program.statements):
@@ -92,6 +94,7 @@ class Reverse(Writes):
         placed = self.placed.pop(name, [])
         plain_name = batched_name = None
         target = labels if labels or name not in self.program.scalars else None
+        plain, batched = self.in_dtype(name, plain), self.in_dtype(name, batched)
         if plain or placed or not batched:
             plain_name = self.results[name]
             self.emit_adjoint(plain_name, target, plain, name, placed)

@@ -197,8 +197,9 @@ def _abs(site: Site, g: ast.Expr) -> ast.Expr:
 
 
 def _relu(site: Site, g: ast.Expr) -> ast.Expr:
-    """relu'(0) = 0, as in JAX."""
-    return ex.where(ex.binary(">", site.args[0], ex.number(0)), g, ex.number(0))
+    """relu'(0) = 0, as in JAX. The mask reads the result (relu(x) > 0 where x > 0), which
+    the program keeps anyway, so that the argument need not be kept or computed again."""
+    return ex.where(ex.binary(">", site.value, ex.number(0)), g, ex.number(0))
 
 
 def _tanh(site: Site, g: ast.Expr) -> ast.Expr:

@@ -45,9 +45,20 @@ class Writes(Builder):
 
     def zero(self, name: str) -> ast.Expr:
         """Zeros in the input's shape and dtype: `0 * X[i, j] ** 0` (nan and inf give 0 too)."""
+        return ex.mul(ex.number(0), self.one(name))
+
+    def in_dtype(self, name: str, terms: list[ast.Expr]) -> list[ast.Expr]:
+        """The terms of `d name`, times `name ** 0` where none has the differentiated inputs'
+        dtype (the seed 1 takes the dtype of what it meets; here it meets nothing)."""
+        if not terms or any(self.anchored(term) for term in terms):
+            return terms
+        return [ex.mul(ex.add(terms), self.one(name))]
+
+    def one(self, name: str) -> ast.Expr:
+        """Ones in the input's shape and dtype: `X[i, j] ** 0`."""
         labels, _ = self.canonical(name)
         read: ast.Expr = ex.access(name, labels) if labels else self._scalar_read(name)
-        return ex.mul(ex.number(0), ex.ones_like(read))
+        return ex.ones_like(read)
 
     def _scalar_read(self, name: str) -> ast.Expr:
         return ex.name(name) if name in self.program.scalars else ex.access(name, ())

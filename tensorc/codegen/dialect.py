@@ -31,6 +31,8 @@ class Generator(lookups.LookupForms, Products):
     axis_keyword = "axis"  # how the library's reductions name the axis
     norms: frozenset[str] = frozenset()  # the kinds of `ir.Normalise` written as one call
     kernel_forms = Kernels  # how it writes convolutions and pooling (`tensorc.codegen.kernels`)
+    idioms: dict[str, str] = {}  # noqa: RUF012 - derivative idioms in one kernel (`idioms`)
+    frees_dead_arrays = True  # `del` names after their last read (see `lifetimes`)
 
     def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
         program = written_out(program, self.norms)  # the formula, for the other kinds

@@ -85,6 +85,8 @@ def _describe(
     """The facts of `node`, from those of its children."""
     if isinstance(node, ir.Const):
         return _CONSTANT._replace(integral=node.text.lstrip("-").isdigit())
+    if isinstance(node, ir.Size):
+        return _CONSTANT._replace(integral=True)
     if isinstance(node, ir.IndexValue):
         return _INDEX
     if isinstance(node, ir.Var) and node.name in targets:

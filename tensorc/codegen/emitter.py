@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tensorc.codegen import idioms, places
 from tensorc.codegen import lookups as fast_lookups
-from tensorc.codegen import places
 from tensorc.codegen.code import Code, align, comment
 from tensorc.codegen.dtypes import DtypeCare
+from tensorc.codegen.lifetimes import free_dead
 from tensorc.ir import nodes as ir
 from tensorc.ir.kernels import Windowed
 from tensorc.ir.labels import ELLIPSIS, axis_number
@@ -35,6 +36,7 @@ class Emitter(DtypeCare):
         self.names = dialect.page.names
         self.lines: list[str] = []
         self.bound: dict[int, Code] = {}  # nodes already computed under a name
+        self.fusions = idioms.plan(dialect.program, dialect.idioms, self.facts)
         self.let_names: dict[str, str] = {}
 
     def body(self) -> list[str]:
@@ -57,7 +59,9 @@ class Emitter(DtypeCare):
                 text = self.dialect.as_array(text)  # Python numbers in, an array of the backend out
             outputs.append(text)
         self.lines.append(f"return {', '.join(outputs)}")
-        return self.lines
+        if not self.dialect.frees_dead_arrays:
+            return self.lines
+        return free_dead(self.lines, {*outputs, *self.dialect.params.values()})
 
     def lay_out_inputs(self) -> None:
         """The lines that lay each input out over the device mesh as its first read says."""
@@ -75,11 +79,17 @@ class Emitter(DtypeCare):
             if id(node) in self.bound:
                 codes[id(node)] = self.bound[id(node)]
                 continue
-            code = self.node(node, [codes[id(child)] for child in node.children])
+            if id(node) in self.fusions.inside:  # part of a formula that one kernel computes
+                continue
+            fusion = self.fusions.found.get(id(node))
+            if fusion is not None:
+                code = idioms.write(fusion, codes)
+            else:
+                code = self.node(node, [codes[id(child)] for child in node.children])
             if (
                 node is not root
                 and (self.facts.shared(node) or len(code.text) > INLINE_LIMIT)
-                and not isinstance(node, ir.Var | ir.Const)
+                and not isinstance(node, ir.Var | ir.Const | ir.Size)
             ):
                 code = self._named(code)
                 self.bound[id(node)] = code
@@ -120,6 +130,9 @@ class Emitter(DtypeCare):
 
     def emit_indexvalue(self, node: ir.IndexValue) -> Code:
         return self.dialect.arange(self.dialect.sizes.axis(node.index))
+
+    def emit_size(self, node: ir.Size) -> Code:
+        return self.dialect.sizes.count(node.axes)
 
     def emit_map(self, node: ir.Map, *args: Code) -> Code:
         codes = [
@@ -172,7 +185,7 @@ class Emitter(DtypeCare):
 
     def emit_expand(self, node: ir.Expand, operand: Code) -> Code:
         shape = self.dialect.sizes.shape(node.labels)
-        if isinstance(node.operand, ir.Const):
+        if isinstance(node.operand, ir.Const) or self.dialect.python_number(node.operand):
             return self.dialect.full(shape, operand)
         expanded = align(operand, node.operand.indices, node.labels)
         return self.dialect.broadcast_to(expanded, shape)

@@ -67,10 +67,12 @@ def _fresh(node: ir.Node) -> bool:
 
 
 def count_uses(program: ir.Program) -> dict[int, int]:
-    """How many distinct parents read each node, over all statements."""
+    """How many distinct parents read each node, over all statements; a statement whose
+    whole value is also part of another counts as one more (it is computed once, and named)."""
     uses: dict[int, int] = {}
     seen: set[int] = set()
     for let in program.lets:
+        uses[id(let.value)] = uses.get(id(let.value), 0) + 1
         for node in ir.walk(let.value):
             if id(node) in seen:
                 continue
@@ -86,10 +88,10 @@ def python_scalars(program: ir.Program) -> frozenset[int]:
     known: set[int] = set()
     for let in program.lets:
         for node in ir.walk(let.value):
-            if node.children:
-                if all(id(child) in known for child in node.children):
+            if node.children:  # (a number broadcast along axes is a tensor: `full`)
+                if all(id(c) in known for c in node.children) and not isinstance(node, ir.Expand):
                     known.add(id(node))
-            elif isinstance(node, ir.Const) or (
+            elif isinstance(node, ir.Const | ir.Size) or (
                 isinstance(node, ir.Var) and node.name in scalar_names
             ):
                 known.add(id(node))
@@ -116,9 +118,26 @@ def matmul_inputs(
         if id(node) in seen:
             continue
         seen.add(id(node))
-        for leaf in ir.walk(node):
+        for leaf in _values(node):
             if isinstance(leaf, ir.Var) and leaf.name in tensors:
                 found.add(leaf.name)
             elif isinstance(leaf, ir.Var) and leaf.name in values:
                 pending.append(values[leaf.name])
     return tuple(spec.name for spec in program.inputs if spec.name in found)
+
+
+def _values(root: ir.Node) -> list[ir.Node]:
+    """The nodes whose numbers flow into `root`'s: not the integer positions that a read or
+    a write at positions looks up (`ids` in `W[ids[b], d]` keeps its integer dtype)."""
+    found: list[ir.Node] = []
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(node)
+        lookups = node.lookups if isinstance(node, ir.Gather | ir.Scatter) else ()
+        stack.extend(c for c in node.children if not any(c is lookup for lookup in lookups))
+    return found

@@ -6,9 +6,11 @@ prologue computes those names before anything else runs."""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import replace
 
+from tensorc.codegen.code import ATOM, PRODUCT, Code
 from tensorc.codegen.page import FUNCTION_NAME, Names
 from tensorc.ir import nodes as ir
 from tensorc.ir import ranges
@@ -36,6 +38,13 @@ class SizeText(ABC):
     @abstractmethod
     def axis(self, label: str) -> str:
         """The size of one axis: an index, or a composed label (the product of its parts)."""
+
+    def count(self, labels: tuple[str, ...]) -> Code:
+        """The number of elements along these axes: a number where the sizes are known."""
+        sizes = [self.axis(label) for label in labels]
+        if all(size.isdigit() for size in sizes):
+            return Code(str(math.prod(int(size) for size in sizes)))
+        return Code(" * ".join(sizes), PRODUCT if len(sizes) > 1 else ATOM)
 
     @abstractmethod
     def batch(self) -> str:

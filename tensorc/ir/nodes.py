@@ -303,10 +303,15 @@ def with_children(node: Node, children: tuple[Node, ...]) -> Node:
     return replace(node, **dict(zip(names, children, strict=True)))
 
 
-def rewrite(root: Node, change: Callable[[Node], Node | None]) -> Node:
-    """Rebuilds `root` bottom-up, replacing each node by `change(node)` where that is not None."""
-    done: dict[int, Node] = {}
+def rewrite(
+    root: Node, change: Callable[[Node], Node | None], done: dict[int, Node] | None = None
+) -> Node:
+    """Rebuilds `root` bottom-up, replacing each node by `change(node)` where that is not None.
+    `done` maps nodes already rebuilt (by identity) to what they became."""
+    done = {} if done is None else done
     for node in walk(root):
+        if id(node) in done:
+            continue
         children = tuple(done[id(child)] for child in node.children)
         rebuilt = with_children(node, children)
         replacement = change(rebuilt)
@@ -315,8 +320,10 @@ def rewrite(root: Node, change: Callable[[Node], Node | None]) -> Node:
 
 
 def rewrite_program(program: Program, change: Callable[[Node], Node | None]) -> Program:
-    """`rewrite` applied to every statement of a program."""
-    lets = tuple(replace(let, value=rewrite(let.value, change)) for let in program.lets)
+    """`rewrite` applied to every statement of a program. A node that several statements
+    share (common-subexpression elimination made it one) stays one node."""
+    done: dict[int, Node] = {}
+    lets = tuple(replace(let, value=rewrite(let.value, change, done)) for let in program.lets)
     return replace(program, lets=lets)
 
 
@@ -376,6 +383,7 @@ class Program:
 
 
 # Nodes with a module of their own, re-exported so that `ir.Gather` reads like `ir.Map`.
+from tensorc.ir.counts import Size  # noqa: E402, F401
 from tensorc.ir.kernels import CrossEntropy, Normalise  # noqa: E402, F401
 from tensorc.ir.positioned import (  # noqa: E402, F401
     BOUNDARIES,

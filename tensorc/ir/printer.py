@@ -57,6 +57,8 @@ def _node_text(node: ir.Node, args: list[str]) -> str:
         return node.text
     if isinstance(node, ir.IndexValue):
         return f"index({node.index})"
+    if isinstance(node, ir.Size):
+        return f"size({', '.join(node.axes)})"
     return _OPERATIONS[type(node)](node, args) + "[" + ", ".join(node.indices) + "]"
 
 

@@ -62,6 +62,29 @@ b[j, i] = exp(permute(X[i, j], (1, 0))[j, i])[j, i]
 return b""",
     ),
     (
+        # A product is one value whatever the order of its factors and axes: `(B.T @ A.T).T`
+        # is `A @ B`, read transposed (a contraction is worth more than a transpose).
+        "C[i, k] = A[i, j] * B[j, k]\nD[k, i] = B[j, k] * A[i, j]",
+        """\
+inputs: A, B
+# C[i, k] = A[i, j] * B[j, k]
+C[i, k] = contract[j](A[i, j], permute(B[j, k], (1, 0))[k, j])[i, k]
+# D[k, i] = B[j, k] * A[i, j]
+D[k, i] = permute(C[i, k], (1, 0))[k, i]
+return D""",
+    ),
+    (
+        # A normaliser along the same index of a transposed operand: shared too.
+        "P[i, j] = softmax[j](S[i, j])\nQ[j, i] = softmax[j](S[i, j])",
+        """\
+inputs: S
+# P[i, j] = softmax[j](S[i, j])
+P[i, j] = softmax[j](S[i, j])[i, j]
+# Q[j, i] = softmax[j](S[i, j])
+Q[j, i] = permute(P[i, j], (1, 0))[j, i]
+return Q""",
+    ),
+    (
         # After `a` is redefined, a repeat of its first value reads the first definition.
         "a[i] = exp(x[i])\na[i] = a[i] + 1\nb[i] = exp(x[i]) - a[i]",
         """\

@@ -1,0 +1,93 @@
+"""What code generation does for derivative programs (issue 13), on every backend: batched dot
+products without a 1 x n by n x 1 matmul, dead arrays deleted on eager backends, torch's own
+kernels for relu's mask and softmax's vjp, and counts written as sizes."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+import torch
+
+import tensorc as tc
+from tensorc.backends import BACKENDS
+from tensorc.codegen import lifetimes
+
+ROW_DOT = "s[b] = sum[o](Y[b, o] * Z[b, o])"
+DOTS = {"numpy": "np.einsum('...i,...i->...', Y, Z)", "jax": "jnp.einsum('...i,...i->...', Y, Z)"}
+DOTS["torch"] = "(Y * Z).sum(-1, dtype=Y.dtype)"
+
+
+def body(source: str) -> str:
+    """The generated function's code, without the comments that quote the program."""
+    lines = source[source.index("def program") :].splitlines()
+    return "\n".join(line for line in lines if not line.strip().startswith("#"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_row_wise_dot_is_no_batched_matmul(backend: str) -> None:
+    text = body(tc.compile(ROW_DOT, backend=backend).source)
+    assert DOTS[backend] in text
+    assert "[..., None, :]" not in text
+
+
+@pytest.mark.parametrize("dtype", ["int32", "float32", "float64"])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_row_wise_dot_keeps_the_dtype_of_the_matmul(backend: str, dtype: str) -> None:
+    """`(a * b).sum(-1)` on torch widens int32 to int64; the matmul it replaces did not."""
+    y = np.arange(6).reshape(2, 3).astype(dtype)
+    z = (np.arange(6).reshape(2, 3) % 4).astype(dtype)
+    f = tc.compile(ROW_DOT, backend=backend)
+    got = f(y, z) if backend == "numpy" else f(torch.from_numpy(y), torch.from_numpy(z))
+    assert str(got.dtype).removeprefix("torch.") == dtype
+    np.testing.assert_array_equal(np.asarray(got), (y * z).sum(-1))
+
+
+CHAIN = "A[i, j] = exp(X[i, j])\nB[i, j] = A[i, j] * 2\nC[i, j] = B[i, j] + 1"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dead_arrays_are_deleted_on_eager_backends(backend: str) -> None:
+    text = body(tc.compile(CHAIN, backend=backend).source)
+    assert ("del A" in text) == (backend != "jax")  # XLA assigns JAX's buffers itself
+    assert "del B" not in text  # nothing is computed after its last read
+
+
+def test_lifetimes_doctest() -> None:
+    assert doctest.testmod(lifetimes).failed == 0
+
+
+RELU = "H[b, h] = relu(sum[i](X[b, i] * W[i, h]))\nL = sum[b, h](H[b, h] * G[b, h])"
+SOFTMAX = "P[i, j] = softmax[j](S[i, j])\nL = sum[i, j](P[i, j] * G[i, j])"
+
+
+@pytest.mark.parametrize(
+    ("source", "wrt", "kernel"),
+    [(RELU, "W", "threshold_backward("), (SOFTMAX, "S", "_softmax_backward_data(")],
+)
+def test_torch_runs_relu_and_softmax_derivatives_as_its_kernels(
+    source: str, wrt: str, kernel: str
+) -> None:
+    rng = np.random.default_rng(0)
+    program = tc.compile(source, backend="numpy")
+    shapes = {"X": (4, 3), "W": (3, 5), "G": (4, 5), "S": (4, 5)}
+    arrays = [rng.standard_normal(shapes[name]) for name in program.inputs]
+    f = tc.grad(source, wrt=wrt, backend="torch")
+    assert kernel in f.source
+    expected = tc.grad(source, wrt=wrt, backend="numpy")(*arrays)
+    got = f(*(torch.from_numpy(a) for a in arrays))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_mean_divides_by_the_size(backend: str) -> None:
+    """The gradient of a mean: the seed is the number 1, the count is the batch size (a
+    number once the shapes are known, `n_b` in generic code), nothing is raised to 0."""
+    f = tc.grad("L = mean[b](x[b] * w[b] ** 2)", wrt="w", backend=backend)
+    assert "dL = 1" in f.text
+    assert "** 0" not in body(f.source)
+    x = np.arange(4.0)
+    arguments = [BACKENDS[backend].from_numpy(a) for a in (x, x)]
+    assert "/ 4" in body(f.source_for(*arguments))
+    np.testing.assert_allclose(BACKENDS[backend].to_numpy(f(*arguments)), 2 * x * x / 4)
