@@ -239,9 +239,10 @@ def _positions(
 
 
 def tensor_name(node: ir.Node) -> str:
-    while not isinstance(node, ir.Var):
-        node = node.children[0]
-    return ir.display_name(node.name)
+    """The user's name for the tensor under a read's operand."""
+    var = ir.read_var(node)
+    assert isinstance(var, ir.Var)
+    return ir.display_name(var.name)
 
 
 # --- scatters --------------------------------------------------------------------------------

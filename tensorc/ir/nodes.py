@@ -392,4 +392,5 @@ from tensorc.ir.positioned import (  # noqa: E402, F401
     Position,
     Scatter,
     placed_indices,
+    read_var,
 )

@@ -46,6 +46,14 @@ class Position:
 Place = str | Position  # an axis of a gather or scatter: a label passed through, or a position
 
 
+def read_var(node: Node) -> Node:
+    """The tensor that a read's operand stands for: the `Var` under its reshapes (or, for a
+    node with several children, under its first)."""
+    while node.children:
+        node = node.children[0]
+    return node
+
+
 def placed_indices(places: tuple[Place, ...]) -> tuple[str, ...]:
     """The labels a gather's result (or a scatter's operand) has: its plain labels and the
     indices of its positions, in order of appearance."""

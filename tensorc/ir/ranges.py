@@ -180,10 +180,11 @@ def check_bounds(program: ir.Program, size: Callable[[str], int]) -> None:
                         extent = size(node.operand.indices[axis])
                         _check_place(place, extent, axis, var, size, "reads")
             elif isinstance(node, ir.Scatter):
+                written = (ir.display_name(let.name), let.span)
                 for axis, place in enumerate(node.places):
                     if isinstance(place, ir.Position) and place.boundary == "error":
                         extent = size(node.labels[axis])
-                        _check_place(place, extent, axis, _span_of(node, let), size, "writes")
+                        _check_place(place, extent, axis, written, size, "writes")
                 if not node.accumulate:
                     _check_written_once(node, let, size)
 
@@ -222,13 +223,10 @@ def _check_written_once(node: ir.Scatter, let: ir.Let, size: Callable[[str], int
 
 
 def _var(node: ir.Node) -> tuple[str, Span | None]:
-    while not isinstance(node, ir.Var):
-        node = node.children[0]
-    return ir.display_name(node.name), node.span
-
-
-def _span_of(node: ir.Scatter, let: ir.Let) -> tuple[str, Span | None]:
-    return ir.display_name(let.name), let.span
+    """The user's name and the span of the tensor that a read at positions reads."""
+    var = ir.read_var(node)
+    assert isinstance(var, ir.Var)
+    return ir.display_name(var.name), var.span
 
 
 def _check_place(
