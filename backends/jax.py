@@ -96,6 +96,11 @@ class JaxGenerator(JaxPlaces):
     # kernel lost accuracy in bfloat16 (tests/frameworks/test_jax.py)
     frees_dead_arrays = False  # XLA assigns the buffers
     kernel_forms = JaxKernels
+    idioms = {  # noqa: RUF012 - `tensorc.codegen.idioms`
+        "zeros_like": "jnp.zeros_like({x})",
+        "ones_like": "jnp.ones_like({x})",
+        "count": "jnp.sum({c}, axis={axes}).astype({x}.dtype)",
+    }
 
     def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
         """`jax.nn.standardize`, then the gain and bias: XLA's own layer norm is ~3x faster

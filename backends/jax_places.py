@@ -6,6 +6,7 @@ and writes outside are dropped, as JAX's own indexing does."""
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
+from tensorc.codegen.slices import TILED, WINDOW_PIECES
 
 PLACES_HELPERS: dict[str, str] = {
     "_pad_axis": '''
@@ -18,13 +19,35 @@ def _pad_axis(x, axis, before, after, mode):
     "_window": '''
 def _window(x, axis, offset, counts, steps):
     """x with `axis` replaced by window axes: element [j1, j2, ...] of them is element
-    offset + steps[0] * j1 + steps[1] * j2 + ... of the axis (a gather: JAX has no views)."""
-    positions = offset
-    for k, (count, step) in enumerate(zip(counts, steps)):
-        shape = [1] * len(counts)
-        shape[k] = count
-        positions = positions + step * jnp.arange(count).reshape(shape)
-    return jnp.take(x, positions, axis=axis)
+    offset + steps[0] * j1 + steps[1] * j2 + ... of the axis. Tiles are a reshape; other
+    windows strided slices along the longest window axis, one per offset of the others,
+    stacked: XLA fuses them into what reads them, where a gather is a loop; a gather where the
+    slices would be many."""
+    axis = axis % x.ndim
+    if len(counts) == 2 and steps[1] == 1 and steps[0] == counts[1]:  # tiles: a reshape
+        part = jax.lax.slice_in_dim(x, offset, offset + counts[0] * counts[1], 1, axis)
+        return part.reshape(x.shape[:axis] + tuple(counts) + x.shape[axis + 1 :])
+    run = max(range(len(counts)), key=counts.__getitem__)
+    others = [m for m in range(len(counts)) if m != run]
+    offsets = [()]
+    for m in others:
+        offsets = [o + (j,) for o in offsets for j in range(counts[m])]
+    if 0 in counts or len(offsets) > 64:
+        positions = offset
+        for k, (count, step) in enumerate(zip(counts, steps)):
+            shape = [1] * len(counts)
+            shape[k] = count
+            positions = positions + step * jnp.arange(count).reshape(shape)
+        return jnp.take(x, positions, axis=axis)
+    pieces = []
+    for o in offsets:
+        start = offset + sum(steps[m] * j for m, j in zip(others, o))
+        stop = start + steps[run] * (counts[run] - 1) + 1
+        pieces.append(jax.lax.slice_in_dim(x, start, stop, steps[run], axis))
+    window = (counts[run], *(counts[m] for m in others))
+    stacked = jnp.stack(pieces, axis + 1).reshape(x.shape[:axis] + window + x.shape[axis + 1 :])
+    source = tuple(range(axis, axis + len(counts)))
+    return jnp.moveaxis(stacked, source, tuple(axis + m for m in (run, *others)))
 ''',
     "_clipped": '''
 def _clipped(positions, size, what):
@@ -57,6 +80,32 @@ def _scatter(into, shape, index, values, accumulate):
 ''',
 }
 
+
+PLACES_HELPERS["_window_pieces"] = WINDOW_PIECES
+PLACES_HELPERS["_tiled"] = TILED
+PLACES_HELPERS["_add_windows"] = '''
+def _add_windows(into, shape, values, starts, steps):
+    """into (or zeros of shape) with values added at windows (see _window_pieces): each
+    piece padded out to the target (lax.pad, its interior padding for the strides) and
+    added, which XLA fuses into one pass, where a scatter is a loop."""
+    values = jnp.asarray(values)
+    out = jnp.zeros(shape, values.dtype) if into is None else into
+    dtype = jnp.result_type(out, values)
+    out, zero = out.astype(dtype), jnp.zeros((), dtype)
+    values, steps = _tiled(values, steps)
+    for target, value in _window_pieces(values.shape, starts, steps):
+        fixed = tuple(axis for axis, place in enumerate(target) if not isinstance(place, slice))
+        piece = jnp.expand_dims(values[value].astype(dtype), fixed)
+        widths = []
+        for size, place, count in zip(shape, target, piece.shape):
+            if isinstance(place, slice):
+                end = place.start + place.step * (count - 1) + 1
+                widths.append((place.start, size - end, place.step - 1))
+            else:
+                widths.append((place, size - place - 1, 0))
+        out = out + jax.lax.pad(piece, zero, widths)
+    return out
+'''
 
 PLACES_HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):

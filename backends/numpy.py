@@ -8,6 +8,7 @@ import numpy as np
 
 from tensorc.backends import Backend, owned_by_modules
 from tensorc.codegen import Code, Generator
+from tensorc.codegen.slices import TILED, WINDOW_PIECES
 from tensorc.errors import TensorcError
 from tensorc.ops import OPS
 
@@ -234,6 +235,23 @@ def _window_add(out, values, axes, strides, dilations):
     return out
 '''
 
+_HELPERS["_window_pieces"] = WINDOW_PIECES
+_HELPERS["_tiled"] = TILED
+_HELPERS["_add_windows"] = '''
+def _add_windows(into, shape, values, starts, steps):
+    """A copy of into (or zeros of shape) with values added at windows (see _window_pieces):
+    one strided slice per offset, several times faster than np.add.at at integer arrays."""
+    values = np.asarray(values)
+    if into is None:
+        out = np.zeros(shape, values.dtype)
+    else:
+        out = np.array(into, dtype=np.result_type(into, values))
+    values, steps = _tiled(values, steps)
+    for target, value in _window_pieces(values.shape, starts, steps):
+        out[target] += values[value]
+    return out
+'''
+
 _HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes, with zeros where a
@@ -283,6 +301,11 @@ class NumpyGenerator(Generator):
     imports = ("import numpy as np",)
     helpers = _HELPERS
     spellings = SPELLINGS
+    idioms = {  # noqa: RUF012 - `tensorc.codegen.idioms`
+        "zeros_like": "np.zeros_like({x})",
+        "ones_like": "np.ones_like({x})",
+        "count": "np.count_nonzero({c}, axis={axes}).astype({x}.dtype)",
+    }
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:
         code = super().function(op, args, scalars)

@@ -25,11 +25,14 @@ def _floating(x):
     return x if x.is_floating_point() else x.to(torch.get_default_dtype())
 ''',
 }
-# The kernels of torch's autograd for relu's mask and softmax's vjp, ~10x the formula's speed
-# (`tensorc.codegen.idioms`).
+# The kernels of torch's autograd for relu's mask and softmax's vjp, ~10x the formula's speed,
+# and the zeros a derivative starts from (`tensorc.codegen.idioms`).
 IDIOMS = {
     "threshold_backward": "torch.ops.aten.threshold_backward({g}, {x}, {c})",
     "softmax_backward": "torch._softmax_backward_data({g}, {p}, {dim}, {p}.dtype)",
+    "zeros_like": "torch.zeros_like({x})",
+    "ones_like": "torch.ones_like({x})",
+    "count": "{c}.sum({axes}).to({x}.dtype)",
 }
 Slot = str | None  # an axis label, or None for a length-1 axis the kernel needs
 

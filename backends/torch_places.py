@@ -6,6 +6,7 @@ works through every form."""
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator, lookups
+from tensorc.codegen.slices import TILED, WINDOW_PIECES
 from tensorc.ir import nodes as ir
 
 PLACES_HELPERS: dict[str, str] = {}
@@ -65,6 +66,22 @@ def _scatter(into, shape, index, values, accumulate):
         i if isinstance(i, torch.Tensor) else torch.tensor(i, device=values.device) for i in index
     )
     return into.to(dtype).index_put(index, values.to(dtype), accumulate=accumulate)
+'''
+
+PLACES_HELPERS["_window_pieces"] = WINDOW_PIECES
+PLACES_HELPERS["_tiled"] = TILED
+PLACES_HELPERS["_add_windows"] = '''
+def _add_windows(into, shape, values, starts, steps):
+    """into (or zeros of shape), out of place, with values added at windows (see
+    _window_pieces): one strided slice per offset, far faster than index_put at index tensors."""
+    if into is None:
+        out = torch.zeros(shape, dtype=values.dtype, device=values.device)
+    else:
+        out = into.to(torch.promote_types(into.dtype, values.dtype), copy=True)
+    values, steps = _tiled(values, steps)
+    for target, value in _window_pieces(tuple(values.shape), starts, steps):
+        out[target] += values[value]
+    return out
 '''
 
 PLACES_HELPERS["_take"] = '''

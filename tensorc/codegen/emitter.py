@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tensorc.codegen import idioms, places
+from tensorc.codegen import idioms, places, slices
 from tensorc.codegen import lookups as fast_lookups
 from tensorc.codegen.code import Code, align, comment
 from tensorc.codegen.dtypes import DtypeCare
@@ -216,14 +216,14 @@ class Emitter(DtypeCare):
         return fast or places.gather(self.dialect, node, operand, list(lookups))
 
     def emit_scatter(self, node: ir.Scatter, operand: Code, *rest: Code) -> Code:
-        """A fast form where one fits (`tensorc.codegen.lookups`), else the general one. A
-        start made of the program's numbers (`S[s, d] = 0` then `S[seg[e], d] += X[e, d]`)
-        takes the values' dtype, as the Python number 0 would beside X."""
+        """A fast form where one fits (`tensorc.codegen.lookups`, then `slices`), else the
+        general one. A start made of the program's numbers (`S[s, d] = 0`, then `+=`) takes
+        the values' dtype, as the Python number 0 would beside them."""
         if node.into is not None:
             operand, start = self.follow((node.operand, node.into), [operand, rest[0]])
             rest = (start, *rest[1:])
-        fast = fast_lookups.scatter(self.dialect, node, operand, list(rest))
-        return fast or places.scatter(self.dialect, node, operand, list(rest))
+        forms = (fast_lookups.scatter, slices.scatter, places.scatter)
+        return next(c for form in forms if (c := form(self.dialect, node, operand, list(rest))))
 
     def emit_crossentropy(self, node: ir.CrossEntropy, logits: Code, target: Code) -> Code:
         return self.dialect.cross_entropy(node, logits, target)

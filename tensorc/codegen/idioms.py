@@ -5,7 +5,13 @@ any code is written, and written as the kernel that the framework's autograd its
 
 - `threshold_backward`, `where(x > c, g, 0)`: relu's mask ({g}, {x}, {c});
 - `softmax_backward`, `P * (g - sum[j](g * P))`: softmax's vjp along the last axis j
-  ({g}, {p}, {dim}).
+  ({g}, {p}, {dim});
+- `zeros_like`, `0 * x ** 0`: zeros in x's shape and dtype, where a derivative starts ({x}),
+  and `ones_like`, `x ** 0`, a count's ones: written at once, where the formula reads x (a
+  power is a transcendental function to XLA, several times the cost of a pass);
+- `count`, `sum[j](where(c, x ** 0, 0))`: how many elements c holds for ({c}, {x}, {axes}),
+  counted in integers, then in x's dtype: exact, and a float sum over axes that are not the
+  last is several times slower under XLA (it may not reorder the additions).
 
 One kernel reads each operand once and writes the result, where the formula takes three or
 four passes over memory and as many temporary arrays. The operands must have the dtype that
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tensorc.codegen.code import Code
+from tensorc.codegen.code import ATOM, Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir
 
@@ -27,12 +33,22 @@ _ZERO = ir.Const(0.0, "0")
 @dataclass(frozen=True)
 class Fusion:
     """One kernel in place of a node: its spelling, the nodes named in it, the numbers in
-    it, and the nodes of the formula that only it read (so that they are not computed)."""
+    it, the nodes of the formula that only it read (so that they are not computed), and which
+    operands are boolean masks (arrays, of no float dtype)."""
 
     kernel: str
     operands: dict[str, ir.Node]
     numbers: dict[str, str]
     inside: tuple[ir.Node, ...]
+    masks: tuple[str, ...] = ()
+
+    def fits(self, facts: Facts) -> bool:
+        """Whether every operand is an array, in the dtype of the program's inputs (a mask's
+        is its own)."""
+        return all(
+            not facts.python_scalar(node) if key in self.masks else _fits(facts, node)
+            for key, node in self.operands.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,12 @@ def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> Fusions:
     found: dict[int, Fusion] = {}
     for let in program.lets if kernels else ():
         for node in ir.walk(let.value):
-            fusion = _match(node, kernels, facts) if isinstance(node, ir.Map) else None
-            if fusion is not None and all(_fits(facts, n) for n in fusion.operands.values()):
+            fusion = None
+            if isinstance(node, ir.Map):
+                fusion = _match(node, kernels, facts)
+            elif isinstance(node, ir.Reduce) and node.op == "sum" and "count" in kernels:
+                fusion = _count(node, kernels["count"], facts)
+            if fusion is not None and fusion.fits(facts):
                 found[id(node)] = fusion
     inside = frozenset(id(node) for fusion in found.values() for node in fusion.inside)
     return Fusions(found, inside)
@@ -59,9 +79,26 @@ def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> Fusions:
 def _match(node: ir.Map, kernels: dict[str, str], facts: Facts) -> Fusion | None:
     if node.op == "where" and "threshold_backward" in kernels:
         return _threshold(node, kernels["threshold_backward"], facts)
+    if node.op == "mul" and "zeros_like" in kernels and _ZERO in node.args:
+        return _zeros(node, kernels["zeros_like"], facts)
+    if node.op == "pow" and "ones_like" in kernels and node.args[1] == _ZERO:
+        x = node.args[0]
+        return Fusion(kernels["ones_like"], {"x": x}, {}, ()) if x.indices == node.labels else None
     if node.op == "mul" and "softmax_backward" in kernels:
         return _softmax_backward(node, kernels["softmax_backward"], facts)
     return None
+
+
+def _zeros(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
+    """`0 * x ** 0` (either order): zeros, even where x is inf or nan."""
+    ones = node.args[1] if node.args[0] == _ZERO else node.args[0]
+    if not (isinstance(ones, ir.Map) and ones.op == "pow" and ones.args[1] == _ZERO):
+        return None
+    x = ones.args[0]
+    if x.indices != node.labels:
+        return None
+    inside = (ones,) if facts.uses.get(id(ones), 0) == 1 else ()
+    return Fusion(kernel, {"x": x}, {}, inside)
 
 
 def _threshold(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
@@ -74,6 +111,25 @@ def _threshold(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
         return None
     inside = (condition,) if facts.uses.get(id(condition), 0) == 1 else ()
     return Fusion(kernel, {"x": x, "g": g}, {"c": bound.text}, inside)
+
+
+def _count(node: ir.Reduce, kernel: str, facts: Facts) -> Fusion | None:
+    """`sum[j](where(c, x ** 0, 0))`, c over all the labels of the `where`."""
+    where = node.operand
+    if not (isinstance(where, ir.Map) and where.op == "where"):
+        return None
+    condition, ones, other = where.args
+    if other != _ZERO or not (isinstance(ones, ir.Map) and ones.op == "pow"):
+        return None
+    if ones.args[1] != _ZERO or condition.indices != where.labels:
+        return None
+    axes = tuple(k for k, label in enumerate(condition.indices) if label not in node.labels)
+    kept = tuple(label for label in condition.indices if label in node.labels)
+    if kept != node.labels or not axes:
+        return None
+    inside = tuple(n for n in (where, ones) if facts.uses.get(id(n), 0) == 1)
+    operands = {"c": condition, "x": ones.args[0]}
+    return Fusion(kernel, operands, {"axes": str(axes)}, inside, masks=("c",))
 
 
 def _softmax_backward(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
@@ -101,5 +157,5 @@ def _fits(facts: Facts, node: ir.Node) -> bool:
 
 def write(fusion: Fusion, codes: dict[int, Code]) -> Code:
     """The kernel's call, given the code of each node the emitter has written."""
-    names = {key: codes[id(node)].text for key, node in fusion.operands.items()}
+    names = {key: codes[id(node)].at(ATOM) for key, node in fusion.operands.items()}
     return Code(fusion.kernel.format(**names, **fusion.numbers))

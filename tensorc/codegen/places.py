@@ -86,7 +86,7 @@ def _text(value: Sum | str) -> str:
 def gather(gen: Generator, node: ir.Gather, operand: Code, lookups: list[Code]) -> Code:
     """The read `node` of `operand`, given its lookups' codes."""
     x, places, shifts = _padded(gen, node, operand)
-    if _viewable(places) and not shifts:
+    if viewable(places) and not shifts:
         return _views(gen, node, x, places)
     return _indexing(gen, node, x, places, lookups, shifts)
 
@@ -118,7 +118,7 @@ def _padded(
     return x, places, shifts
 
 
-def _viewable(places: list[ir.Place]) -> bool:
+def viewable(places: list[ir.Place]) -> bool:
     """Whether views can read these places: no lookups, every index along one axis only."""
     seen: list[str] = []
     for place in places:
@@ -324,6 +324,20 @@ class PlaceForms:
     def checked_write(self, positions: Code, size: str, tensor: str) -> Code:
         """Positions written from data, refused where one is outside 0..size-1."""
         return self.checked_read(positions, size, tensor)
+
+    def add_windows(
+        self,
+        into: Code | None,
+        shape: str,
+        values: Code,
+        starts: tuple[int, ...],
+        steps: tuple[tuple[int, ...], ...],
+    ) -> Code:
+        """`values` added at windows into `into` (or zeros of `shape`), out of place: see
+        `_window_pieces` for where each element goes."""
+        start = into.text if into is not None else "None"
+        helper = self.use_helper("_add_windows")
+        return Code(f"{helper}({start}, {shape}, {values.text}, {starts}, {steps})")
 
     def scatter(
         self, into: Code | None, shape: str, index: str, values: Code, accumulate: bool

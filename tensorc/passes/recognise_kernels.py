@@ -53,8 +53,9 @@ def _empty(node: ir.Node, sizes: Sizes) -> bool:
 def _recognise(node: ir.Node) -> ir.Node | None:
     if isinstance(node, ir.Contract):
         return _convolution(node) or _sum_pool(node)
-    if isinstance(node, ir.Reduce) and node.op in POOLS and isinstance(node.operand, ir.Gather):
-        return _pool(node.op, node.operand, node.labels)
+    if isinstance(node, ir.Reduce) and node.op in POOLS:
+        read = _stored(node.operand)  # a read shared with another statement is permuted
+        return _pool(node.op, read, node.labels) if isinstance(read, ir.Gather) else None
     if isinstance(node, ir.Scatter) and (node.accumulate or node.into is None):
         return _convolution_transpose(node)  # `=` writes each place once: the same sums
     if isinstance(node, ir.Reshape) and isinstance(node.operand, ir.Reshape):
@@ -111,7 +112,7 @@ def _pool(op: str, read: ir.Gather, labels: tuple[str, ...]) -> ir.Node | None:
 
 def _sum_pool(node: ir.Contract) -> ir.Node | None:
     """A sum over windows written as an implicit sum (`S[h] = X[2*h + k]`)."""
-    tensors = [f for f in node.factors if f.indices]
+    tensors = [_stored(f) for f in node.factors if f.indices]
     if len(tensors) != 1 or not isinstance(tensors[0], ir.Gather):
         return None
     pooled = _pool("sum", tensors[0], node.labels)
@@ -130,7 +131,7 @@ def _scaled(value: ir.Node, node: ir.Contract) -> ir.Node:
 
 
 def _convolution(node: ir.Contract) -> ir.Node | None:
-    tensors = [f for f in node.factors if f.indices]
+    tensors = [_stored(f) for f in node.factors if f.indices]  # shared reads are permuted
     reads = [f for f in tensors if isinstance(f, ir.Gather)]
     if len(tensors) != 2 or len(reads) != 1 or reads[0].lookups:
         return None

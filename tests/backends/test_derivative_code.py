@@ -91,3 +91,26 @@ def test_a_mean_divides_by_the_size(backend: str) -> None:
     arguments = [BACKENDS[backend].from_numpy(a) for a in (x, x)]
     assert "/ 4" in body(f.source_for(*arguments))
     np.testing.assert_allclose(BACKENDS[backend].to_numpy(f(*arguments)), 2 * x * x / 4)
+
+
+POOL_LOSS = "P[n, y] = max[p](X[n, 2*y + p])\nL = sum[n, y](P[n, y] * G[n, y])"
+COUNTS = {
+    "numpy": "np.count_nonzero(",
+    "jax": "jnp.sum(",
+    "torch": ".sum((",
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pool_derivative_counts_its_ties_in_integers(backend: str) -> None:
+    """The ties of each window are counted (a float sum over window axes is several times
+    slower under XLA); the derivative starts from zeros written at once, and no `** 0` is
+    left."""
+    x = np.array([[3.0, 3.0, 2.0, 5.0, 4.0, 4.0]], np.float32)  # two windows tie
+    g = np.array([[1.0, 2.0, 4.0]], np.float32)
+    record = BACKENDS[backend]
+    f = tc.grad(POOL_LOSS, wrt=("X",), backend=backend)
+    (dx,) = f(X=record.from_numpy(x), G=record.from_numpy(g))
+    text = body(f.source)
+    assert COUNTS[backend] in text and "** 0" not in text and "zeros_like(" in text
+    np.testing.assert_array_equal(np.asarray(record.to_numpy(dx)), [[0.5, 0.5, 0, 2, 2, 2]])

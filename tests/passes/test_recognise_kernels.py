@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import tensorc as tc
 from tensorc.compiler import UNKNOWN_SIZES, front_end
@@ -148,3 +149,20 @@ def test_a_kernel_reads_an_earlier_target_and_feeds_a_later_one() -> None:
     assert "convolution(" in f.ir and "max_pool(" in f.ir
     general = tc.compile(source, backend="numpy", passes=())
     assert np.isclose(f(x, w, j=2), general(x, w, j=2), rtol=1e-12)
+
+
+def test_a_read_shared_with_an_earlier_statement_is_still_a_convolution() -> None:
+    """A weight's gradient reads the input at the positions that the forward convolution
+    read; common subexpressions make that read a transpose of the first, which is still
+    recognised (it was a window copy and a matmul)."""
+    source = (
+        "C[n, o, h, w] = I[n, c, pad(h + kh - 1), pad(w + kw - 1)] * K[o, c, kh, kw]\n"
+        "dK[o, c, kh, kw] = C[n, o, h, w] * I[n, c, pad(h + kh - 1), pad(w + kw - 1)]"
+    )
+    rng = np.random.default_rng(0)
+    i, k = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    f = tc.compile(source, backend="torch")
+    got = f(I=torch.from_numpy(i), K=torch.from_numpy(k)).numpy()
+    assert f.source.count("torch.nn.functional.conv2d(") == 2
+    assert "_window(" not in f.source
+    np.testing.assert_allclose(got, tc.compile(source, backend="numpy")(I=i, K=k), rtol=1e-10)

@@ -1,0 +1,113 @@
+"""Fast code for writes at affine positions (`ir.Scatter` without tensor-valued positions):
+adds into strided slices of the target, one per offset of all but the longest window axis of
+each target axis. A max pool's derivative (`dR[n, 2*y + p] += ...`) is two strided adds, where
+the general form (`tensorc.codegen.places`) adds at integer arrays, several times slower; so is
+a stencil's. The backends' `_add_windows` helpers take the pieces from `WINDOW_PIECES`, one
+framework-free helper shared by all three."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tensorc.codegen.code import Code
+from tensorc.codegen.places import reordered, viewable
+from tensorc.ir import nodes as ir
+from tensorc.ir.labels import ELLIPSIS
+
+if TYPE_CHECKING:
+    from tensorc.codegen.dialect import Generator
+
+
+def scatter(gen: Generator, node: ir.Scatter, operand: Code, rest: list[Code]) -> Code | None:
+    """The write as adds into strided slices of the target, one per offset of the shorter
+    window axes (`_window_pieces`), where it can be; else None."""
+    if not _sliceable(node):
+        return None
+    into = rest[0] if node.into is not None else None
+    order: list[str] = []  # the value's axes, target axis by target axis
+    starts, steps = [], []
+    for place in node.places:
+        if isinstance(place, ir.Position):
+            starts.append(place.offset)
+            steps.append(tuple(c for c, _ in place.terms))
+            order.extend(index for _, index in place.terms)
+        else:
+            starts.append(0)
+            steps.append((1,))
+            order.append(place)
+    values = reordered(gen, operand, node.operand.indices, tuple(order))
+    shape = gen.sizes.shape(node.labels)
+    return gen.add_windows(into, shape, values, tuple(starts), tuple(steps))
+
+
+def _sliceable(node: ir.Scatter) -> bool:
+    """Whether strided slices can do the write: positions of indices with positive
+    coefficients that stay inside the target (the plan proved it), each index once."""
+    if node.lookups or (node.into is not None and not node.accumulate):
+        return False
+    places = list(node.places)
+    for place in places:
+        if place == ELLIPSIS or (isinstance(place, ir.Position) and place.boundary != "error"):
+            return False
+        if isinstance(place, ir.Position) and any(c <= 0 for c, _ in place.terms):
+            return False
+    written = [index for p in places for index in _indices(p)]
+    return viewable(places) and sorted(written) == sorted(node.operand.indices)
+
+
+def _indices(place: ir.Place) -> list[str]:
+    return [index for _, index in place.terms] if isinstance(place, ir.Position) else [place]
+
+
+# Framework-free: every backend's `_add_windows` calls these.
+TILED = '''
+def _tiled(values, steps):
+    """values and steps with each window of two indices that tiles its axis (steps (k, 1), and
+    k values along the second index) made one index of step 1: a reshape, so that the tiles
+    are written in one piece."""
+    shape, merged, first = [], [], 0
+    for axis_steps in steps:
+        counts = tuple(values.shape[first : first + len(axis_steps)])
+        first += len(axis_steps)
+        if len(counts) == 2 and axis_steps[1] == 1 and axis_steps[0] == counts[1]:
+            shape.append(counts[0] * counts[1])
+            merged.append((1,))
+        else:
+            shape.extend(counts)
+            merged.append(tuple(axis_steps))
+    return values.reshape(tuple(shape)), tuple(merged)
+'''
+
+WINDOW_PIECES = '''
+def _window_pieces(shape, starts, steps):
+    """For values of `shape` written at windows (the value has len(steps[a]) axes for target
+    axis a, and value [.., j1, j2, ..] goes to starts[a] + steps[a][0] * j1 + ...), pairs of
+    (target index, value index): strided slices along the longest window axis of each target
+    axis, one pair per offset of the others."""
+    if 0 in shape:
+        return
+    spans, first = [], 0  # per target axis: its first value axis, and the one sliced along
+    for axis_steps in steps:
+        counts = shape[first : first + len(axis_steps)]
+        run = max(range(len(counts)), key=counts.__getitem__) if counts else None
+        spans.append((first, run))
+        first += len(axis_steps)
+    runs = {f + run for f, run in spans if run is not None}
+    looped = [k for k in range(len(shape)) if k not in runs]
+    offsets = [()]
+    for k in looped:
+        offsets = [offset + (j,) for offset in offsets for j in range(shape[k])]
+    for offset in offsets:
+        at = dict(zip(looped, offset))
+        target = []
+        for (f, run), start, axis_steps in zip(spans, starts, steps):
+            moved = [step * at[f + m] for m, step in enumerate(axis_steps) if m != run]
+            position = start + sum(moved)
+            if run is None:
+                target.append(position)
+            else:
+                step, count = axis_steps[run], shape[f + run]
+                target.append(slice(position, position + step * (count - 1) + 1, step))
+        value = tuple(at.get(k, slice(None)) for k in range(len(shape)))
+        yield tuple(target), value
+'''
