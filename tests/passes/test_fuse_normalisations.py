@@ -119,7 +119,8 @@ def test_torch_calls_its_kernels_jax_its_layer_norm_numpy_the_formula():
     torch_source = tc.compile(STEPS, backend="torch").source
     assert "torch.nn.functional.layer_norm(" in torch_source
     assert "torch.nn.functional.rms_norm(" in tc.compile(RMS, backend="torch").source
-    assert "jax.nn.standardize(" in tc.compile(STEPS, backend="jax").source
+    # JAX keeps the formula: jax.nn.standardize lost accuracy in bfloat16 (tests/frameworks)
+    assert "jax.nn.standardize(" not in tc.compile(STEPS, backend="jax").source
     assert "jax.nn.standardize(" not in tc.compile(RMS, backend="jax").source
     numpy_source = tc.compile(STEPS, backend="numpy").source
     assert "np.sqrt(" in numpy_source and "layer_norm" not in numpy_source
