@@ -7,8 +7,23 @@ from tensorc.ir.shapes import Sizes
 
 
 def stable_rewrites(program: ir.Program, sizes: Sizes) -> ir.Program:
-    """`log(sum[j](exp(x)))` becomes `logsumexp[j](x)`, which subtracts the maximum first."""
-    return ir.rewrite_program(program, _logsumexp)
+    """`log(sum[j](exp(x)))` becomes `logsumexp[j](x)`, which subtracts the maximum first;
+    `exp(x - logsumexp[j](x))` (the derivative of a logsumexp) becomes `softmax[j](x)`."""
+    return ir.rewrite_program(program, lambda node: _logsumexp(node) or _softmax(node))
+
+
+def _softmax(node: ir.Node) -> ir.Node | None:
+    if not (isinstance(node, ir.Map) and node.op == "exp"):
+        return None
+    inner = node.args[0]
+    if not (isinstance(inner, ir.Map) and inner.op == "sub"):
+        return None
+    x, total = inner.args
+    if not (isinstance(total, ir.Reduce) and total.op == "logsumexp" and total.operand == x):
+        return None
+    if len(total.reduced) != 1 or x.indices != node.labels:
+        return None
+    return ir.Along("softmax", x, total.reduced[0])
 
 
 def _logsumexp(node: ir.Node) -> ir.Node | None:

@@ -11,6 +11,15 @@ from tensorc.passes.stable_rewrites import stable_rewrites
 
 FIXTURES = [
     (
+        # The derivative of a logsumexp: the softmax, in one operation.
+        "P[i, j] = exp(A[i, j] - logsumexp[j](A[i, j]))",
+        """\
+inputs: A
+# P[i, j] = exp(A[i, j] - logsumexp[j](A[i, j]))
+P[i, j] = softmax[j](A[i, j])[i, j]
+return P""",
+    ),
+    (
         "y[i] = log(sum[j](exp(A[i, j])))",
         """\
 inputs: A
