@@ -28,12 +28,22 @@ def _layer_norm(x, shape, weight, bias, eps):
 ''',
     "_rms_norm": '''
 def _rms_norm(x, shape, weight, eps):
-    """x / sqrt(mean(x ** 2) + eps) * weight over the last axes: torch's kernel (the formula
-    before torch 2.4, which has none)."""
+    """x / sqrt(mean(x ** 2) + eps) * weight over the last axes. On the CPU in float32 and
+    float64: a norm (no square of x made) and one product, the weight multiplied in place, as
+    torch's kernel there makes three temporaries the size of x and is slower for it
+    (docs/graph-compilers.md); elsewhere torch's kernel (the formula before torch 2.4)."""
     x, weight, _ = _norm_dtype(x, weight, None)
+    dims = tuple(range(-len(shape), 0))
+    if dims and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        count = 1
+        for size in shape:
+            count = count * size
+        square = torch.linalg.vector_norm(x, 2, dims, True).square() / count
+        y = torch.mul(x, torch.rsqrt(square + eps))
+        return y if weight is None else y.mul_(weight)
     if hasattr(torch.nn.functional, "rms_norm"):
         return torch.nn.functional.rms_norm(x, shape, weight, eps)
-    square = torch.mean(x * x, dim=tuple(range(-len(shape), 0)), keepdim=True)
+    square = torch.mean(x * x, dim=dims, keepdim=True)
     y = x * torch.rsqrt(square + eps)
     return y if weight is None else y * weight
 ''',
