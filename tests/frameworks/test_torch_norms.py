@@ -96,3 +96,28 @@ def test_rms_norm_compiles_in_one_graph():
     x, g = normal(8, 16, dtype=torch.float32), normal(16, dtype=torch.float32, seed=1)
     compiled = torch.compile(f, fullgraph=True)
     torch.testing.assert_close(compiled(x, g), f(x, g), rtol=1e-5, atol=1e-5)
+
+
+def helpers() -> dict:
+    """The generated module of a layer norm, run: its helpers by name."""
+    source = "y[i, j] = (x[i, j] - mean[j](x[i, j])) / sqrt(var[j](x[i, j]) + 1e-5) * g[j] + b[j]"
+    namespace: dict = {}
+    exec(tc.compile(source, backend="torch").source, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_tensors_of_one_float_dtype_reach_the_kernel_as_they_are(dtype):
+    norm_dtype = helpers()["_norm_dtype"]
+    x, g, b = normal(2, 3, dtype=dtype), normal(3, dtype=dtype), normal(3, dtype=dtype)
+    assert all(a is c for a, c in zip(norm_dtype(x, g, b), (x, g, b), strict=True))
+    assert all(a is c for a, c in zip(norm_dtype(x, None, None), (x, None, None), strict=True))
+
+
+def test_mixed_and_integer_dtypes_are_promoted_as_the_formula_would():
+    norm_dtype = helpers()["_norm_dtype"]
+    x, g = normal(2, 3, dtype=torch.float32), normal(3)
+    assert [t.dtype for t in norm_dtype(x, g, None)[:2]] == [torch.float64] * 2
+    ints = torch.arange(6).reshape(2, 3)
+    assert norm_dtype(ints, None, None)[0].dtype == torch.get_default_dtype()
+    assert norm_dtype(x, None, g.to(torch.float16))[2].dtype == torch.float32
