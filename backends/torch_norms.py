@@ -13,6 +13,12 @@ def _norm_dtype(x, weight, bias):
     """x, weight and bias (None where absent) in one floating dtype, torch's promotion of
     theirs: what the written-out formula computes in, and what the kernels want."""
     dtype = x.dtype
+    if (
+        dtype.is_floating_point
+        and (weight is None or weight.dtype == dtype)
+        and (bias is None or bias.dtype == dtype)
+    ):  # the common case, answered first: the general one costs a microsecond per call
+        return x, weight, bias
     for t in (weight, bias):
         if t is not None:
             dtype = torch.promote_types(dtype, t.dtype)
@@ -28,12 +34,22 @@ def _layer_norm(x, shape, weight, bias, eps):
 ''',
     "_rms_norm": '''
 def _rms_norm(x, shape, weight, eps):
-    """x / sqrt(mean(x ** 2) + eps) * weight over the last axes: torch's kernel (the formula
-    before torch 2.4, which has none)."""
+    """x / sqrt(mean(x ** 2) + eps) * weight over the last axes. On the CPU in float32 and
+    float64: a norm (no square of x made) and one product, the weight multiplied in place, as
+    torch's kernel there makes three temporaries the size of x and is slower for it
+    (docs/graph-compilers.md); elsewhere torch's kernel (the formula before torch 2.4)."""
     x, weight, _ = _norm_dtype(x, weight, None)
+    dims = tuple(range(-len(shape), 0))
+    if dims and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        count = 1
+        for size in shape:
+            count = count * size
+        square = torch.linalg.vector_norm(x, 2, dims, True).square() / count
+        y = torch.mul(x, torch.rsqrt(square + eps))
+        return y if weight is None else y.mul_(weight)
     if hasattr(torch.nn.functional, "rms_norm"):
         return torch.nn.functional.rms_norm(x, shape, weight, eps)
-    square = torch.mean(x * x, dim=tuple(range(-len(shape), 0)), keepdim=True)
+    square = torch.mean(x * x, dim=dims, keepdim=True)
     y = x * torch.rsqrt(square + eps)
     return y if weight is None else y * weight
 ''',

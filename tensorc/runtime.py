@@ -158,9 +158,8 @@ class Program:
         # The fast paths: a plan for these types and shapes (and keywords) exists.
         function = None
         try:
-            if not kwargs:  # `_signature(args)`, written out: this line is the hot path
-                key = tuple([(type(a), getattr(a, "shape", None)) for a in args])
-                function = self._plans.get(key)
+            if not kwargs:
+                function = self._plans.get(_signature(args))
             else:
                 found = self._keyword_plans.get(_keyword_key(args, kwargs))
                 if found is not None:
@@ -258,9 +257,19 @@ def _failure(error: Exception, backend: str | None) -> TensorcError:
     )
 
 
-def _signature(values: Sequence[Any]) -> tuple[tuple[type, Any], ...]:
-    """What a plan depends on: each argument's type and shape (None for a Python number)."""
-    return tuple([(type(value), getattr(value, "shape", None)) for value in values])
+def _signature(values: Sequence[Any]) -> tuple[Any, ...]:
+    """What a plan depends on: the arguments' types, then their shapes (None for a number);
+    on every call's hot path, so up to three are written out (a comprehension costs more)."""
+    if len(values) == 2:
+        a, b = values
+        return type(a), type(b), getattr(a, "shape", None), getattr(b, "shape", None)
+    if len(values) == 1:
+        return type(values[0]), getattr(values[0], "shape", None)
+    if len(values) == 3:
+        a, b, c = values
+        shapes = getattr(a, "shape", None), getattr(b, "shape", None), getattr(c, "shape", None)
+        return type(a), type(b), type(c), *shapes
+    return (*map(type, values), *[getattr(value, "shape", None) for value in values])
 
 
 class _IntegerTypes(dict[type, bool]):
