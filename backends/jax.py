@@ -97,9 +97,9 @@ class JaxGenerator(JaxPlaces):
     frees_dead_arrays = False  # XLA assigns the buffers
     kernel_forms = JaxKernels
     idioms = {  # noqa: RUF012 - `tensorc.codegen.idioms`
-        "zeros_like": "jnp.zeros_like({x})",
-        "ones_like": "jnp.ones_like({x})",
-        "count": "jnp.sum({c}, axis={axes}).astype({x}.dtype)",
+        "zeros_like": "_zeros_like({x})",
+        "ones_like": "_ones_like({x})",
+        "count": "_count({c}, {x}, {axes})",
     }
 
     def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:

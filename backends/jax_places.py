@@ -6,7 +6,7 @@ and writes outside are dropped, as JAX's own indexing does."""
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
-from tensorc.codegen.slices import TILED, WINDOW_PIECES
+from tensorc.codegen.slices import TILED, WINDOW_PIECES, WINDOW_POSITIONS
 
 PLACES_HELPERS: dict[str, str] = {
     "_pad_axis": '''
@@ -83,6 +83,7 @@ def _scatter(into, shape, index, values, accumulate):
 
 PLACES_HELPERS["_window_pieces"] = WINDOW_PIECES
 PLACES_HELPERS["_tiled"] = TILED
+PLACES_HELPERS["_window_positions"] = WINDOW_POSITIONS
 PLACES_HELPERS["_add_windows"] = '''
 def _add_windows(into, shape, values, starts, steps):
     """into (or zeros of shape) with values added at windows (see _window_pieces): each
@@ -93,7 +94,11 @@ def _add_windows(into, shape, values, starts, steps):
     dtype = jnp.result_type(out, values)
     out, zero = out.astype(dtype), jnp.zeros((), dtype)
     values, steps = _tiled(values, steps)
-    for target, value in _window_pieces(values.shape, starts, steps):
+    pieces = list(_window_pieces(values.shape, starts, steps))
+    if len(pieces) > 64:  # each piece is a pass in the compiled program: one scatter instead
+        index = tuple(_window_positions(values.shape, starts, steps, jnp.arange))
+        return out.at[index].add(values.astype(dtype))
+    for target, value in pieces:
         fixed = tuple(axis for axis, place in enumerate(target) if not isinstance(place, slice))
         piece = jnp.expand_dims(values[value].astype(dtype), fixed)
         widths = []
@@ -105,6 +110,27 @@ def _add_windows(into, shape, values, starts, steps):
                 widths.append((place, size - place - 1, 0))
         out = out + jax.lax.pad(piece, zero, widths)
     return out
+'''
+
+# The idioms' helpers (`tensorc.codegen.idioms`): the formula itself for bool and integer x
+# (under jax.jit the dtype is known while tracing, so only one branch is traced).
+PLACES_HELPERS["_zeros_like"] = '''
+def _zeros_like(x):
+    """0 * x ** 0: zeros in x's shape and dtype, written at once where x is floating."""
+    return jnp.zeros_like(x) if jnp.issubdtype(x.dtype, jnp.inexact) else 0 * x ** 0
+'''
+PLACES_HELPERS["_ones_like"] = '''
+def _ones_like(x):
+    """x ** 0: ones in x's shape and dtype, written at once where x is floating."""
+    return jnp.ones_like(x) if jnp.issubdtype(x.dtype, jnp.inexact) else x ** 0
+'''
+PLACES_HELPERS["_count"] = '''
+def _count(c, x, axes):
+    """sum(where(c, x ** 0, 0)) over axes: counted in integers where x is floating (a float
+    sum over axes that are not the last is several times slower under XLA)."""
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.sum(c, axis=axes).astype(x.dtype)
+    return jnp.sum(jnp.where(c, x ** 0, 0), axis=axes)
 '''
 
 PLACES_HELPERS["_take_or_zero"] = '''

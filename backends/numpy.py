@@ -252,6 +252,25 @@ def _add_windows(into, shape, values, starts, steps):
     return out
 '''
 
+# The idioms' helpers (`tensorc.codegen.idioms`): the formula itself for bool and integer x.
+_HELPERS["_zeros_like"] = '''
+def _zeros_like(x):
+    """0 * x ** 0: zeros in x's shape and dtype, written at once where x is floating."""
+    return np.zeros_like(x) if x.dtype.kind in "fc" else 0 * x ** 0
+'''
+_HELPERS["_ones_like"] = '''
+def _ones_like(x):
+    """x ** 0: ones in x's shape and dtype, written at once where x is floating."""
+    return np.ones_like(x) if x.dtype.kind in "fc" else x ** 0
+'''
+_HELPERS["_count"] = '''
+def _count(c, x, axes):
+    """sum(where(c, x ** 0, 0)) over axes: counted in integers where x is floating."""
+    if x.dtype.kind in "fc":
+        return np.count_nonzero(c, axis=axes).astype(x.dtype)
+    return np.sum(np.where(c, x ** 0, 0), axis=axes)
+'''
+
 _HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):
     """x read at positions along axis, which becomes the positions' axes, with zeros where a
@@ -302,9 +321,9 @@ class NumpyGenerator(Generator):
     helpers = _HELPERS
     spellings = SPELLINGS
     idioms = {  # noqa: RUF012 - `tensorc.codegen.idioms`
-        "zeros_like": "np.zeros_like({x})",
-        "ones_like": "np.ones_like({x})",
-        "count": "np.count_nonzero({c}, axis={axes}).astype({x}.dtype)",
+        "zeros_like": "_zeros_like({x})",
+        "ones_like": "_ones_like({x})",
+        "count": "_count({c}, {x}, {axes})",
     }
 
     def function(self, op: str, args: list[Code], scalars: list[bool]) -> Code:

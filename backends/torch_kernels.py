@@ -18,6 +18,29 @@ from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool
 F = "torch.nn.functional"
 
 HELPERS = {
+    # The idioms' helpers: the formula itself for bool and integer x, or where x needs a
+    # gradient (a tensor made by zeros_like is outside autograd's graph).
+    "_zeros_like": '''
+def _zeros_like(x):
+    """0 * x ** 0: zeros in x's shape and dtype, written at once where x is floating."""
+    if (x.is_floating_point() or x.is_complex()) and not x.requires_grad:
+        return torch.zeros_like(x)
+    return 0 * x ** 0
+''',
+    "_ones_like": '''
+def _ones_like(x):
+    """x ** 0: ones in x's shape and dtype, written at once where x is floating."""
+    if (x.is_floating_point() or x.is_complex()) and not x.requires_grad:
+        return torch.ones_like(x)
+    return x ** 0
+''',
+    "_count": '''
+def _count(c, x, axes):
+    """sum(where(c, x ** 0, 0)) over axes: counted in integers where x is floating."""
+    if (x.is_floating_point() or x.is_complex()) and not x.requires_grad:
+        return c.sum(axes).to(x.dtype)
+    return torch.where(c, x ** 0, 0).sum(axes)
+''',
     "_floating": '''
 def _floating(x):
     """x, in the default float dtype where it holds integers (which avg_pool would divide
@@ -30,9 +53,9 @@ def _floating(x):
 IDIOMS = {
     "threshold_backward": "torch.ops.aten.threshold_backward({g}, {x}, {c})",
     "softmax_backward": "torch._softmax_backward_data({g}, {p}, {dim}, {p}.dtype)",
-    "zeros_like": "torch.zeros_like({x})",
-    "ones_like": "torch.ones_like({x})",
-    "count": "{c}.sum({axes}).to({x}.dtype)",
+    "zeros_like": "_zeros_like({x})",
+    "ones_like": "_ones_like({x})",
+    "count": "_count({c}, {x}, {axes})",
 }
 Slot = str | None  # an axis label, or None for a length-1 axis the kernel needs
 

@@ -6,7 +6,7 @@ works through every form."""
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator, lookups
-from tensorc.codegen.slices import TILED, WINDOW_PIECES
+from tensorc.codegen.slices import TILED, WINDOW_PIECES, WINDOW_POSITIONS
 from tensorc.ir import nodes as ir
 
 PLACES_HELPERS: dict[str, str] = {}
@@ -70,6 +70,7 @@ def _scatter(into, shape, index, values, accumulate):
 
 PLACES_HELPERS["_window_pieces"] = WINDOW_PIECES
 PLACES_HELPERS["_tiled"] = TILED
+PLACES_HELPERS["_window_positions"] = WINDOW_POSITIONS
 PLACES_HELPERS["_add_windows"] = '''
 def _add_windows(into, shape, values, starts, steps):
     """into (or zeros of shape), out of place, with values added at windows (see
@@ -78,6 +79,14 @@ def _add_windows(into, shape, values, starts, steps):
         out = torch.zeros(shape, dtype=values.dtype, device=values.device)
     else:
         out = into.to(torch.promote_types(into.dtype, values.dtype), copy=True)
+    if not all(isinstance(n, int) for n in values.shape):  # symbolic sizes, traced: a loop
+        # over them would fix them, so one index_put with accumulation writes instead
+        def arange(n):
+            return torch.arange(n, device=values.device)
+
+        index = _window_positions(tuple(values.shape), starts, steps, arange)
+        index = [torch.as_tensor(i, device=values.device) for i in index]
+        return out.index_put(tuple(index), values.to(out.dtype), accumulate=True)
     values, steps = _tiled(values, steps)
     for target, value in _window_pieces(tuple(values.shape), starts, steps):
         out[target] += values[value]

@@ -46,17 +46,23 @@ def _tracers() -> list[Tracer]:
 
 
 def _until_imported() -> bool:
-    """False until a framework with a tracer is imported; then its own check takes this one's
-    place (not while one of its compilers works: a tracer that starts again must find the
-    module as it left it)."""
+    """False until a framework with a tracer is imported; then its own check."""
+    check = _settle()
+    return check() if check is not None else False
+
+
+def _settle() -> Callable[[], bool] | None:
+    """The own check of the first imported framework with a tracer, which takes the place of
+    `_until_imported` (not while one of its compilers works: a tracer that starts again must
+    find the module as it left it, and dynamo guards on the function it read)."""
     for tracer in _watched or _tracers():
         if tracer.module in _modules:
             check = tracer.check()
             if not tracer.compiling():
                 global active
                 active = check
-            return check()
-    return False
+            return check
+    return None
 
 
 active: Callable[[], bool] = _until_imported
@@ -68,6 +74,8 @@ def register(program: Any) -> str:
     graph keeps it as a constant (a tracer may make an int argument a symbolic size)."""
     global _watched
     _watched = _watched or tuple(_tracers())  # for `active`, which must not look them up
+    if active is _until_imported:  # settled before a first call, which dynamo may trace
+        _settle()
     name = f"program {next(_numbers)}"
     _programs[name] = program
     return name

@@ -83,7 +83,7 @@ class Emitter(DtypeCare):
                 continue
             fusion = self.fusions.found.get(id(node))
             if fusion is not None:
-                code = idioms.write(fusion, codes)
+                code = idioms.write(fusion, codes, self.dialect.use_helper)
             else:
                 code = self.node(node, [codes[id(child)] for child in node.children])
             if (

@@ -13,6 +13,10 @@ any code is written, and written as the kernel that the framework's autograd its
   counted in integers, then in x's dtype: exact, and a float sum over axes that are not the
   last is several times slower under XLA (it may not reorder the additions).
 
+These three are helpers that check x's dtype when they run (the plan does not know it): for a
+bool or an integer x they compute the formula itself, whose dtype differs (`True ** 0` is an
+integer, a sum of integers widens); on PyTorch also where x needs a gradient.
+
 One kernel reads each operand once and writes the result, where the formula takes three or
 four passes over memory and as many temporary arrays. The operands must have the dtype that
 the program's inputs share; the parts of the formula that nothing else reads are then not
@@ -21,11 +25,13 @@ computed at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tensorc.codegen.code import ATOM, Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir
+from tensorc.ir.labels import ELLIPSIS
 
 _ZERO = ir.Const(0.0, "0")
 
@@ -125,8 +131,8 @@ def _count(node: ir.Reduce, kernel: str, facts: Facts) -> Fusion | None:
         return None
     axes = tuple(k for k, label in enumerate(condition.indices) if label not in node.labels)
     kept = tuple(label for label in condition.indices if label in node.labels)
-    if kept != node.labels or not axes:
-        return None
+    if kept != node.labels or not axes or ELLIPSIS in condition.indices:
+        return None  # an ellipsis stands for axes of its own: its axis numbers would be off
     inside = tuple(n for n in (where, ones) if facts.uses.get(id(n), 0) == 1)
     operands = {"c": condition, "x": ones.args[0]}
     return Fusion(kernel, operands, {"axes": str(axes)}, inside, masks=("c",))
@@ -155,7 +161,11 @@ def _fits(facts: Facts, node: ir.Node) -> bool:
     return not facts.dtypes.drifting(node) and not facts.python_scalar(node)
 
 
-def write(fusion: Fusion, codes: dict[int, Code]) -> Code:
-    """The kernel's call, given the code of each node the emitter has written."""
+def write(fusion: Fusion, codes: dict[int, Code], use_helper: Callable[[str], str]) -> Code:
+    """The kernel's call, given the code of each node the emitter has written; a kernel
+    spelled as a call of `_name` is a helper of the backend's, added to the module."""
+    called = fusion.kernel.split("(", 1)[0]
+    if called.startswith("_"):
+        use_helper(called)
     names = {key: codes[id(node)].at(ATOM) for key, node in fusion.operands.items()}
     return Code(fusion.kernel.format(**names, **fusion.numbers))

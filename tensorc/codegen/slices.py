@@ -78,6 +78,22 @@ def _tiled(values, steps):
     return values.reshape(tuple(shape)), tuple(merged)
 '''
 
+WINDOW_POSITIONS = '''
+def _window_positions(shape, starts, steps, arange):
+    """Where each element of values of `shape` goes (see _window_pieces), as one integer
+    array per target axis broadcast over the values' axes: the index a scatter takes."""
+    positions, first = [], 0
+    for start, axis_steps in zip(starts, steps):
+        position = start
+        for m, step in enumerate(axis_steps):
+            along = [1] * len(shape)
+            along[first + m] = shape[first + m]
+            position = position + step * arange(shape[first + m]).reshape(along)
+        positions.append(position)
+        first += len(axis_steps)
+    return positions
+'''
+
 WINDOW_PIECES = '''
 def _window_pieces(shape, starts, steps):
     """For values of `shape` written at windows (the value has len(steps[a]) axes for target

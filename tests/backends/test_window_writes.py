@@ -73,6 +73,11 @@ CASES: dict[str, tuple[str, dict[str, tuple[int, ...]], Callable[[Arrays], np.nd
         {"X": (3, 2, 5)},
         _transposed,
     ),
+    "more offsets than JAX writes one by one": (
+        "Y[h] = Z[h]\nY[y + k] += X[y, k]",
+        {"Z": (80,), "X": (10, 70)},
+        lambda a: _adds(a, 1, 1, 0),
+    ),
     "a constant position": (
         "Y[i, j] = Z[i, j]\nY[i, 2] += X[i]",
         {"Z": (3, 4), "X": (3,)},

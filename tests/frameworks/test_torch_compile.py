@@ -285,3 +285,43 @@ def test_a_first_call_under_dynamo_before_any_eager_call(monkeypatch):
     a, b = rand(3, 4), rand(4, 5)
     torch.testing.assert_close(torch.compile(f, fullgraph=True, backend="eager")(a, b), a @ b)
     no_graph_breaks()
+
+
+WINDOW_ADD = "Y[2*y + k] += X[y, k]"
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_writes_at_windows_export_with_a_dynamic_size(axis):
+    """The window sizes of a write at positions stay symbolic: the slices that write it are
+    not looped over while sizes are symbols (that fixed them to the example's)."""
+    f = fresh(WINDOW_ADD)
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            return f(X=x)
+
+    dims = {"x": {axis: torch.export.Dim("size", max=64)}}
+    exported = torch.export.export(Model(), (rand(4, 3),), dynamic_shapes=dims)
+    x = rand(4, 5) if axis else rand(6, 3)
+    torch.testing.assert_close(exported.module()(x), f(X=x))
+
+
+def test_writes_at_windows_are_one_graph_with_dynamic_sizes():
+    f = fresh(WINDOW_ADD)
+    compiled = torch.compile(lambda x: f(X=x), fullgraph=True, backend="aot_eager", dynamic=True)
+    for shape in [(4, 3), (5, 3), (6, 2), (7, 4)]:
+        x = rand(*shape)
+        torch.testing.assert_close(compiled(x), f(X=x))
+    assert counters["stats"]["unique_graphs"] == 1
+    no_graph_breaks()
+
+
+def test_a_program_made_after_torch_settles_the_tracer_check_first():
+    """Dynamo guards on the `tracing.active` it read: were that still the stand-in used
+    before torch is imported, the first compiled call's graph would be compiled twice."""
+    code = (
+        "import torch, tensorc as tc, tensorc.tracing as t\n"
+        "tc.compile('y[i] = x[i] * 2', backend='torch')\n"
+        "assert t.active is not t._until_imported\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
