@@ -56,6 +56,7 @@ def _sliceable(node: ir.Scatter) -> bool:
 
 
 def _indices(place: ir.Place) -> list[str]:
+    """The indices a place writes along."""
     return [index for _, index in place.terms] if isinstance(place, ir.Position) else [place]
 
 

@@ -149,7 +149,8 @@ def derived_sources(
         ready = [rule for rule in pending if all(n in sized for n in rule.formula.needs)]
         if not ready:
             stuck = next(rule for rule in pending if rule.label in wanted)
-            sized.add(stuck.formula.needs[-1] if stuck.formula.needs else stuck.label)
+            missing = [label for label in stuck.formula.needs if label not in sized]
+            sized.add(missing[-1] if missing else stuck.label)  # sized already: no progress
             pending = [rule for rule in pending if rule.label not in sized]
             continue
         for rule in ready:

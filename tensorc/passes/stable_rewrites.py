@@ -13,6 +13,7 @@ def stable_rewrites(program: ir.Program, sizes: Sizes) -> ir.Program:
 
 
 def _softmax(node: ir.Node) -> ir.Node | None:
+    """`exp(x - logsumexp[j](x))` as `softmax[j](x)`, or None."""
     if not (isinstance(node, ir.Map) and node.op == "exp"):
         return None
     inner = node.args[0]

@@ -4,6 +4,8 @@ stay inside their tensors, checked against brute force."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -145,3 +147,17 @@ def test_the_generic_source_of_an_unsized_scatter_target_is_the_same_shape_error
     # `.source` raised KeyError 'S.0' from the generic size code
     with pytest.raises(tc.ShapeError, match="S\\[s, d\\] = 0"):
         _ = tc.compile("S[seg[e], d] += X[e, d]").source
+
+
+def test_three_indices_in_one_position_are_sized_without_a_hang() -> None:
+    """The generic sizes of `3*y + 2*k + p`: y is derived from k and p, which are passed by
+    keyword (planning went round a loop for ever, adding a size that it had already)."""
+    code = (
+        "import numpy as np, tensorc as tc\n"
+        "f = tc.compile('Y[n, y, k, p] = X[n, 3*y + 2*k + p]', backend='numpy')\n"
+        "x = np.arange(20.0).reshape(2, 10)\n"
+        "y = f(x, k=2, p=2)\n"
+        "assert y.shape == (2, 3, 2, 2) and y[1, 2, 1, 1] == x[1, 9]\n"
+        "assert 'n_y' in f.source\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
