@@ -169,3 +169,21 @@ def test_written_out_turns_the_node_back_into_its_formula():
     assert not any(isinstance(n, ir.Normalise) for let in plain.lets for n in ir.walk(let.value))
     assert written_out(fused, frozenset({"layer"})) is not plain
     assert formula(nodes[0]).indices == nodes[0].indices
+
+
+@pytest.mark.parametrize(("dtype", "center"), [("bfloat16", 50.0), ("float32", 1000.0)])
+def test_jax_layer_norm_stays_accurate_for_data_far_from_zero(dtype: str, center: float) -> None:
+    """Why JAX keeps the written-out layer norm: `jax.nn.standardize` takes the variance as
+    mean(x ** 2) - mean(x) ** 2, which is off by thousands in bfloat16 for data around 50 and
+    by 0.16 in float32 for data around 1000; the formula's two passes are not."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.normal(center, 1.0, (16, 256)), dtype=dtype)
+    exact = np.asarray(x, np.float64)  # the values as the dtype holds them
+    source = "y[i, j] = (x[i, j] - mean[j](x[i, j])) / sqrt(var[j](x[i, j]) + 1e-5)"
+    got = np.asarray(tc.compile(source, backend="jax")(x), np.float64)
+    want = (exact - exact.mean(1, keepdims=True)) / np.sqrt(exact.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(
+        got, want, atol=0.25 if dtype == "bfloat16" else 1e-3
+    )  # bf16: 1 ulp of 50
