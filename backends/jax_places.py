@@ -6,7 +6,7 @@ and writes outside are dropped, as JAX's own indexing does."""
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator
-from tensorc.codegen.slices import TILED, WINDOW_PIECES, WINDOW_POSITIONS
+from tensorc.codegen.slices import WINDOW_HELPERS
 
 PLACES_HELPERS: dict[str, str] = {
     "_pad_axis": '''
@@ -81,9 +81,7 @@ def _scatter(into, shape, index, values, accumulate):
 }
 
 
-PLACES_HELPERS["_window_pieces"] = WINDOW_PIECES
-PLACES_HELPERS["_tiled"] = TILED
-PLACES_HELPERS["_window_positions"] = WINDOW_POSITIONS
+PLACES_HELPERS.update(WINDOW_HELPERS)
 PLACES_HELPERS["_add_windows"] = '''
 def _add_windows(into, shape, values, starts, steps):
     """into (or zeros of shape) with values added at windows (see _window_pieces): each

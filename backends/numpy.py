@@ -8,7 +8,7 @@ import numpy as np
 
 from tensorc.backends import Backend, owned_by_modules
 from tensorc.codegen import Code, Generator
-from tensorc.codegen.slices import TILED, WINDOW_PIECES
+from tensorc.codegen.slices import WINDOW_HELPERS
 from tensorc.errors import TensorcError
 from tensorc.ops import OPS
 
@@ -235,8 +235,7 @@ def _window_add(out, values, axes, strides, dilations):
     return out
 '''
 
-_HELPERS["_window_pieces"] = WINDOW_PIECES
-_HELPERS["_tiled"] = TILED
+_HELPERS.update(WINDOW_HELPERS)
 _HELPERS["_add_windows"] = '''
 def _add_windows(into, shape, values, starts, steps):
     """A copy of into (or zeros of shape) with values added at windows (see _window_pieces):

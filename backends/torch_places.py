@@ -6,7 +6,7 @@ works through every form."""
 from __future__ import annotations
 
 from tensorc.codegen import Code, Generator, lookups
-from tensorc.codegen.slices import TILED, WINDOW_PIECES, WINDOW_POSITIONS
+from tensorc.codegen.slices import WINDOW_HELPERS
 from tensorc.ir import nodes as ir
 
 PLACES_HELPERS: dict[str, str] = {}
@@ -68,9 +68,7 @@ def _scatter(into, shape, index, values, accumulate):
     return into.to(dtype).index_put(index, values.to(dtype), accumulate=accumulate)
 '''
 
-PLACES_HELPERS["_window_pieces"] = WINDOW_PIECES
-PLACES_HELPERS["_tiled"] = TILED
-PLACES_HELPERS["_window_positions"] = WINDOW_POSITIONS
+PLACES_HELPERS.update(WINDOW_HELPERS)
 PLACES_HELPERS["_add_windows"] = '''
 def _add_windows(into, shape, values, starts, steps):
     """into (or zeros of shape), out of place, with values added at windows (see

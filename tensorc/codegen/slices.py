@@ -3,7 +3,7 @@ adds into strided slices of the target, one per offset of all but the longest wi
 each target axis. A max pool's derivative (`dR[n, 2*y + p] += ...`) is two strided adds, where
 the general form (`tensorc.codegen.places`) adds at integer arrays, several times slower; so is
 a stencil's. The backends' `_add_windows` helpers take the pieces from `WINDOW_PIECES`, one
-framework-free helper shared by all three."""
+framework-free helper shared by all three (`WINDOW_HELPERS`)."""
 
 from __future__ import annotations
 
@@ -128,3 +128,10 @@ def _window_pieces(shape, starts, steps):
         value = tuple(at.get(k, slice(None)) for k in range(len(shape)))
         yield tuple(target), value
 '''
+
+# What every backend's helpers include beside its own `_add_windows`.
+WINDOW_HELPERS = {
+    "_tiled": TILED,
+    "_window_pieces": WINDOW_PIECES,
+    "_window_positions": WINDOW_POSITIONS,
+}
