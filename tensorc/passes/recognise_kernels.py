@@ -71,7 +71,8 @@ def _windows(
     places: tuple[ir.Place, ...], extents: tuple[str, ...], outer: set[str], inner: set[str]
 ) -> tuple[Window, ...] | None:
     """A window per position, in order: each position must be `s*h + d*k + offset` with `h`
-    from `outer` (s > 0) and `k` from `inner` (d != 0), each index in one position only."""
+    from `outer` (s > 0) and `k` from `inner` (d != 0), each index in one position only and
+    on no plain axis."""
     windows = []
     for place, extent in zip(places, extents, strict=True):
         if not isinstance(place, ir.Position):
@@ -84,8 +85,9 @@ def _windows(
             return None
         windows.append(Window(place, extent, index, kernel))
     used = [w.index for w in windows] + [w.kernel for w in windows]
-    if not windows or len(set(used)) != len(used):
-        return None
+    plain = {place for place in places if not isinstance(place, ir.Position)}
+    if not windows or len(set(used)) != len(used) or plain & set(used):
+        return None  # an index on a plain axis too (`A[j, i - j]`) reads a diagonal
     return tuple(windows)
 
 

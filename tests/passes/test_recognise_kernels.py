@@ -96,6 +96,7 @@ GENERAL = {
     "O[n, o, h] = X[n, c, h + k] * W[o, c]": ([(2, 3, 7), (4, 3)], {"k": 2}),  # k read alone
     "P[n, h] = mean[c, k](X[n, c, 2*h + k])": ([(2, 3, 9)], {"k": 2}),  # channels too
     "O[..., o, h] = X[..., c, h + k] * W[o, c, k]": ([(2, 3, 7), (4, 3, 3)], {}),  # any batch
+    "y[i] = A[j, i + 2*j] * x[j]": ([(3, 10), (3,)], {}),  # j on a plain axis too: a slant
     "Y[n, o, 2*h + k] += X[n, c, h] * W[c, o, k] * X[n, c, h]": ([(2, 3, 5), (3, 4, 3)], {}),
 }
 
@@ -166,3 +167,19 @@ def test_a_read_shared_with_an_earlier_statement_is_still_a_convolution() -> Non
     assert f.source.count("torch.nn.functional.conv2d(") == 2
     assert "_window(" not in f.source
     np.testing.assert_allclose(got, tc.compile(source, backend="numpy")(I=i, K=k), rtol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_an_index_on_a_plain_axis_and_in_a_position_is_no_convolution(backend: str) -> None:
+    """`A[j, i + 2*j]` reads along a slanted line of A, which no kernel computes: it stays
+    general (once the read was shared as a transpose, JAX was handed a mismatched kernel)."""
+    source = "y[i] = A[j, i + 2*j] * x[j]"
+    rng = np.random.default_rng(2)
+    a, x = rng.standard_normal((3, 10)), rng.standard_normal(3)
+    want = np.array([sum(a[j, i + 2 * j] * x[j] for j in range(3)) for i in range(6)])
+    f = tc.compile(source, backend=backend)
+    if backend == "torch":
+        got = f(torch.from_numpy(a), torch.from_numpy(x)).numpy()
+    else:
+        got = np.asarray(f(a, x))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
