@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import tensorc as tc
-from tensorc import compiler, runtime
+from tensorc import runtime
 
 MATMUL = "C[i, k] = A[i, j] * B[j, k]"
 SPLIT = "X[b, h, n, d] = Y[b, n, (h d)]"
@@ -25,20 +25,6 @@ SPLIT = "X[b, h, n, d] = Y[b, n, (h d)]"
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
-
-
-@pytest.fixture
-def count_generated(monkeypatch):
-    """Counts the modules the runtime generates (one per new plan)."""
-    calls = []
-    generate = compiler.generate
-
-    def counting(*args, **kwargs):
-        calls.append(args[1])
-        return generate(*args, **kwargs)
-
-    monkeypatch.setattr(compiler, "generate", counting)
-    return calls
 
 
 # --- the program cache ----------------------------------------------------------------------

@@ -9,24 +9,10 @@ import pytest
 import torch
 
 import tensorc as tc
-from tensorc import compiler, runtime
+from tensorc import runtime
 
 # y = the sum of n inputs, each over i
 SOURCES = {n: " + ".join(f"x{k}[i]" for k in range(n)) for n in range(1, 6)}
-
-
-@pytest.fixture
-def count_generated(monkeypatch):
-    """Counts the modules the runtime generates (one per new plan)."""
-    calls: list[str] = []
-    generate = compiler.generate
-
-    def counting(*args, **kwargs):
-        calls.append(args[1])
-        return generate(*args, **kwargs)
-
-    monkeypatch.setattr(compiler, "generate", counting)
-    return calls
 
 
 @pytest.mark.parametrize("n", sorted(SOURCES))
