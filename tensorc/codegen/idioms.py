@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from tensorc.codegen.code import ATOM, Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir
-from tensorc.ir.labels import ELLIPSIS
+from tensorc.ir.labels import axis_number
 
 _ZERO = ir.Const(0.0, "0")
 
@@ -129,10 +129,11 @@ def _count(node: ir.Reduce, kernel: str, facts: Facts) -> Fusion | None:
         return None
     if ones.args[1] != _ZERO or condition.indices != where.labels:
         return None
-    axes = tuple(k for k, label in enumerate(condition.indices) if label not in node.labels)
+    labels = condition.indices  # an ellipsis holds any rank: axes after it count from the back
+    axes = tuple(axis_number(labels, k) for k, x in enumerate(labels) if x not in node.labels)
     kept = tuple(label for label in condition.indices if label in node.labels)
-    if kept != node.labels or not axes or ELLIPSIS in condition.indices:
-        return None  # an ellipsis stands for axes of its own: its axis numbers would be off
+    if kept != node.labels or not axes:
+        return None
     inside = tuple(n for n in (where, ones) if facts.uses.get(id(n), 0) == 1)
     operands = {"c": condition, "x": ones.args[0]}
     return Fusion(kernel, operands, {"axes": str(axes)}, inside, masks=("c",))
