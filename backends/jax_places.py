@@ -27,25 +27,15 @@ def _window(x, axis, offset, counts, steps):
     if len(counts) == 2 and steps[1] == 1 and steps[0] == counts[1]:  # tiles: a reshape
         part = jax.lax.slice_in_dim(x, offset, offset + counts[0] * counts[1], 1, axis)
         return part.reshape(x.shape[:axis] + tuple(counts) + x.shape[axis + 1 :])
-    run = max(range(len(counts)), key=counts.__getitem__)
-    others = [m for m in range(len(counts)) if m != run]
-    offsets = [()]
-    for m in others:
-        offsets = [o + (j,) for o in offsets for j in range(counts[m])]
-    if 0 in counts or len(offsets) > 64:
-        positions = offset
-        for k, (count, step) in enumerate(zip(counts, steps)):
-            shape = [1] * len(counts)
-            shape[k] = count
-            positions = positions + step * jnp.arange(count).reshape(shape)
+    pieces = list(_window_pieces(tuple(counts), (offset,), (tuple(steps),)))
+    if not pieces or len(pieces) > 64:  # an empty window, or many slices: a gather
+        (positions,) = _window_positions(tuple(counts), (offset,), (tuple(steps),), jnp.arange)
         return jnp.take(x, positions, axis=axis)
-    pieces = []
-    for o in offsets:
-        start = offset + sum(steps[m] * j for m, j in zip(others, o))
-        stop = start + steps[run] * (counts[run] - 1) + 1
-        pieces.append(jax.lax.slice_in_dim(x, start, stop, steps[run], axis))
+    run = pieces[0][1].index(slice(None))  # the window axis the slices run along
+    others = [m for m in range(len(counts)) if m != run]
+    slices = [jax.lax.slice_in_dim(x, t.start, t.stop, t.step, axis) for (t,), _ in pieces]
     window = (counts[run], *(counts[m] for m in others))
-    stacked = jnp.stack(pieces, axis + 1).reshape(x.shape[:axis] + window + x.shape[axis + 1 :])
+    stacked = jnp.stack(slices, axis + 1).reshape(x.shape[:axis] + window + x.shape[axis + 1 :])
     source = tuple(range(axis, axis + len(counts)))
     return jnp.moveaxis(stacked, source, tuple(axis + m for m in (run, *others)))
 ''',
