@@ -6,27 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from backend_arrays import BACKENDS, to_backend, to_numpy
 
 import tensorc as tc
-from tensorc.backends import BACKENDS as REGISTRY
-from tensorc.backends import owner
 
-BACKENDS: tuple[str, ...] = tuple(name for name, record in REGISTRY.items() if record.installed())
 RAISING = tuple(name for name in BACKENDS if name != "jax")  # JAX clamps and drops instead
-
-
-def to_backend(value: Any, backend: str) -> Any:
-    """A NumPy array as an unshared copy in `backend`'s arrays; numbers pass through."""
-    if not isinstance(value, np.ndarray):
-        return value
-    return REGISTRY[backend].from_numpy(value.copy())
-
-
-def to_numpy(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return tuple(to_numpy(v) for v in value)
-    found = owner(value)
-    return np.asarray(value) if found is None else found.to_numpy(value)
 
 
 def run(source: str, backend: str, *arguments: Any, **keywords: Any) -> Any:

@@ -14,16 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from backend_arrays import BACKENDS, to_backend, to_numpy
 
 import tensorc as tc
-from tensorc.backends import BACKENDS as REGISTRY
-from tensorc.backends import owner
 from tensorc.compiler import UNKNOWN_SIZES, front_end
 from tensorc.ir.printer import format_program
 from tensorc.ir.shapes import Sizes, reads
 from tensorc.passes import PASSES, Pass
-
-BACKENDS = tuple(name for name, record in REGISTRY.items() if record.installed())
 
 
 def ir_after(source: str, *passes: Pass, sizes: Sizes = UNKNOWN_SIZES) -> str:
@@ -66,20 +63,6 @@ def example_arguments(
             arguments.append(rng.uniform(low, high, size=sizes.shape(labels[spec.name])))
     keywords = {spec.index: chosen[spec.index] for spec in program.size_params}
     return arguments, keywords
-
-
-def to_backend(value: Any, backend: str) -> Any:
-    """A NumPy array as an unshared copy in `backend`'s arrays; anything else as it is."""
-    if not isinstance(value, np.ndarray):
-        return value
-    return REGISTRY[backend].from_numpy(value.copy())
-
-
-def to_numpy(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return tuple(to_numpy(v) for v in value)
-    found = owner(value)
-    return np.asarray(value) if found is None else found.to_numpy(value)
 
 
 def run(
