@@ -37,6 +37,7 @@ class JaxKernels(Kernels):
     """Writes JAX's kernel calls."""
 
     gen: JaxGenerator
+    one_dtype = True
 
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
         """Zeros are the kernel's `padding`, except where they are a large part of the input:

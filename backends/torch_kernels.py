@@ -63,8 +63,12 @@ Slot = str | None  # an axis label, or None for a length-1 axis the kernel needs
 class TorchKernels(Kernels):
     """Writes PyTorch's kernel calls."""
 
+    one_dtype = True
+
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
         channels, fs = node.channels, frames(self.gen, node)
+        if weight_gradient(node, fs):
+            return self.weight_gradient(node, fs, x, w)
         extents, indices = [v.extent for v in node.windows], [v.index for v in node.windows]
         x = self.arranged(x, node.input.indices, [channels.batch, channels.input, *extents])
         x, padding = self.padded(x, fs)
@@ -132,6 +136,22 @@ class TorchKernels(Kernels):
             sizes = tuple_text([gen.size(str(label)) for label in lead[:-1]])
             found = Code(f"{found.at(ATOM)}.unflatten(0, {sizes})")
         return self.unarranged(found, [*lead, *(v.index for v in node.windows)], node.labels)
+
+    def weight_gradient(self, node: Convolution, fs: list[Frame], x: Code, w: Code) -> Code:
+        """A convolution shaped as another's weight gradient (see `weight_gradient`) as that:
+        `torch.nn.grad.conv*d_weight`, whose kernel is 1.7x faster here than `conv*d` with the
+        batch and channel axes swapped (for 3x3 kernels over 32x32 images)."""
+        channels, gen = node.channels, self.gen
+        extents, indices = [v.extent for v in node.windows], [v.index for v in node.windows]
+        summed, out = channels.input, channels.output
+        x = self.arranged(x, node.input.indices, [summed, channels.batch, *extents])
+        g = self.arranged(w, node.weight.indices, [summed, out, *(v.kernel for v in node.windows)])
+        shape = tuple_text([gen.size(str(label)) for label in (out, channels.batch, *indices)])
+        options = self.keyword("stride", [f.dilation for f in fs], 1)
+        options += self.keyword("padding", [int(f.padding or 0) for f in fs], 0)
+        options += self.keyword("dilation", [f.stride for f in fs], 1)
+        call = f"torch.nn.grad.conv{len(fs)}d_weight({x.text}, {shape}, {g.text}{options})"
+        return self.unarranged(Code(call), [out, channels.batch, *indices], node.labels)
 
     # --- pieces ----------------------------------------------------------------------------
 
@@ -229,3 +249,26 @@ class TorchKernels(Kernels):
             x = Code(f"{x.at(ATOM)}[..., {', '.join(f'::{f.dilation}' for f in fs)}]")
         op = "mean" if node.op == "mean" else "sum"
         return Code(f"{x.at(ATOM)}.{op}({tuple_text(list(range(-len(fs), 0)))})")
+
+
+def weight_gradient(node: Convolution, fs: list[Frame]) -> bool:
+    """Whether `node` computes the weight gradient of a convolution: windows longer than its
+    output, known sizes and even zeros on both sides, no groups, a batch and a summed channel
+    (the other convolution's channels and batch), the window running forwards, and each
+    window as long as the output that other convolution gives (`conv*d_weight` checks it)."""
+    c = node.channels
+    if c.groups is not None or c.batch is None or c.input is None or c.output is None:
+        return False
+    longer = False
+    for f in fs:
+        if not (f.size.isdigit() and f.kernel.isdigit()) or f.window.flipped:
+            return False
+        size, kernel, length = int(f.size), int(f.kernel), f.length.number
+        if length is None or f.padding is None:
+            return False
+        # the other convolution: stride f.dilation, dilation f.stride, kernel `size` long
+        reach = length + 2 * f.padding - f.stride * (size - 1) - 1
+        if reach < 0 or reach // f.dilation + 1 != kernel:
+            return False
+        longer = longer or kernel > size
+    return longer

@@ -76,6 +76,16 @@ class Generator(lookups.LookupForms, Products):
         """A plain name for a value that an expression must mention twice."""
         return self.emitter.name_of(code)
 
+    def in_one_dtype(self, codes: list[Code]) -> list[Code]:
+        """`codes` as new names that hold them promoted to one dtype (the backend's
+        `_common_dtype` helper), for kernels that take no mix."""
+        names = [self.emitter.names.claim("t") for _ in codes]
+        together = ", ".join(code.text for code in codes)
+        self.emitter.lines.append(
+            f"{', '.join(names)} = {self.use_helper('_common_dtype')}({together})"
+        )
+        return [Code(name) for name in names]
+
     def size(self, label: str) -> str:
         """A Python expression for the size of one axis."""
         return self.sizes.axis(label)

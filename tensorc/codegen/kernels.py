@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 
 from tensorc.codegen.code import ATOM, PRODUCT, Code, align
 from tensorc.codegen.places import Sum
-from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, Window, Windowed
+from tensorc.ir.kernels import (
+    Convolution,
+    ConvolutionTranspose,
+    Pool,
+    WeightedWindows,
+    Window,
+    Windowed,
+)
 from tensorc.ir.labels import Composed
 
 if TYPE_CHECKING:
@@ -214,8 +221,18 @@ class Kernels(Shaping):
     """The NumPy forms of the kernels (see the module's docstring); a backend's subclass
     writes its framework's kernels instead."""
 
+    one_dtype = False  # whether the framework's kernels refuse operands of two dtypes
+
     def write(self, node: Windowed, args: list[Code]) -> Code:
-        """The code for a kernel node, given its children's."""
+        """The code for a kernel node, given its children's: in one dtype where the kernels
+        need it and an operand may have drifted from the inputs' (`Dtypes.drifting`), such as
+        a derivative's seed, `torch.full(shape, 1)` (integers) beside float inputs."""
+        drifting = self.gen.facts.dtypes.drifting
+        mixed = isinstance(node, WeightedWindows) and (
+            drifting(node.input) or drifting(node.weight)
+        )
+        if self.one_dtype and mixed:
+            args = self.gen.in_one_dtype(args)
         if isinstance(node, Pool):
             return self.pool(node, *args)
         if isinstance(node, Convolution):
