@@ -100,6 +100,51 @@ def _add_windows(into, shape, values, starts, steps):
     return out
 '''
 
+PLACES_HELPERS["_pool_derivative"] = '''
+def _pool_derivative(x, m, g, starts, axes, sizes, kernel, strides, dilations):
+    """The derivative of a max or min m over windows of x, with cotangent g: g / the number of
+    elements equal to m in the window, times 1 at those and 0 elsewhere, added up where
+    windows overlap, as the derivative program writes it, computed one window offset at a
+    time. Windows that tile their axes interleave the offsets' shares (a stack and a
+    reshape); overlapping ones pad each share out to x's shape (lax.pad) and add them."""
+    pieces = [index for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations)]
+    hits = [x[index] == m for index in pieces]
+    count = sum(hit.astype(x.dtype) for hit in hits)
+    share = g / count
+    shares = [share * hit for hit in hits]
+    if all(d == 1 and s == k for k, s, d in zip(kernel, strides, dilations)):
+        return _interleaved(shares, x.shape, starts, axes, kernel)
+    out, zero = jnp.zeros(x.shape, share.dtype), jnp.zeros((), share.dtype)
+    for index, piece in zip(pieces, shares):
+        widths = [(0, 0, 0)] * x.ndim
+        for axis in axes:
+            place, n = index[axis], piece.shape[axis]
+            end = place.start + place.step * (n - 1) + 1
+            widths[axis] = (place.start, x.shape[axis] - end, place.step - 1)
+        out = out + jax.lax.pad(piece, zero, widths)
+    return out
+'''
+PLACES_HELPERS["_interleaved"] = '''
+def _interleaved(shares, shape, starts, axes, kernel):
+    """An array of `shape` holding, along each of `axes`, windows that tile it from starts[i]
+    on: element k of the window at h is shares[offset with k][.., h, ..] (the offsets in
+    row-major order, as _window_slices makes them), zeros where no window reaches."""
+    first = shares[0]
+    block = jnp.stack(shares, axis=-1).reshape(first.shape + tuple(kernel))
+    order, merged = [], []
+    for axis, n in enumerate(first.shape):
+        order.append(axis)
+        if axis in axes:
+            order.append(first.ndim + axes.index(axis))
+            n = n * kernel[axes.index(axis)]
+        merged.append(n)
+    block = block.transpose(order).reshape(merged)
+    widths = [(0, 0)] * len(shape)
+    for axis, start in zip(axes, starts):
+        widths[axis] = (start, shape[axis] - start - merged[axis])
+    return jnp.pad(block, widths) if any(w != (0, 0) for w in widths) else block
+'''
+
 # The idioms' helpers (`tensorc.codegen.idioms`): the formula itself for bool and integer x
 # (under jax.jit the dtype is known while tracing, so only one branch is traced).
 PLACES_HELPERS["_zeros_like"] = '''

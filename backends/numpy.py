@@ -187,11 +187,25 @@ _HELPERS["_windows"] = '''
 def _windows(x, axes, sizes, kernel, strides, dilations):
     """Each window offset k with the view of x that it reads for every output: along axes[i],
     the elements dilations[i] * k[i] + strides[i] * h for h < sizes[i] (a view, no copy)."""
-    for offset in np.ndindex(*kernel):
-        index = [slice(None)] * x.ndim
-        for axis, k, n, s, d in zip(axes, offset, sizes, strides, dilations):
-            index[axis] = slice(d * k, d * k + s * (n - 1) + 1, s)
-        yield offset, x[tuple(index)]
+    starts = (0,) * len(axes)
+    for offset, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations):
+        yield offset, x[index]
+'''
+
+_HELPERS["_pool_derivative"] = '''
+def _pool_derivative(x, m, g, starts, axes, sizes, kernel, strides, dilations):
+    """The derivative of a max or min m over windows of x, with cotangent g: g / the number of
+    elements equal to m in the window, times 1 at those and 0 elsewhere, added up where
+    windows overlap, as the derivative program writes it, computed one window offset at a time."""
+    pieces = [index for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations)]
+    hits = [x[index] == m for index in pieces]
+    count = sum(hit.astype(x.dtype) for hit in hits)
+    share = g / count
+    shares = [share * hit for hit in hits]
+    out = np.zeros(x.shape, share.dtype)
+    for index, share in zip(pieces, shares):
+        out[index] += share
+    return out
 '''
 
 _HELPERS["_window_reduce"] = '''

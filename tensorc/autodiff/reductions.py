@@ -18,11 +18,13 @@ def mean_jvp(site: Site, tangents: Sequence[ast.Expr | None]) -> ast.Expr | None
 
 
 def extreme(site: Site, g: ast.Expr) -> ast.Expr:
-    """max[j](a) (or min): ties share the derivative equally, as in JAX."""
+    """max[j](a) (or min): ties share the derivative equally, as in JAX: g divided by the
+    number of tied elements, times 1 at each of them and 0 elsewhere (JAX's own product, so a
+    nonfinite g gives what JAX's own gradient gives, NaN beside the extreme)."""
     operand = site.stored(site.args[0], "_arg")
     hit = ex.binary("==", operand, site.value)
-    hits = ex.along("sum", site.reduced, ex.where(hit, ex.ones_like(operand), ex.number(0)))
-    return ex.div(ex.where(hit, g, ex.number(0)), hits)
+    tied = ex.where(hit, ex.ones_like(operand), ex.number(0))
+    return ex.mul(ex.div(g, ex.along("sum", site.reduced, tied)), tied)
 
 
 def prod(site: Site, g: ast.Expr) -> ast.Expr:

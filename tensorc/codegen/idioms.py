@@ -134,7 +134,11 @@ def _count(node: ir.Reduce, kernel: str, facts: Facts) -> Fusion | None:
     kept = tuple(label for label in condition.indices if label in node.labels)
     if kept != node.labels or not axes:
         return None
-    inside = tuple(n for n in (where, ones) if facts.uses.get(id(n), 0) == 1)
+    # `ones` only inside with the `where`: a `where` read elsewhere too is written out, and
+    # reads it (the tie indicator of a max's derivative)
+    inside: tuple[ir.Node, ...] = ()
+    if facts.uses.get(id(where), 0) == 1:
+        inside = (where, *([ones] if facts.uses.get(id(ones), 0) == 1 else []))
     operands = {"c": condition, "x": ones.args[0]}
     return Fusion(kernel, operands, {"axes": str(axes)}, inside, masks=("c",))
 

@@ -129,8 +129,35 @@ def _window_pieces(shape, starts, steps):
         yield tuple(target), value
 '''
 
-# What every backend's helpers include beside its own `_add_windows`.
+WINDOW_SLICES = '''
+def _window_slices(ndim, starts, axes, sizes, kernel, strides, dilations):
+    """Each window offset k, with the index (strided slices) of what it reads for every
+    output: along axes[i], the elements starts[i] + dilations[i] * k[i] + strides[i] * h for
+    h < sizes[i]."""
+    offsets = [()]
+    for count in kernel:
+        offsets = [offset + (k,) for offset in offsets for k in range(count)]
+    for offset in offsets:
+        index = [slice(None)] * ndim
+        for axis, start, k, n, s, d in zip(axes, starts, offset, sizes, strides, dilations):
+            index[axis] = slice(start + d * k, start + d * k + s * (n - 1) + 1, s)
+        yield offset, tuple(index)
+'''
+
+WINDOW_EXTREME = '''
+def _window_extreme(x, combine, starts, axes, sizes, kernel, strides, dilations):
+    """combine (an elementwise maximum or minimum) over the windows of x, one strided slice
+    per window offset (see _window_slices)."""
+    out = None
+    for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations):
+        out = x[index] if out is None else combine(out, x[index])
+    return out
+'''
+
+# What every backend's helpers include beside its own `_add_windows` and `_pool_derivative`.
 WINDOW_HELPERS = {
+    "_window_slices": WINDOW_SLICES,
+    "_window_extreme": WINDOW_EXTREME,
     "_tiled": TILED,
     "_window_pieces": WINDOW_PIECES,
     "_window_positions": WINDOW_POSITIONS,

@@ -107,7 +107,27 @@ class ConvolutionTranspose(WeightedWindows):
     the output is the smallest that holds every write."""
 
 
-KERNELS = (Convolution, Pool, ConvolutionTranspose)
+@dataclass(frozen=True)
+class PoolDerivative(Windowed):
+    """The derivative of a `max` or `min` pool with respect to its operand, as derivative
+    programs write it: at each window's elements equal to `extreme` (the pool's result), the
+    `cotangent` divided by how many there are (tied extremes share it), zeros elsewhere, added
+    up where windows overlap. `extreme` and `cotangent` have the operand's labels with each
+    spatial axis's extent replaced by its window's index; the result has the operand's
+    shape, with `labels` (the operand's own, or the written target's)."""
+
+    operand: Node
+    extreme: Node
+    cotangent: Node
+    windows: tuple[Window, ...]
+    labels: tuple[str, ...]
+
+    @property
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand, self.extreme, self.cotangent)
+
+
+KERNELS = (Convolution, Pool, ConvolutionTranspose, PoolDerivative)
 
 for _kernel in KERNELS:  # structural hashes cached, as for the other node classes
     _remember_hash(_kernel)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tensorc.ir import nodes as ir
-from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, Windowed
+from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, PoolDerivative, Windowed
 
 
 def format_program(
@@ -129,6 +129,7 @@ _OPERATIONS: dict[type[ir.Node], Callable[[Any, list[str]], str]] = {
     Convolution: _kernel_text("convolution"),
     ConvolutionTranspose: _kernel_text("convolution_transpose"),
     Pool: lambda node, args: f"{node.op}_pool({args[0]}{_windows_text(node)})",
+    PoolDerivative: lambda node, args: f"pool_derivative({', '.join(args)}{_windows_text(node)})",
     ir.Normalise: lambda node, args: (
         f"{node.kind}_norm[{', '.join(node.normalised)}]({', '.join(args)}, eps={node.eps!r})"
     ),

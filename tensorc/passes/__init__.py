@@ -38,6 +38,7 @@ PASSES: tuple[Pass, ...] = (
     share_common_subexpressions,
     drop_dead_statements,
     recognise_kernels,  # before the contraction passes: it reads whole products
+    drop_dead_statements,  # again: a pool's derivative no longer adds to its zeros
     plan_contractions,
     share_common_subexpressions,  # again: the planned pairs of products may repeat
 )

@@ -95,20 +95,34 @@ def test_a_mean_divides_by_the_size(backend: str) -> None:
 
 
 POOL_LOSS = "P[n, y] = max[p](X[n, 2*y + p])\nL = sum[n, y](P[n, y] * G[n, y])"
+ROW_MAX_LOSS = "M[n, y] = max[p](X[n, y, p])\nL = sum[n, y](M[n, y] * G[n, y])"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_pool_derivative_counts_its_ties_in_integers(backend: str) -> None:
-    """The ties of each window are counted (a float sum over window axes is several times
-    slower under XLA); the derivative starts from zeros written at once, and no `** 0` is
-    left."""
+def test_a_max_derivative_counts_its_ties_in_integers(backend: str) -> None:
+    """The ties of each row are counted (a float sum over window axes is several times
+    slower under XLA), and no `** 0` is left."""
+    x = np.array([[[3.0, 3.0], [2.0, 5.0], [4.0, 4.0]]], np.float32)  # two rows tie
+    g = np.array([[1.0, 2.0, 4.0]], np.float32)
+    record = BACKENDS[backend]
+    f = tc.grad(ROW_MAX_LOSS, wrt=("X",), backend=backend)
+    (dx,) = f(X=record.from_numpy(x), G=record.from_numpy(g))
+    text = body(f.source)
+    assert "_count(" in text and "** 0" not in text
+    np.testing.assert_array_equal(np.asarray(record.to_numpy(dx)), [[[0.5, 0.5], [0, 2], [2, 2]]])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pool_derivative_is_one_kernel(backend: str) -> None:
+    """A max pool's derivative is the backend's `_pool_derivative` (one strided slice per
+    window offset), written from zeros at once: no `** 0` and no add into zeros is left."""
     x = np.array([[3.0, 3.0, 2.0, 5.0, 4.0, 4.0]], np.float32)  # two windows tie
     g = np.array([[1.0, 2.0, 4.0]], np.float32)
     record = BACKENDS[backend]
     f = tc.grad(POOL_LOSS, wrt=("X",), backend=backend)
     (dx,) = f(X=record.from_numpy(x), G=record.from_numpy(g))
     text = body(f.source)
-    assert "_count(" in text and "** 0" not in text and "_zeros_like(" in text
+    assert "_pool_derivative(" in text and "** 0" not in text and "_zeros_like(" not in text
     np.testing.assert_array_equal(np.asarray(record.to_numpy(dx)), [[0.5, 0.5, 0, 2, 2, 2]])
 
 
