@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tensorc.codegen import ATOM, PRODUCT, Code
 from tensorc.codegen.frames import Frame, frames, size_sum
-from tensorc.codegen.kernels import Kernels, tuple_text
+from tensorc.codegen.kernels import Kernels, extreme_of_slices, tuple_text
 from tensorc.codegen.places import Sum
 from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool, Windowed
 from tensorc.ir.labels import composed
@@ -94,7 +94,7 @@ class JaxKernels(Kernels):
         """`reduce_window` over the framed operand (zeros padded explicitly: its own padding
         would read the initial value, -inf for a max), or for a max or min over small windows
         the maximum (minimum) of strided slices, which XLA fuses into one faster pass."""
-        sliced = self.extreme_of_slices(node, x, f"{LAX}.{COMBINE[node.op]}")
+        sliced = extreme_of_slices(self.gen, node, x, f"{LAX}.{COMBINE[node.op]}")
         if sliced is not None:
             return sliced
         labels, fs = node.operand.indices, frames(self.gen, node)

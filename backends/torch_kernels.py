@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tensorc.codegen import ATOM, UNARY, Code
 from tensorc.codegen.frames import Frame, frames, window_span
-from tensorc.codegen.kernels import Kernels, tuple_text
+from tensorc.codegen.kernels import Kernels, extreme_of_slices, tuple_text
 from tensorc.ir.kernels import Convolution, ConvolutionTranspose, Pool
 
 F = "torch.nn.functional"
@@ -126,13 +126,13 @@ class TorchKernels(Kernels):
 
     def pool(self, node: Pool, x: Code) -> Code:
         """max_pool (min: of -x) and avg_pool take 1 or 2 leading axes: more are flattened
-        into one, and none gets a length-1 one. On the CPU, a max or min over small windows is
-        one of strided slices instead (`extreme_of_slices`). avg_pool has no dilation: a dilated mean or
-        sum is taken over `Tensor.unfold`'s windows (views) instead."""
+        into one, and none gets a length-1 one. avg_pool has no dilation: a dilated mean or
+        sum is taken over `Tensor.unfold`'s windows (views) instead. On the CPU, a max or min
+        over small windows is one of strided slices instead (`extreme_of_slices`)."""
         fs, gen = frames(self.gen, node), self.gen
         if node.op in ("max", "min"):
             x = Code(gen.name_of(x))
-            sliced = self.extreme_of_slices(node, x, f"torch.{node.op}imum")
+            sliced = extreme_of_slices(self.gen, node, x, f"torch.{node.op}imum")
         extents = [v.extent for v in node.windows]
         rest = [label for label in node.operand.indices if label not in extents]
         lead: list[Slot] = list(rest) if rest else [None]

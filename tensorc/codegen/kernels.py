@@ -242,7 +242,7 @@ class Kernels(Shaping):
         w = align(self.reordered(w, w_labels, w_order), w_order, (*every, *kernels))
         axes = [every.index(window.index) for window in node.windows]
         helper = gen.use_helper("_window_dot")
-        found = Code(f"{helper}({x.text}, {w.text}, {self.geometry(axes, node, False)})")
+        found = Code(f"{helper}({x.text}, {w.text}, {geometry(self.gen, axes, node, False)})")
         return self.merged(found, every, node.labels)
 
     def pool(self, node: Pool, x: Code) -> Code:
@@ -252,7 +252,7 @@ class Kernels(Shaping):
         ufunc = UFUNCS[node.op]
         axes = spatial_axes(labels, node)
         helper = gen.use_helper("_window_reduce")
-        found = Code(f"{helper}({x.text}, {ufunc}, {self.geometry(axes, node, True)})")
+        found = Code(f"{helper}({x.text}, {ufunc}, {geometry(self.gen, axes, node, True)})")
         if node.op != "mean":
             return found
         count = " * ".join(gen.size(w.kernel) for w in node.windows)
@@ -263,27 +263,7 @@ class Kernels(Shaping):
     def pool_derivative(self, node: PoolDerivative, x: Code, extreme: Code, g: Code) -> Code:
         """The backend's `_pool_derivative` helper, on the windows' geometry."""
         helper = self.gen.use_helper("_pool_derivative")
-        return Code(f"{helper}({x.text}, {extreme.text}, {g.text}, {self.sliced(node)})")
-
-    def extreme_of_slices(self, node: Pool, x: Code, combine: str) -> Code | None:
-        """A max or min pool as `combine` (the framework's elementwise maximum or minimum)
-        of one strided slice per window offset (`_window_extreme`), where its windows stay
-        inside x and have at most `SLICED` offsets; else None."""
-        sizes = [self.gen.size(w.kernel) for w in node.windows]
-        if not all(size.isdigit() for size in sizes) or node.op not in ("max", "min"):
-            return None
-        inside = all(w.place.boundary == "error" and w.place.offset >= 0 for w in node.windows)
-        if not inside or any(w.flipped for w in node.windows) or prod(map(int, sizes)) > SLICED:
-            return None
-        helper = self.gen.use_helper("_window_extreme")
-        return Code(f"{helper}({x.text}, {combine}, {self.sliced(node)})")
-
-    def sliced(self, node: Pool | PoolDerivative) -> str:
-        """The arguments of `_window_slices` after `ndim`: starts, axes, sizes, kernel,
-        strides, dilations."""
-        axes = spatial_axes(node.operand.indices, node)
-        starts = tuple_text([w.place.offset for w in node.windows])
-        return f"{starts}, {self.geometry(axes, node, True)}"
+        return Code(f"{helper}({x.text}, {extreme.text}, {g.text}, {sliced(self.gen, node)})")
 
     def convolution_transpose(self, node: ConvolutionTranspose, x: Code, w: Code) -> Code:
         """Every input element times the weight (one tensordot, or a matmul per group), each
@@ -319,16 +299,6 @@ class Kernels(Shaping):
 
     # --- pieces ----------------------------------------------------------------------------
 
-    def geometry(self, axes: list[int], node: Windowed, with_kernel: bool) -> str:
-        """The arguments that say where the windows are: axes, sizes, (kernel,) strides, dilations."""
-        windows = node.windows
-        pieces = [tuple_text(axes), tuple_text([self.gen.size(w.index) for w in windows])]
-        if with_kernel:
-            pieces.append(tuple_text([self.gen.size(w.kernel) for w in windows]))
-        pieces.append(tuple_text([w.stride for w in windows]))
-        pieces.append(tuple_text([w.dilation for w in windows]))
-        return ", ".join(pieces)
-
     def windows(self, x: Code, labels: tuple[str, ...], fs: list[Frame]) -> Code:
         """The window view: each spatial axis steps by the stride, with the window axes after
         all others, stepping by the dilation."""
@@ -352,3 +322,36 @@ class Kernels(Shaping):
             *(by_extent.get(label, label) for label in labels),
             *(w.kernel for w in node.windows),
         )
+
+
+def geometry(gen: Generator, axes: list[int], node: Windowed, with_kernel: bool) -> str:
+    """The arguments that say where the windows are: axes, sizes, (kernel,) strides, dilations."""
+    windows = node.windows
+    pieces = [tuple_text(axes), tuple_text([gen.size(w.index) for w in windows])]
+    if with_kernel:
+        pieces.append(tuple_text([gen.size(w.kernel) for w in windows]))
+    pieces.append(tuple_text([w.stride for w in windows]))
+    pieces.append(tuple_text([w.dilation for w in windows]))
+    return ", ".join(pieces)
+
+
+def sliced(gen: Generator, node: Pool | PoolDerivative) -> str:
+    """The arguments of `_window_slices` after `ndim`: starts, axes, sizes, kernel, strides,
+    dilations."""
+    axes = spatial_axes(node.operand.indices, node)
+    starts = tuple_text([w.place.offset for w in node.windows])
+    return f"{starts}, {geometry(gen, axes, node, True)}"
+
+
+def extreme_of_slices(gen: Generator, node: Pool, x: Code, combine: str) -> Code | None:
+    """A max or min pool as `combine` (the framework's elementwise maximum or minimum) of one
+    strided slice per window offset (`_window_extreme`), where its windows stay inside x and
+    have at most `SLICED` offsets; else None."""
+    sizes = [gen.size(w.kernel) for w in node.windows]
+    if not all(size.isdigit() for size in sizes) or node.op not in ("max", "min"):
+        return None
+    inside = all(w.place.boundary == "error" and w.place.offset >= 0 for w in node.windows)
+    if not inside or any(w.flipped for w in node.windows) or prod(map(int, sizes)) > SLICED:
+        return None
+    helper = gen.use_helper("_window_extreme")
+    return Code(f"{helper}({x.text}, {combine}, {sliced(gen, node)})")

@@ -20,24 +20,21 @@ whole."""
 
 from __future__ import annotations
 
-from typing import TypeGuard
-
 from tensorc.ir import nodes as ir
 from tensorc.ir.kernels import (
     Channels,
     Convolution,
     ConvolutionTranspose,
     Pool,
-    PoolDerivative,
     Window,
     Windowed,
 )
 from tensorc.ir.labels import ELLIPSIS, Composed, composed, parts
-from tensorc.ir.positioned import read_var
 from tensorc.ir.shapes import Sizes
+from tensorc.ir.windows import plain_axes, stored, window_places
+from tensorc.passes.pool_derivatives import pool_derivative, zeros_of
 
 POOLS = ("max", "min", "mean", "sum")
-BOUNDARIES = ("error", "pad")  # reads outside give zeros or cannot happen
 
 
 def recognise_kernels(program: ir.Program, sizes: Sizes) -> ir.Program:
@@ -45,7 +42,7 @@ def recognise_kernels(program: ir.Program, sizes: Sizes) -> ir.Program:
     one with an empty axis (known when a plan is made) stays general, as kernels refuse
     windows larger than their input."""
 
-    zeros = _zeros(program)
+    zeros = zeros_of(program)
 
     def change(node: ir.Node) -> ir.Node | None:
         found = _recognise(node, zeros)
@@ -69,11 +66,11 @@ def _recognise(node: ir.Node, zeros: dict[str, str]) -> ir.Node | None:
     if isinstance(node, ir.Contract):
         return _convolution(node) or _sum_pool(node)
     if isinstance(node, ir.Reduce) and node.op in POOLS:
-        read = _stored(node.operand)  # a read shared with another statement is permuted
+        read = stored(node.operand)  # a read shared with another statement is permuted
         return _pool(node.op, read, node.labels) if isinstance(read, ir.Gather) else None
     if isinstance(node, ir.Scatter) and (node.accumulate or node.into is None):
         # `=` writes each place once: the same sums
-        return _convolution_transpose(node) or _pool_derivative(node, zeros)
+        return _convolution_transpose(node) or pool_derivative(node, zeros)
     if isinstance(node, ir.Reshape) and isinstance(node.operand, ir.Reshape):
         inner = node.operand.operand  # a split of a kernel's channels, merged back
         return inner if inner.indices == node.labels else None
@@ -81,34 +78,6 @@ def _recognise(node: ir.Node, zeros: dict[str, str]) -> ir.Node | None:
 
 
 # --- windows ---------------------------------------------------------------------------------
-
-
-def _windows(
-    places: tuple[ir.Place, ...], extents: tuple[str, ...], outer: set[str], inner: set[str]
-) -> tuple[Window, ...] | None:
-    """A window per position, in order: each position must be `s*h + d*k + offset` with `h`
-    from `outer` (s > 0) and `k` from `inner` (d != 0), each index in one position only and
-    on no plain axis."""
-    windows = []
-    for place, extent in zip(places, extents, strict=True):
-        if not isinstance(place, ir.Position):
-            continue
-        if place.lookup is not None or place.boundary not in BOUNDARIES or len(place.terms) != 2:
-            return None
-        (_, first), (_, second) = place.terms
-        index, kernel = (first, second) if first in outer else (second, first)
-        if index not in outer or kernel not in inner or place.coefficient(index) <= 0:
-            return None
-        windows.append(Window(place, extent, index, kernel))
-    used = [w.index for w in windows] + [w.kernel for w in windows]
-    plain = {place for place in places if not isinstance(place, ir.Position)}
-    if not windows or len(set(used)) != len(used) or plain & set(used):
-        return None  # an index on a plain axis too (`A[j, i - j]`) reads a diagonal
-    return tuple(windows)
-
-
-def _plain(places: tuple[ir.Place, ...]) -> list[str]:
-    return [place for place in places if not isinstance(place, ir.Position)]
 
 
 # --- pooling ---------------------------------------------------------------------------------
@@ -119,8 +88,8 @@ def _pool(op: str, read: ir.Gather, labels: tuple[str, ...]) -> ir.Node | None:
     if read.lookups or ELLIPSIS in read.operand.indices:
         return None
     reduced = set(read.labels) - set(labels)
-    windows = _windows(read.places, read.operand.indices, set(labels), reduced)
-    plain = _plain(read.places)
+    windows = window_places(read.places, read.operand.indices, set(labels), reduced)
+    plain = plain_axes(read.places)
     if windows is None or {w.kernel for w in windows} != reduced or not set(plain) <= set(labels):
         return None
     by_extent = {w.extent: w.index for w in windows}
@@ -130,7 +99,7 @@ def _pool(op: str, read: ir.Gather, labels: tuple[str, ...]) -> ir.Node | None:
 
 def _sum_pool(node: ir.Contract) -> ir.Node | None:
     """A sum over windows written as an implicit sum (`S[h] = X[2*h + k]`)."""
-    tensors = [_stored(f) for f in node.factors if f.indices]
+    tensors = [stored(f) for f in node.factors if f.indices]
     if len(tensors) != 1 or not isinstance(tensors[0], ir.Gather):
         return None
     pooled = _pool("sum", tensors[0], node.labels)
@@ -149,21 +118,21 @@ def _scaled(value: ir.Node, node: ir.Contract) -> ir.Node:
 
 
 def _convolution(node: ir.Contract) -> ir.Node | None:
-    tensors = [_stored(f) for f in node.factors if f.indices]  # shared reads are permuted
+    tensors = [stored(f) for f in node.factors if f.indices]  # shared reads are permuted
     reads = [f for f in tensors if isinstance(f, ir.Gather)]
     if len(tensors) != 2 or len(reads) != 1 or reads[0].lookups:
         return None
     read = reads[0]
-    weight = _stored(tensors[1] if tensors[0] is read else tensors[0])
+    weight = stored(tensors[1] if tensors[0] is read else tensors[0])
     output, held = set(node.labels), set(weight.indices)
-    windows = _windows(read.places, read.operand.indices, output - held, held - output)
+    windows = window_places(read.places, read.operand.indices, output - held, held - output)
     if windows is None:
         return None
-    roles = _roles(_plain(read.places), weight.indices, node.labels, windows)
+    roles = _roles(plain_axes(read.places), weight.indices, node.labels, windows)
     if roles is None:
         return None
     batch, group, summed, out = roles
-    x = _merged(_stored(read.operand), (group, summed))
+    x = _merged(stored(read.operand), (group, summed))
     w = _merged(weight, (group, out))
     if x is None or w is None:
         return None
@@ -203,13 +172,6 @@ def _roles(
         return None
     first = {role: labels[0] if labels else None for role, labels in found.items()}
     return first["batch"], first["group"], first["summed"], first["other"]
-
-
-def _stored(node: ir.Node) -> ir.Node:
-    """The value under any permutation: its own stored order serves the kernels."""
-    while isinstance(node, ir.Permute):
-        node = node.operand
-    return node
 
 
 def _channel(group: str | None, inner: str | None) -> str | None:
@@ -271,7 +233,7 @@ def _convolution_transpose(node: ir.Scatter) -> ir.Node | None:
     value = node.operand
     if node.lookups or not isinstance(value, ir.Contract):
         return None
-    tensors = [_stored(f) for f in value.factors if f.indices]
+    tensors = [stored(f) for f in value.factors if f.indices]
     if len(tensors) != 2 or any(isinstance(t, ir.Gather) for t in tensors):
         return None
     x, weight = tensors
@@ -279,10 +241,10 @@ def _convolution_transpose(node: ir.Scatter) -> ir.Node | None:
     if not kernels & {i for p in node.places if isinstance(p, ir.Position) for _, i in p.terms}:
         x, weight = weight, x
     outer, inner = set(x.indices) - set(weight.indices), set(weight.indices) - set(x.indices)
-    windows = _windows(node.places, node.labels, outer, inner)
+    windows = window_places(node.places, node.labels, outer, inner)
     if windows is None:
         return None
-    plain = _plain(node.places)
+    plain = plain_axes(node.places)
     written = tuple(w.index for w in windows) + tuple(w.kernel for w in windows)
     if set(value.labels) != set(plain) | set(written):
         return None
@@ -303,117 +265,3 @@ def _convolution_transpose(node: ir.Scatter) -> ir.Node | None:
     if node.into is not None:
         result = ir.Map("add", (node.into, result), node.labels)
     return result
-
-
-# --- the derivative of a max or min pool -----------------------------------------------------
-
-
-def _pool_derivative(node: ir.Scatter, zeros: dict[str, str]) -> ir.Node | None:
-    """`dX[windows] += G / sum[window](T) * T` with `T = where(X[windows] == M, X[windows] **
-    0, 0)`, the derivative that programs give a max or min M over windows, as one
-    `PoolDerivative` (added to the array it writes into, unless that is zeros like X:
-    `zeros` names the targets that are, with the tensor each is like)."""
-    if node.lookups or not node.accumulate:
-        return None
-    parts = _shared_out(_stored(node.operand))
-    if parts is None:
-        return None
-    cotangent, count, tied = parts
-    if not (_is(tied, "where") and _zero(tied.args[2])):
-        return None
-    if not (isinstance(count, ir.Reduce) and count.op == "sum" and _alike(count.operand, tied)):
-        return None
-    hit, one = _stored(tied.args[0]), _stored(tied.args[1])
-    if not (_is(hit, "eq") and _is(one, "pow") and _zero(one.args[1])):
-        return None
-    read, extreme = _stored(hit.args[0]), hit.args[1]
-    if not isinstance(read, ir.Gather) or _stored(one.args[0]) != read:
-        return None
-    if read.places != node.places or read.lookups or ELLIPSIS in read.operand.indices:
-        return None
-    windows = _windows(read.places, read.operand.indices, set(extreme.indices), set(count.reduced))
-    if windows is None or {w.kernel for w in windows} != set(count.reduced):
-        return None
-    if any(w.place.boundary != "error" or w.flipped or w.place.offset < 0 for w in windows):
-        return None  # windows that reach outside x: the general scatter drops those writes
-    outer = set(_plain(read.places)) | {w.index for w in windows}
-    if not set(extreme.indices) | set(cotangent.indices) <= outer:
-        return None
-    by_extent = {w.extent: w.index for w in windows}
-    order = tuple(by_extent.get(label, label) for label in read.operand.indices)
-    x, into = read.operand, node.into
-    spread = (_spread(extreme, order), _spread(cotangent, order))
-    like = zeros.get(into.name) if isinstance(into, ir.Var) else None
-    if like is not None and like == getattr(read_var(x), "name", None):  # sized as x
-        return PoolDerivative(x, *spread, windows, x.indices)
-    found = PoolDerivative(x, *spread, windows, node.labels)
-    return found if into is None else ir.Map("add", (into, found), node.labels)
-
-
-def _is(node: ir.Node, op: str) -> TypeGuard[ir.Map]:
-    """Whether `node` applies `op` elementwise."""
-    return isinstance(node, ir.Map) and node.op == op
-
-
-def _zero(node: ir.Node) -> bool:
-    return isinstance(node, ir.Const) and node.value == 0
-
-
-def _shared_out(value: ir.Node) -> tuple[ir.Node, ir.Node, ir.Node] | None:
-    """(g, c, t) for `g / c * t` or `g * t / c` (the passes reorder the product, and may
-    make it a `Contract` that sums nothing), the `where` as t; else None."""
-    factors = _factors(value)
-    if factors is not None:
-        quotient, tied = (_stored(f) for f in factors)
-        if _is(tied, "div"):
-            quotient, tied = tied, quotient
-        if _is(quotient, "div"):
-            return quotient.args[0], _stored(quotient.args[1]), tied
-    if _is(value, "div"):
-        factors = _factors(_stored(value.args[0]))
-        if factors is not None:
-            g, tied = (_stored(f) for f in factors)
-            if _is(g, "where"):
-                g, tied = tied, g
-            return g, _stored(value.args[1]), tied
-    return None
-
-
-def _factors(node: ir.Node) -> tuple[ir.Node, ir.Node] | None:
-    """The two factors of an elementwise product, or None."""
-    if _is(node, "mul"):
-        return node.args[0], node.args[1]
-    if isinstance(node, ir.Contract) and len(node.factors) == 2 and not node.summed:
-        return node.factors[0], node.factors[1]
-    return None
-
-
-def _zeros(program: ir.Program) -> dict[str, str]:
-    """The targets that are `0 * X ** 0` (zeros in X's dtype, where a derivative program
-    starts a sum), each with the name of its X. Adding a pool's derivative to them changes
-    nothing: its dtype is X's promoted with the cotangent's."""
-    found = {}
-    for let in program.lets:
-        factors = _factors(let.value)
-        if factors is None or not any(_zero(f) for f in factors):
-            continue
-        power = _stored(factors[1] if _zero(factors[0]) else factors[0])
-        if _is(power, "pow") and _zero(power.args[1]) and isinstance(power.args[0], ir.Var):
-            found[let.name] = power.args[0].name
-    return found
-
-
-def _alike(a: ir.Node, b: ir.Node) -> bool:
-    """Whether two values are the same elementwise computation, whatever their axes' order."""
-    a, b = _stored(a), _stored(b)
-    if isinstance(a, ir.Map) and isinstance(b, ir.Map):
-        pairs = zip(a.args, b.args, strict=True)
-        return a.op == b.op and len(a.args) == len(b.args) and all(_alike(x, y) for x, y in pairs)
-    return a == b
-
-
-def _spread(node: ir.Node, order: tuple[str, ...]) -> ir.Node:
-    """`node` with axes in `order`, broadcast along those it lacks."""
-    if set(node.indices) != set(order):
-        node = ir.Expand(ir.permuted(node, tuple(x for x in order if x in node.indices)), order)
-    return ir.permuted(node, order)
