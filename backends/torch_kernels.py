@@ -284,13 +284,13 @@ class TorchKernels(Kernels):
 
 def weight_gradient(node: Convolution, fs: list[Frame]) -> bool:
     """Whether `node` computes the weight gradient of a convolution: windows longer than its
-    output, known sizes and even zeros on both sides, no groups, a batch and a summed channel
-    (the other convolution's channels and batch), the window running forwards, and each
-    window as long as the output that other convolution gives (`conv*d_weight` checks it)."""
+    output on every axis, known sizes and even zeros on both sides, no groups, a batch and a
+    summed channel (the other convolution's channels and batch), the window running
+    forwards, and each window as long as the output that other convolution gives
+    (`conv*d_weight` checks it)."""
     c = node.channels
     if c.groups is not None or c.batch is None or c.input is None or c.output is None:
         return False
-    longer = False
     for f in fs:
         if not (f.size.isdigit() and f.kernel.isdigit()) or f.window.flipped:
             return False
@@ -299,7 +299,6 @@ def weight_gradient(node: Convolution, fs: list[Frame]) -> bool:
             return False
         # the other convolution: stride f.dilation, dilation f.stride, kernel `size` long
         reach = length + 2 * f.padding - f.stride * (size - 1) - 1
-        if reach < 0 or reach // f.dilation + 1 != kernel:
+        if reach < 0 or reach // f.dilation + 1 != kernel or kernel <= size:
             return False
-        longer = longer or kernel > size
-    return longer
+    return True
