@@ -76,3 +76,140 @@ def test_a_kernel_takes_the_integer_seed_beside_float_inputs(backend: str) -> No
     got = gradient(X=arrays(x), K=arrays(k))
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------- pools and their derivatives
+
+POOLS = {  # program, X's shape, window sizes by keyword
+    "2x2 tiles": (
+        "P[n, c, y, x] = max[p, q](X[n, c, 2*y + p, 2*x + q])",
+        (2, 3, 6, 8),
+        {"p": 2, "q": 2},
+    ),
+    "tiles, a row left over": (
+        "P[n, c, y, x] = max[p, q](X[n, c, 2*y + p, 2*x + q])",
+        (1, 2, 7, 5),
+        {"p": 2, "q": 2},
+    ),
+    "from an offset": (
+        "P[c, y, x] = max[p, q](X[c, 2*y + p + 1, 3*x + q])",
+        (2, 9, 9),
+        {"p": 2, "q": 3},
+    ),
+    "3x3, stride 2": (
+        "P[c, y, x] = max[p, q](X[c, 2*y + p, 2*x + q])",
+        (2, 9, 7),
+        {"p": 3, "q": 3},
+    ),
+    "min, dilated 1-D": ("P[c, t] = min[k](X[c, t + 2*k])", (3, 11), {"k": 3}),
+}
+
+
+def pooled_shape(source: str, x_shape: tuple[int, ...], windows: dict[str, int]) -> tuple[int, ...]:
+    """P's shape, as tensorc's forward program gives it."""
+    x = np.zeros(x_shape)
+    return tuple(tc.compile(source, backend="numpy")(X=x, **windows).shape)
+
+
+def tie_sharing_reference(
+    source: str, x: np.ndarray, g: np.ndarray, windows: dict[str, int]
+) -> np.ndarray:
+    """The derivative of sum(P * G) by its definition: each window's g shared equally by its
+    elements equal to the window's extreme, one window at a time (positions found by reading
+    tensorc's forward program at one-hot inputs: which elements each output reads)."""
+    forward = tc.compile(source, backend="numpy")
+    extreme = np.max if "max[" in source else np.min
+    reads: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for position in np.ndindex(*x.shape):  # the outputs whose windows hold `position`
+        probe = np.zeros(x.shape)
+        probe[position] = 1.0 if extreme is np.max else -1.0
+        hit = np.argwhere(forward(X=probe, **windows) != 0)
+        for output in map(tuple, hit):
+            reads.setdefault(output, []).append(position)
+    dx = np.zeros(x.shape)
+    for output, positions in reads.items():
+        values = np.array([x[p] for p in positions])
+        tied = [p for p, v in zip(positions, values, strict=True) if v == extreme(values)]
+        for p in tied:
+            dx[p] += g[output] / len(tied)
+    return dx
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("name", POOLS)
+def test_a_pool_derivative_shares_ties_on_every_backend(name: str, backend: str) -> None:
+    source, x_shape, windows = POOLS[name]
+    rng = np.random.default_rng(2)
+    x = np.round(rng.standard_normal(x_shape), 1)  # rounded: windows with tied extremes
+    g = rng.standard_normal(pooled_shape(source, x_shape, windows))
+    target = source.split(" = ")[0]
+    labels = target[target.index("[") + 1 : -1]
+    loss = f"{source}\nL = sum[{labels}]({target} * G[{labels}])"
+    gradient = tc.grad(loss, wrt=("X",), backend=backend)
+    arrays = {"numpy": np.asarray, "torch": torch.from_numpy, "jax": jnp.asarray}[backend]
+    (got,) = gradient(X=arrays(x), G=arrays(g), **windows)
+    assert "_pool_derivative(" in gradient.source_for(X=arrays(x), G=arrays(g), **windows)
+    want = tie_sharing_reference(source, x, g, windows)
+    tolerance = 1e-6 if backend == "jax" else 1e-12  # JAX computes in float32
+    np.testing.assert_allclose(np.asarray(got), want, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_a_pool_derivative_adds_to_the_other_uses_derivative(backend: str) -> None:
+    """X read by the pool and by another term: the pool's derivative is added to the other's
+    (the `+=` into an array that is not zeros)."""
+    source, x_shape, windows = POOLS["2x2 tiles"]
+    rng = np.random.default_rng(3)
+    x = np.round(rng.standard_normal(x_shape), 1)
+    g = rng.standard_normal(pooled_shape(source, x_shape, windows))
+    h = rng.standard_normal(x_shape)
+    loss = (
+        f"{source}\nL = sum[n, c, y, x](P[n, c, y, x] * G[n, c, y, x])"
+        " + sum[n, c, i, j](X[n, c, i, j] * H[n, c, i, j])"
+    )
+    gradient = tc.grad(loss, wrt=("X",), backend=backend)
+    arrays = {"numpy": np.asarray, "torch": torch.from_numpy, "jax": jnp.asarray}[backend]
+    (got,) = gradient(X=arrays(x), G=arrays(g), H=arrays(h), **windows)
+    want = tie_sharing_reference(source, x, g, windows) + h
+    tolerance = 1e-6 if backend == "jax" else 1e-12
+    np.testing.assert_allclose(np.asarray(got), want, rtol=tolerance, atol=tolerance)
+
+
+def test_torch_differentiates_the_pool_derivative_again() -> None:
+    """The torch helper's path for a cotangent that needs a gradient (autograd records no
+    `out=` product): d/dG of sum(dX * W) is W's tie-shared sum over each window."""
+    source, x_shape, windows = POOLS["2x2 tiles"]
+    rng = np.random.default_rng(4)
+    x = torch.from_numpy(np.round(rng.standard_normal(x_shape), 1))
+    g = torch.from_numpy(rng.standard_normal(pooled_shape(source, x_shape, windows)))
+    w = torch.from_numpy(rng.standard_normal(x_shape))
+    loss = f"{source}\nL = sum[n, c, y, x](P[n, c, y, x] * G[n, c, y, x])"
+    gradient = tc.grad(loss, wrt=("X",), backend="torch")
+    g.requires_grad_()
+    (dx,) = gradient(X=x, G=g, **windows)
+    (dg,) = torch.autograd.grad((dx * w).sum(), (g,))
+    # linear in g: the derivative at each unit cotangent, read against w
+    want = np.zeros(g.shape)
+    for output in np.ndindex(*g.shape):
+        unit = np.zeros(g.shape)
+        unit[output] = 1.0
+        want[output] = (tie_sharing_reference(source, x.numpy(), unit, windows) * w.numpy()).sum()
+    np.testing.assert_allclose(dg.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("name", POOLS)
+def test_a_small_pool_is_the_extreme_of_strided_slices(name: str, backend: str) -> None:
+    """On torch's CPU and on JAX, max and min pools over small windows are maxima (minima)
+    of strided slices: equal to the framework's pooling, NaN and infinities included."""
+    source, x_shape, windows = POOLS[name]
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(x_shape).astype(np.float32)  # JAX's default dtype
+    x.flat[::7] = np.nan
+    x.flat[3::11] = np.inf
+    x.flat[5::13] = -np.inf
+    f = tc.compile(source, backend=backend)
+    arrays = {"torch": torch.from_numpy, "jax": jnp.asarray}[backend]
+    assert "_window_extreme(" in f.source_for(X=arrays(x), **windows)
+    want = tc.compile(source, backend="numpy")(X=x, **windows)  # NumPy's own strided views
+    np.testing.assert_array_equal(np.asarray(f(X=arrays(x), **windows)), want)
