@@ -325,3 +325,36 @@ def test_a_program_made_after_torch_settles_the_tracer_check_first():
         "assert t.active is not t._until_imported\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+POOL_LOSS = (
+    "P[n, c, y, x] = max[p, q](X[n, c, 2*y + p, 2*x + q])\n"
+    "L = sum[n, c, y, x](P[n, c, y, x] * G[n, c, y, x])"
+)
+
+
+def test_a_pool_derivative_is_one_graph_with_dynamic_sizes():
+    """`_pool_derivative` (issue 13) traces whole with symbolic sizes (the window's size, which
+    follows from X's and G's shapes, is specialised)."""
+    gradient = tc.grad(POOL_LOSS, wrt=("X",), backend="torch")
+    compiled = torch.compile(
+        lambda x, g: gradient(X=x, G=g), fullgraph=True, backend="aot_eager", dynamic=True
+    )
+    for n, h in [(2, 6), (3, 8), (4, 10)]:
+        x, g = rand(n, 3, h, h).round(decimals=1), rand(n, 3, h // 2, h // 2)  # with ties
+        torch.testing.assert_close(compiled(x, g), gradient(X=x, G=g))
+    no_graph_breaks()
+
+
+def test_a_pool_derivative_exports_with_a_dynamic_batch():
+    gradient = tc.grad(POOL_LOSS, wrt=("X",), backend="torch")
+
+    class Model(torch.nn.Module):
+        def forward(self, x, g):
+            return gradient(X=x, G=g)
+
+    batch = torch.export.Dim("batch", max=64)
+    example = (rand(2, 3, 6, 6), rand(2, 3, 3, 3))
+    exported = torch.export.export(Model(), example, dynamic_shapes=({0: batch}, {0: batch}))
+    x, g = rand(5, 3, 6, 6).round(decimals=1), rand(5, 3, 3, 3)
+    torch.testing.assert_close(exported.module()(x, g), gradient(X=x, G=g))
