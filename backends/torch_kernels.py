@@ -128,12 +128,16 @@ class TorchKernels(Kernels):
         """max_pool (min: of -x) and avg_pool take 1 or 2 leading axes: more are flattened
         into one, and none gets a length-1 one. avg_pool has no dilation: a dilated mean or
         sum is taken over `Tensor.unfold`'s windows (views) instead. On the CPU, a max or min
-        over small windows is one of strided slices instead (`extreme_of_slices`)."""
+        over small windows along the last axes is one of strided slices (`extreme_of_slices`)."""
         fs, gen = frames(self.gen, node), self.gen
-        if node.op in ("max", "min"):
-            x = Code(gen.name_of(x))
-            sliced = extreme_of_slices(self.gen, node, x, f"torch.{node.op}imum")
         extents = [v.extent for v in node.windows]
+        # the kernel on channels-last data is vectorised over channels: slices only where the
+        # window's axes are the last (3x3 windows over (N, H, W, C): 1.4x max_pool2d's time)
+        innermost = set(node.operand.indices[-len(extents) :]) == set(extents)
+        sliced, named = None, x
+        if node.op in ("max", "min") and innermost:
+            x = named = Code(gen.name_of(x))
+            sliced = extreme_of_slices(self.gen, node, x, f"torch.{node.op}imum")
         rest = [label for label in node.operand.indices if label not in extents]
         lead: list[Slot] = list(rest) if rest else [None]
         x = self.arranged(x, node.operand.indices, [*lead, *extents])
@@ -164,8 +168,8 @@ class TorchKernels(Kernels):
             sizes = tuple_text([gen.size(str(label)) for label in lead[:-1]])
             found = Code(f"{found.at(ATOM)}.unflatten(0, {sizes})")
         found = self.unarranged(found, [*lead, *(v.index for v in node.windows)], node.labels)
-        if node.op in ("max", "min") and sliced is not None:  # max_pool on other devices
-            return Code(f"({sliced.text} if {x.text}.is_cpu else {found.text})")
+        if sliced is not None:  # max_pool on other devices
+            return Code(f"({sliced.text} if {named.text}.is_cpu else {found.text})")
         return found
 
     def weight_gradient(self, node: Convolution, fs: list[Frame], x: Code, w: Code) -> Code:

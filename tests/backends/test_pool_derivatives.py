@@ -213,3 +213,13 @@ def test_a_small_pool_is_the_extreme_of_strided_slices(name: str, backend: str) 
     assert "_window_extreme(" in f.source_for(X=arrays(x), **windows)
     want = tc.compile(source, backend="numpy")(X=x, **windows)  # NumPy's own strided views
     np.testing.assert_array_equal(np.asarray(f(X=arrays(x), **windows)), want)
+
+
+def test_a_channels_last_pool_keeps_torchs_kernel() -> None:
+    """Over (N, H, W, C), torch's max_pool2d runs on a channels-last view, vectorised over the
+    channels: faster than slices for 3x3 windows, so the kernel stays."""
+    f = tc.compile("P[n, h, w, c] = max[kh, kw](X[n, 2*h + kh, 2*w + kw, c])", backend="torch")
+    x = torch.randn(2, 7, 7, 3)
+    assert "_window_extreme(" not in f.source_for(X=x, kh=3, kw=3)
+    want = torch.nn.functional.max_pool2d(x.permute(0, 3, 1, 2), 3, 2).permute(0, 2, 3, 1)
+    torch.testing.assert_close(f(X=x, kh=3, kw=3), want)
