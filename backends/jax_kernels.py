@@ -94,7 +94,7 @@ class JaxKernels(Kernels):
         """`reduce_window` over the framed operand (zeros padded explicitly: its own padding
         would read the initial value, -inf for a max), or for a max or min over small windows
         the maximum (minimum) of strided slices, which XLA fuses into one faster pass."""
-        sliced = extreme_of_slices(self.gen, node, x, f"{LAX}.{COMBINE[node.op]}")
+        sliced = extreme_of_slices(self.gen, node, x, "jnp.stack", f"jnp.{node.op}")
         if sliced is not None:
             return sliced
         labels, fs = node.operand.indices, frames(self.gen, node)

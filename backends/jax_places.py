@@ -109,7 +109,8 @@ def _pool_derivative(x, m, g, starts, axes, sizes, kernel, strides, dilations):
     reshape); overlapping ones pad each share out to x's shape (lax.pad) and add them."""
     pieces = [index for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations)]
     hits = [x[index] == m for index in pieces]
-    count = sum(hit.astype(x.dtype) for hit in hits)
+    counted = x.dtype if jnp.issubdtype(x.dtype, jnp.inexact) else int  # JAX's default int
+    count = sum(hit.astype(counted) for hit in hits)
     share = g / count
     shares = [share * hit for hit in hits]
     if all(d == 1 and s == k for k, s, d in zip(kernel, strides, dilations)):

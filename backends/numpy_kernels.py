@@ -36,12 +36,12 @@ def _pool_derivative(x, m, g, starts, axes, sizes, kernel, strides, dilations):
     windows overlap, as the derivative program writes it, computed one window offset at a time."""
     pieces = [index for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations)]
     hits = [x[index] == m for index in pieces]
-    count = sum(hit.astype(x.dtype) for hit in hits)
+    counted = x.dtype if x.dtype.kind in "fc" else np.int64  # a sum widens small integers
+    count = sum(hit.astype(counted) for hit in hits)
     share = g / count
-    shares = [share * hit for hit in hits]
     out = np.zeros(x.shape, share.dtype)
-    for index, share in zip(pieces, shares):
-        out[index] += share
+    for index, hit in zip(pieces, hits):
+        out[index] += share * hit
     return out
 '''
 

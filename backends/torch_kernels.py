@@ -47,22 +47,27 @@ def _pool_derivative(x, m, g, starts, axes, sizes, kernel, strides, dilations):
     """The derivative of a max or min m over windows of x, with cotangent g: g / the number of
     elements equal to m in the window, times 1 at those and 0 elsewhere, added up where
     windows overlap, as the derivative program writes it, computed one window offset at a
-    time (4-6x faster than broadcasting over window axes two long)."""
+    time (4-6x faster than broadcasting over window axes two long). Ties are counted in
+    integers unless x is floating (a sum widens small integers; bools would saturate)."""
     pieces = [index for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations)]
-    hits = [(x[index] == m).to(x.dtype) for index in pieces]
+    counted = x.dtype if x.is_floating_point() or x.is_complex() else torch.int64
+    hits = [(x[index] == m).to(counted) for index in pieces]
     count = hits[0]
     for hit in hits[1:]:
         count = count + hit
     share = g / count
     tiled = all(d == 1 and s == k for k, s, d in zip(kernel, strides, dilations))
-    out = torch.zeros(x.shape, dtype=share.dtype, device=x.device)
+    out = share.new_zeros(x.shape)  # batched too under torch.func.vmap
     for index, hit in zip(pieces, hits):
         if not tiled:  # windows overlap: their shares add up
             out[index] += share * hit
         elif share.requires_grad:  # autograd records no out= product
             out[index] = share * hit
-        else:  # the product written straight into its strided slice: no temporary
-            torch.mul(share, hit, out=out[index])
+        else:
+            try:  # the product written straight into its strided slice: no temporary
+                torch.mul(share, hit, out=out[index])
+            except RuntimeError:  # torch.func.vmap has no batching rule for out= products
+                out[index] = share * hit
     return out
 ''',
     "_floating": '''
@@ -91,7 +96,7 @@ class TorchKernels(Kernels):
 
     def convolution(self, node: Convolution, x: Code, w: Code) -> Code:
         channels, fs = node.channels, frames(self.gen, node)
-        if weight_gradient(node, fs):
+        if shaped_as_weight_gradient(node, fs):
             return self.weight_gradient(node, fs, x, w)
         extents, indices = [v.extent for v in node.windows], [v.index for v in node.windows]
         x = self.arranged(x, node.input.indices, [channels.batch, channels.input, *extents])
@@ -137,7 +142,7 @@ class TorchKernels(Kernels):
         sliced, named = None, x
         if node.op in ("max", "min") and innermost:
             x = named = Code(gen.name_of(x))
-            sliced = extreme_of_slices(self.gen, node, x, f"torch.{node.op}imum")
+            sliced = extreme_of_slices(self.gen, node, x, "torch.stack", f"torch.a{node.op}")
         rest = [label for label in node.operand.indices if label not in extents]
         lead: list[Slot] = list(rest) if rest else [None]
         x = self.arranged(x, node.operand.indices, [*lead, *extents])
@@ -173,7 +178,7 @@ class TorchKernels(Kernels):
         return found
 
     def weight_gradient(self, node: Convolution, fs: list[Frame], x: Code, w: Code) -> Code:
-        """A convolution shaped as another's weight gradient (see `weight_gradient`) as that:
+        """A convolution shaped as another's weight gradient (`shaped_as_weight_gradient`):
         `torch.nn.grad.conv*d_weight`, whose kernel is 1.7x faster here than `conv*d` with the
         batch and channel axes swapped (for 3x3 kernels over 32x32 images)."""
         channels, gen = node.channels, self.gen
@@ -286,7 +291,7 @@ class TorchKernels(Kernels):
         return Code(f"{x.at(ATOM)}.{op}({tuple_text(list(range(-len(fs), 0)))})")
 
 
-def weight_gradient(node: Convolution, fs: list[Frame]) -> bool:
+def shaped_as_weight_gradient(node: Convolution, fs: list[Frame]) -> bool:
     """Whether `node` computes the weight gradient of a convolution: windows longer than its
     output on every axis, known sizes and even zeros on both sides, no groups, a batch and a
     summed channel (the other convolution's channels and batch), the window running

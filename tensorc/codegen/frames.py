@@ -58,6 +58,7 @@ class Frame:
 
 
 def size_sum(gen: Generator, label: str) -> Sum:
+    """The size of `label` as a `Sum`, folded to a number where it is known."""
     return Sum().plus(Sum(0, ((1, gen.size(label)),)))
 
 

@@ -145,13 +145,12 @@ def _window_slices(ndim, starts, axes, sizes, kernel, strides, dilations):
 '''
 
 WINDOW_EXTREME = '''
-def _window_extreme(x, combine, starts, axes, sizes, kernel, strides, dilations):
-    """combine (an elementwise maximum or minimum) over the windows of x, one strided slice
-    per window offset (see _window_slices)."""
-    out = None
-    for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations):
-        out = x[index] if out is None else combine(out, x[index])
-    return out
+def _window_extreme(x, stack, extreme, starts, axes, sizes, kernel, strides, dilations):
+    """extreme (the framework's amax or amin) over the windows of x: one strided slice per
+    window offset (see _window_slices), stacked and reduced along the stack, whose own
+    derivative shares ties equally, as the program's does."""
+    pieces = [x[index] for _, index in _window_slices(x.ndim, starts, axes, sizes, kernel, strides, dilations)]
+    return extreme(stack(pieces), 0)
 '''
 
 # What every backend's helpers include beside its own `_add_windows` and `_pool_derivative`.

@@ -35,6 +35,7 @@ def window_places(
 
 
 def plain_axes(places: tuple[ir.Place, ...]) -> list[str]:
+    """The labels of the axes read or written whole (no position)."""
     return [place for place in places if not isinstance(place, ir.Position)]
 
 

@@ -14,15 +14,16 @@ from typing import TypeGuard
 from tensorc.ir import nodes as ir
 from tensorc.ir.kernels import PoolDerivative
 from tensorc.ir.labels import ELLIPSIS
-from tensorc.ir.positioned import read_var
+from tensorc.ir.shapes import Sizes
 from tensorc.ir.windows import plain_axes, stored, window_places
 
 
-def pool_derivative(node: ir.Scatter, zeros: dict[str, str]) -> ir.Node | None:
+def pool_derivative(node: ir.Scatter, zeros: dict[str, str], sizes: Sizes) -> ir.Node | None:
     """`dX[windows] += G / sum[window](T) * T` with `T = where(X[windows] == M, X[windows] **
     0, 0)`, the derivative that programs give a max or min M over windows, as one
-    `PoolDerivative` (added to the array it writes into, unless that is zeros like X:
-    `zeros` names the targets that are, with the tensor each is like)."""
+    `PoolDerivative`: where it adds into zeros like X (`zeros` names the targets that are,
+    with the tensor each is like), or into an array of X's known shape; not where the
+    target's shape may differ from X's (written by hand, `Y[2*y + p] += ...`)."""
     if node.lookups or not node.accumulate:
         return None
     parts = _shared_out(stored(node.operand))
@@ -56,10 +57,19 @@ def pool_derivative(node: ir.Scatter, zeros: dict[str, str]) -> ir.Node | None:
     x, into = read.operand, node.into
     spread = (_spread(extreme, order), _spread(cotangent, order))
     like = zeros.get(into.name) if isinstance(into, ir.Var) else None
-    if like is not None and like == getattr(read_var(x), "name", None):  # sized as x
+    if like is not None and isinstance(x, ir.Var) and like == x.name:  # sized as x
         return PoolDerivative(x, *spread, windows, x.indices)
+    if into is None or not _known_alike(node.labels, x.indices, sizes):
+        return None
     found = PoolDerivative(x, *spread, windows, node.labels)
-    return found if into is None else ir.Map("add", (into, found), node.labels)
+    return ir.Map("add", (into, found), node.labels)
+
+
+def _known_alike(labels: tuple[str, ...], others: tuple[str, ...], sizes: Sizes) -> bool:
+    """Whether two arrays' axes have the same sizes, known when the plan is made."""
+    if len(labels) != len(others) or any(label not in sizes.of for label in labels + others):
+        return False
+    return all(sizes.of[a] == sizes.of[b] for a, b in zip(labels, others, strict=True))
 
 
 def _is(node: ir.Node, op: str) -> TypeGuard[ir.Map]:
@@ -68,6 +78,7 @@ def _is(node: ir.Node, op: str) -> TypeGuard[ir.Map]:
 
 
 def _zero(node: ir.Node) -> bool:
+    """Whether `node` is the constant 0."""
     return isinstance(node, ir.Const) and node.value == 0
 
 
@@ -81,6 +92,8 @@ def _shared_out(value: ir.Node) -> tuple[ir.Node, ir.Node, ir.Node] | None:
             quotient, tied = tied, quotient
         if _is(quotient, "div"):
             return quotient.args[0], stored(quotient.args[1]), tied
+    if _is(value, "div") and _is(_alone(stored(value.args[0])), "where"):  # cotangent 1
+        return ir.Const(1.0, "1"), stored(value.args[1]), _alone(stored(value.args[0]))
     if _is(value, "div"):
         factors = _factors(stored(value.args[0]))
         if factors is not None:
@@ -89,6 +102,13 @@ def _shared_out(value: ir.Node) -> tuple[ir.Node, ir.Node, ir.Node] | None:
                 g, tied = tied, g
             return g, stored(value.args[1]), tied
     return None
+
+
+def _alone(node: ir.Node) -> ir.Node:
+    """The factor of a product of one factor that sums nothing (`sum(P)`'s `T / count`)."""
+    if isinstance(node, ir.Contract) and len(node.factors) == 1 and not node.summed:
+        return stored(node.factors[0])
+    return node
 
 
 def _factors(node: ir.Node) -> tuple[ir.Node, ir.Node] | None:

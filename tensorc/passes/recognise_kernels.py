@@ -45,7 +45,7 @@ def recognise_kernels(program: ir.Program, sizes: Sizes) -> ir.Program:
     zeros = zeros_of(program)
 
     def change(node: ir.Node) -> ir.Node | None:
-        found = _recognise(node, zeros)
+        found = _recognise(node, zeros, sizes)
         return None if found is not None and _empty(found, sizes) else found
 
     return ir.rewrite_program(program, change)
@@ -62,7 +62,7 @@ def _empty(node: ir.Node, sizes: Sizes) -> bool:
     return False
 
 
-def _recognise(node: ir.Node, zeros: dict[str, str]) -> ir.Node | None:
+def _recognise(node: ir.Node, zeros: dict[str, str], sizes: Sizes) -> ir.Node | None:
     if isinstance(node, ir.Contract):
         return _convolution(node) or _sum_pool(node)
     if isinstance(node, ir.Reduce) and node.op in POOLS:
@@ -70,7 +70,7 @@ def _recognise(node: ir.Node, zeros: dict[str, str]) -> ir.Node | None:
         return _pool(node.op, read, node.labels) if isinstance(read, ir.Gather) else None
     if isinstance(node, ir.Scatter) and (node.accumulate or node.into is None):
         # `=` writes each place once: the same sums
-        return _convolution_transpose(node) or pool_derivative(node, zeros)
+        return _convolution_transpose(node) or pool_derivative(node, zeros, sizes)
     if isinstance(node, ir.Reshape) and isinstance(node.operand, ir.Reshape):
         inner = node.operand.operand  # a split of a kernel's channels, merged back
         return inner if inner.indices == node.labels else None

@@ -4,6 +4,7 @@ strides, dilations, paddings and layouts."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -223,3 +224,85 @@ def test_a_channels_last_pool_keeps_torchs_kernel() -> None:
     assert "_window_extreme(" not in f.source_for(X=x, kh=3, kw=3)
     want = torch.nn.functional.max_pool2d(x.permute(0, 3, 1, 2), 3, 2).permute(0, 2, 3, 1)
     torch.testing.assert_close(f(X=x, kh=3, kw=3), want)
+
+
+# ------------------------------------------------ found by review: counts, vmap, targets, ties
+
+TILE_LOSS = "P[c, y] = max[p](X[c, 2*y + p])\nL = sum[c, y](P[c, y] * G[c, y])"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])  # torch has no max_pool of int8
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_ties_of_small_integers_are_counted_without_wrapping(dtype: str, backend: str) -> None:
+    """144 tied zeros in one window: counted in int8 they wrapped to -112, in uint8 to 0."""
+    x = np.zeros((1, 144), dtype)
+    g = np.ones((1, 1))
+    gradient = tc.grad(TILE_LOSS.replace("2*y", "144*y"), wrt=("X",), backend=backend)
+    arrays = {"numpy": np.asarray, "torch": torch.from_numpy, "jax": jnp.asarray}[backend]
+    (got,) = gradient(X=arrays(x), G=arrays(g), p=144)
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.full((1, 144), 1 / 144), rtol=1e-6)
+
+
+def test_torch_counts_tied_bools_in_integers() -> None:
+    """bool + bool is a logical or in torch: two tied `True` were one."""
+    gradient = tc.grad(TILE_LOSS, wrt=("X",), backend="torch")
+    x = torch.tensor([[True, True]])
+    (got,) = gradient(X=x, G=torch.tensor([[1.0]]), p=2)
+    torch.testing.assert_close(got, torch.tensor([[0.5, 0.5]]))
+
+
+@pytest.mark.parametrize("stride", [2, 1])  # tiles; overlapping windows
+def test_torch_func_vmap_maps_a_pool_derivative(stride: int) -> None:
+    loss = TILE_LOSS.replace("2*y", f"{stride}*y")
+    gradient = tc.grad(loss, wrt=("X",), backend="torch")
+    x = torch.randn(5, 2, 6).round(decimals=1)
+    g = torch.randn(5, 2, 3 if stride == 2 else 5)
+    mapped = torch.func.vmap(lambda a, b: gradient(X=a, G=b, p=2)[0])(x, g)
+    torch.testing.assert_close(
+        mapped, torch.stack([gradient(X=a, G=b, p=2)[0] for a, b in zip(x, g, strict=True)])
+    )
+
+
+HAND_WRITTEN = {  # the derivative's formula written by hand into targets not shaped as X
+    "a new target": "Y[2*y + p] += G[y] / sum[p](where(X[2*y + p] == M[y], X[2*y + p] ** 0, 0))"
+    " * where(X[2*y + p] == M[y], X[2*y + p] ** 0, 0)",
+    "a longer target": "Y[i] = Z[i]\nY[2*y + p] += G[y] / sum[p](where(X[2*y + p] == M[y], "
+    "X[2*y + p] ** 0, 0)) * where(X[2*y + p] == M[y], X[2*y + p] ** 0, 0)",
+}
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("name", HAND_WRITTEN)
+def test_the_formula_into_another_shape_is_no_pool_derivative(name: str, backend: str) -> None:
+    """Y's shape is the smallest that holds the writes (6 of X's 7) or Z's (10): only a
+    target of X's own shape may take the kernel, which writes X's shape."""
+    source = HAND_WRITTEN[name]
+    rng = np.random.default_rng(6)
+    x, z = np.round(rng.standard_normal(7), 1), rng.standard_normal(10)
+    m, g = rng.standard_normal(3), rng.standard_normal(3)
+    m[0] = x[:2].max()
+    arrays = {"torch": torch.from_numpy, "jax": jnp.asarray}[backend]
+    inputs = {"G": g, "X": x, "M": m} | ({"Z": z} if "Z" in source else {})
+    want = tc.compile(source, backend="numpy")(**inputs, p=2)
+    got = tc.compile(source, backend=backend)(**{k: arrays(v) for k, v in inputs.items()}, p=2)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6, atol=1e-6)
+
+
+def test_framework_autograd_through_a_small_pool_shares_ties() -> None:
+    """The forward pool's slices are stacked and reduced by amax, whose own derivative shares
+    ties equally (as tc.grad's does); chained maxima gave 1/8, 1/8, 1/4, 1/2."""
+    f = tc.compile(POOLS["2x2 tiles"][0], backend="torch")
+    x = torch.zeros(1, 1, 2, 2, requires_grad=True)
+    (grad,) = torch.autograd.grad(f(X=x, p=2, q=2).sum(), (x,))
+    torch.testing.assert_close(grad, torch.full((1, 1, 2, 2), 0.25))
+    jax_forward = tc.compile(POOLS["2x2 tiles"][0], backend="jax")
+    jax_grad = jax.grad(lambda a: jax_forward(X=a, p=2, q=2).sum())(jnp.zeros((1, 1, 2, 2)))
+    np.testing.assert_allclose(np.asarray(jax_grad), np.full((1, 1, 2, 2), 0.25))
+
+
+def test_a_pool_summed_alone_takes_the_kernel() -> None:
+    """With `L = sum(P)` the cotangent is the constant 1 and the formula `T / count`."""
+    gradient = tc.grad("P[c, y] = max[p](X[c, 2*y + p])\nL = sum[c, y](P[c, y])", wrt=("X",))
+    x = np.array([[1.0, 1.0, 0.0, 2.0]])
+    assert "_pool_derivative(" in gradient.source_for(X=x, p=2)
+    np.testing.assert_array_equal(gradient(X=x, p=2)[0], [[0.5, 0.5, 0.0, 1.0]])
