@@ -12,8 +12,9 @@ each backend's subclass replaces by its framework's kernels:
 - a transposed convolution: one `tensordot` over the input channels, then each window
   offset's products added at their strided places (`_window_add`);
 - a pool's derivative: one strided slice per window offset (`_pool_derivative`, each
-  backend's own, on `WINDOW_SLICES`): a comparison, a count and a division on arrays the
-  size of the pool's result, where the formula broadcasts over window axes two long.
+  backend's own, on `WINDOW_SLICES`): a comparison, a count, a division and a product on
+  arrays the size of the pool's result, where the formula broadcasts over window axes two
+  long.
 """
 
 from __future__ import annotations
@@ -350,8 +351,7 @@ def extreme_of_slices(gen: Generator, node: Pool, x: Code, stack: str, extreme: 
     sizes = [gen.size(w.kernel) for w in node.windows]
     if not all(size.isdigit() for size in sizes) or node.op not in ("max", "min"):
         return None
-    inside = all(w.place.boundary == "error" and w.place.offset >= 0 for w in node.windows)
-    if not inside or any(w.flipped for w in node.windows) or prod(map(int, sizes)) > SLICED:
+    if not all(w.inside for w in node.windows) or prod(map(int, sizes)) > SLICED:
         return None
     helper = gen.use_helper("_window_extreme")
     return Code(f"{helper}({x.text}, {stack}, {extreme}, {sliced(gen, node)})")

@@ -40,6 +40,12 @@ class Window:
     def flipped(self) -> bool:
         return self.place.coefficient(self.kernel) < 0
 
+    @property
+    def inside(self) -> bool:
+        """Whether its reads stay inside the axis without a boundary rule, running forwards
+        from an offset that is not negative: strided slices of the axis read them all."""
+        return self.place.boundary == "error" and not self.flipped and self.place.offset >= 0
+
 
 @dataclass(frozen=True)
 class Channels:

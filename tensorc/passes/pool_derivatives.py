@@ -47,7 +47,7 @@ def pool_derivative(node: ir.Scatter, zeros: dict[str, str], sizes: Sizes) -> ir
     )
     if windows is None or {w.kernel for w in windows} != set(count.reduced):
         return None
-    if any(w.place.boundary != "error" or w.flipped or w.place.offset < 0 for w in windows):
+    if not all(w.inside for w in windows):
         return None  # windows that reach outside x: the general scatter drops those writes
     outer = set(plain_axes(read.places)) | {w.index for w in windows}
     if not set(extreme.indices) | set(cotangent.indices) <= outer:
@@ -92,16 +92,16 @@ def _shared_out(value: ir.Node) -> tuple[ir.Node, ir.Node, ir.Node] | None:
             quotient, tied = tied, quotient
         if _is(quotient, "div"):
             return quotient.args[0], stored(quotient.args[1]), tied
-    if _is(value, "div") and _is(_alone(stored(value.args[0])), "where"):  # cotangent 1
-        return ir.Const(1.0, "1"), stored(value.args[1]), _alone(stored(value.args[0]))
-    if _is(value, "div"):
-        factors = _factors(stored(value.args[0]))
-        if factors is not None:
-            g, tied = (stored(f) for f in factors)
-            if _is(g, "where"):
-                g, tied = tied, g
-            return g, stored(value.args[1]), tied
-    return None
+    if not _is(value, "div"):
+        return None
+    numerator, count = stored(value.args[0]), stored(value.args[1])
+    if _is(_alone(numerator), "where"):  # the cotangent 1 (`sum(P)`): `T / count`
+        return ir.Const(1.0, "1"), count, _alone(numerator)
+    factors = _factors(numerator)
+    if factors is None:
+        return None
+    g, tied = (stored(f) for f in factors)
+    return (tied, count, g) if _is(g, "where") else (g, count, tied)
 
 
 def _alone(node: ir.Node) -> ir.Node:
