@@ -75,14 +75,19 @@ def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES)
 
 
 def generate(
-    program: ir.Program, backend: str, sizes: Sizes | None, layout: Layout | None = None
+    program: ir.Program,
+    backend: str,
+    sizes: Sizes | None,
+    layout: Layout | None = None,
+    given: frozenset[str] = frozenset(),
 ) -> str:
-    """Backend source for optimised IR: generic in the sizes when `sizes` is None; each
-    tensor laid out over a device mesh as `layout` says, if given (ShapeError for a size
-    that its mesh axes do not divide)."""
+    """Backend source for optimised IR: generic in the sizes when `sizes` is None (taking the
+    indices in `given` by keyword); each tensor laid out over a device mesh as `layout` says,
+    if given (ShapeError for a size that its mesh axes do not divide)."""
     if layout is not None and sizes is not None:
         layout.check_sizes(sizes)
-    return backends.backend(backend).generator(program, sizes, layout).generate()
+    generator = backends.backend(backend).generator
+    return generator(program, given if sizes is None else sizes, layout).generate()
 
 
 def load(source: str, backend: str) -> Callable[..., Any]:

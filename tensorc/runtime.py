@@ -8,14 +8,15 @@ every call with the same signature goes straight to it.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from numbers import Integral
 from typing import Any
 
 from tensorc import backends, compiler, sharding, tracing
 from tensorc.arguments import (
+    INTEGER_TYPES,
     bind,
     choose_backend,
     converter,
@@ -184,8 +185,8 @@ class Program:
         # TensorcError for what is not an array; symbolic sizes get the generic function
         symbolic = tracing.any_symbolic([shape_of(v) for v in positional], sizes_given)
         key: Any = ("symbolic", *map(type, positional)) if symbolic else _signature(positional)
-        if sizes_given and not symbolic:
-            key = (key, tuple(sorted(sizes_given.items())))
+        if sizes_given:  # the generic function takes the sizes given, whatever their values
+            key = (key, tuple(sorted(sizes_given if symbolic else sizes_given.items())))
         function = self._plans.get(key)
         if function is None:
             function, generated = self._make_plan(positional, sizes_given, symbolic)
@@ -198,11 +199,12 @@ class Program:
                     compiler.unload(self._generated.pop(oldest))
                 self._plans[key] = function
                 self._generated[key] = generated
-        if kwargs and not symbolic:  # remember how these keywords bind, for the next call
+        if symbolic:
+            return _taking(function, self._generated[key], sizes_given), tuple(positional)
+        if kwargs:  # remember how these keywords bind, for the next call
             named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
             self._keyword_plans[_keyword_key(args, kwargs)] = (function, named)
-        bound = functools.partial(function, **sizes_given) if symbolic else function
-        return bound, tuple(positional)
+        return function, tuple(positional)
 
     def _arguments(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -228,9 +230,9 @@ class Program:
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """The function to call (the generic one for symbolic sizes) and the generated one."""
         backend, sizes = self._sizes(positional, sizes_given)
-        planned = compiler.UNKNOWN_SIZES if symbolic else sizes
+        planned, known = (compiler.UNKNOWN_SIZES, None) if symbolic else (sizes, sizes)
         optimised = compiler.optimise(self._program, planned, self._passes)
-        source = compiler.generate(optimised, backend, None if symbolic else sizes, self._layout)
+        source = compiler.generate(optimised, backend, known, self._layout, frozenset(sizes_given))
         generated = compiler.load(source, backend)
         function = self._sharded.wrap(generated) if self._sharded else generated
         convert = converter(backend, self._shown, positional)
@@ -272,16 +274,13 @@ def _signature(values: Sequence[Any]) -> tuple[Any, ...]:
     return (*map(type, values), *[getattr(value, "shape", None) for value in values])
 
 
-class _IntegerTypes(dict[type, bool]):
-    """Whether a type is an integer type (NumPy's too), remembered: an ABC check per call
-    would cost as much as the rest of a keyword call's lookup."""
-
-    def __missing__(self, kind: type) -> bool:
-        self[kind] = found = issubclass(kind, Integral)
-        return found
-
-
-_INTEGERS = _IntegerTypes()
+def _taking(
+    function: Callable[..., Any], generated: Callable[..., Any], sizes: dict[str, int]
+) -> Callable[..., Any]:
+    """A generic function given the sizes passed by keyword that it takes: the others are read
+    off shapes, which planning checked them against."""
+    taken = inspect.signature(generated).parameters
+    return functools.partial(function, **{name: n for name, n in sizes.items() if name in taken})
 
 
 def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -293,7 +292,7 @@ def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             (
                 name,
                 type(value),
-                value if _INTEGERS[type(value)] else getattr(value, "shape", None),
+                value if INTEGER_TYPES[type(value)] else getattr(value, "shape", None),
             )
             for name, value in sorted(kwargs.items())
         ]

@@ -12,7 +12,7 @@ from tensorc.codegen.facts import Facts
 from tensorc.codegen.kernels import Kernels
 from tensorc.codegen.page import Function, Needs, Page, parameters
 from tensorc.codegen.products import Products
-from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
+from tensorc.codegen.sizes import Given, SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
 from tensorc.ops import OPS
@@ -34,17 +34,17 @@ class Generator(lookups.LookupForms, Products):
     idioms: dict[str, str] = {}  # noqa: RUF012 - derivative idioms in one kernel (`idioms`)
     frees_dead_arrays = True  # `del` names after their last read (see `lifetimes`)
 
-    def __init__(self, program: ir.Program, sizes: Sizes | None, layout: Layout | None = None):
+    def __init__(self, program: ir.Program, sizes: Sizes | Given, layout: Layout | None = None):
         program = written_out(program, self.norms)  # the formula, for the other kinds
         self.program = program
         self.layout = layout  # how tensors are split over a device mesh (`tensorc.sharding`)
         self.facts = Facts.of(program)
         self.page = Page(self.imports, self.helpers)
         self.params = {spec.name: self.page.names.claim(spec.name) for spec in program.inputs}
-        self.sizes: SizeText = (
+        self.sizes: SizeText = (  # for these sizes, or generic: the `Given` ones by keyword
             StaticSizes(sizes)
-            if sizes is not None
-            else SymbolicSizes(program, self.page.names, self.params, self.module)
+            if isinstance(sizes, Sizes)
+            else SymbolicSizes(program, self.page.names, self.params, self.module, sizes)
         )
         self.first_tensor = next((self.params[name] for name in self.facts.tensor_inputs), None)
         self.needs = Needs()

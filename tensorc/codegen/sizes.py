@@ -91,16 +91,26 @@ class StaticSizes(SizeText):
         return repr(tuple(self.sizes.ellipsis))
 
 
+Given = frozenset[str]  # the indices whose sizes a call of generic code gives by keyword
+
+
 class SymbolicSizes(SizeText):
     """Sizes read off the inputs' shapes (`n_i = A.shape[0]`) or passed by keyword. A size
     gets its name when the body first needs it; the prologue then computes the names used."""
 
-    def __init__(self, program: ir.Program, names: Names, params: dict[str, str], module: str):
+    def __init__(
+        self,
+        program: ir.Program,
+        names: Names,
+        params: dict[str, str],
+        module: str,
+        given: Given = frozenset(),
+    ):
         self.program = program
         self.names = names
         self.params = params
         self.module = module
-        self.sources = size_sources(program)
+        self.sources = size_sources(program, given)
         self.keyword_sizes = [
             index for index, source in self.sources.items() if isinstance(source, KeywordSize)
         ]

@@ -32,9 +32,10 @@ class KeywordSize:
 SizeSource = AxisSize | KeywordSize | ranges.Derived | ranges.Alias
 
 
-def size_sources(program: ir.Program) -> dict[str, SizeSource]:
+def size_sources(program: ir.Program, given: frozenset[str] = frozenset()) -> dict[str, SizeSource]:
     """Where generated code finds each index's size: an input's axis, a keyword argument, or
-    the positions that use it."""
+    the positions that use it. An index in `given` that no input's axis sizes is taken by
+    keyword, not derived: a caller may ask for fewer window offsets than the shapes allow."""
     inputs = {spec.name for spec in program.inputs}
     sources: dict[str, SizeSource] = {}
     composed: list[tuple[tuple[str, ...], str, int]] = []
@@ -69,6 +70,9 @@ def size_sources(program: ir.Program) -> dict[str, SizeSource]:
         else:
             break
     indices = all_indices(program)
+    sources.update(
+        {index: KeywordSize(index) for index in given & indices.keys() if index not in sources}
+    )
     sources.update(ranges.derived_sources(program, set(sources), indices))
     check_extents_known(program, sources)
     for index in indices:

@@ -158,6 +158,22 @@ def test_softmax_of_an_integer_input(backend, program):
     np.testing.assert_allclose(as_numpy(result), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "bool"])
+@pytest.mark.parametrize("program", ["y[i] = sigmoid(x[i])", "y[i] = silu(x[i])"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigmoid_of_unsigned_or_boolean_input(backend, program, dtype):
+    """NumPy's sigmoid negated the input in its own dtype: uint8 wrapped around (sigmoid(1)
+    was 0) and bool raised. A framework whose kernel refuses integers says so."""
+    values = [0, 1, 1, 0] if dtype == "bool" else [0, 1, 2, 3]
+    expected = tc.compile(program, backend="numpy")(np.asarray(values, dtype=float))
+    try:
+        result = tc.compile(program, backend=backend)(array(backend, values, dtype))
+    except tc.TensorcError:
+        assert backend != "numpy"
+        return
+    np.testing.assert_allclose(as_numpy(result), expected, rtol=1e-6)
+
+
 # --- a computed Python number in a product ----------------------------------------------------
 
 

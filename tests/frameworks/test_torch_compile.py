@@ -358,3 +358,31 @@ def test_a_pool_derivative_exports_with_a_dynamic_batch():
     exported = torch.export.export(Model(), example, dynamic_shapes=({0: batch}, {0: batch}))
     x, g = rand(5, 3, 6, 6).round(decimals=1), rand(5, 3, 3, 3)
     torch.testing.assert_close(exported.module()(x, g), gradient(X=x, G=g))
+
+
+@pytest.mark.parametrize("offsets", [2, 3])
+def test_a_window_size_given_by_keyword_under_dynamic_shapes(offsets):
+    """A size the shapes would also give (here 3: X is 9 wide, G 4) may be given smaller by
+    keyword; the generic function takes it rather than failing on an unexpected keyword."""
+    gradient = tc.grad(POOL_LOSS, wrt=("X",), backend="torch")
+    compiled = torch.compile(
+        lambda x, g: gradient(X=x, G=g, p=offsets, q=offsets),
+        fullgraph=True,
+        backend="aot_eager",
+        dynamic=True,
+    )
+    for n, width in [(2, 9), (3, 11)]:
+        x, g = rand(n, 2, width, width), rand(n, 2, 4, 4)
+        want = gradient(X=x, G=g, p=offsets, q=offsets)
+        torch.testing.assert_close(compiled(x, g), want)
+        assert bool((want[0][..., 8] == 0).all()) == (offsets == 2)  # column 8: in no window?
+    no_graph_breaks()
+
+
+def test_a_size_read_off_a_shape_may_also_be_given_under_dynamic_shapes():
+    f = fresh(MATMUL)
+    compiled = torch.compile(lambda a, b: f(A=a, B=b, i=a.shape[0]), fullgraph=True, dynamic=True)
+    for rows, width in [(3, 5), (6, 2)]:
+        a, b = rand(rows, 4), rand(4, width)
+        torch.testing.assert_close(compiled(a, b), a @ b)
+    no_graph_breaks()
