@@ -62,10 +62,9 @@ SPELLINGS = {
 _HELPERS = {
     "_sigmoid": '''
 def _sigmoid(x):
-    """1 / (1 + exp(-x)), without overflow for large negative x; integers and booleans made
+    """1 / (1 + exp(-x)), without overflow for large negative x; integers and booleans in
     float64 first (-x wraps around in unsigned integers)."""
-    x = np.asarray(x)
-    return np.exp(-np.logaddexp(0, -(x if x.dtype.kind in "fc" else x.astype(np.float64))))
+    return np.exp(-np.logaddexp(0, -_float(np.asarray(x))))
 ''',
     "_erf": '''
 def _erf(x):

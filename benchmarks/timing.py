@@ -141,10 +141,7 @@ def measure_interleaved(
         order = list(range(len(items)))
         shuffle = random.Random(0).shuffle
         for _ in range(blocks):
-            # each round in its own order, so that no variant always follows the same one:
-            # on JAX, a call right after the forward passes (which had just freed their
-            # outputs) ran ~10% faster than the same call placed elsewhere
-            shuffle(order)
+            shuffle(order)  # what a call leaves behind can speed up the next: see above
             for i in order:
                 wall, cpu = items[i].block_with_cpu(numbers[i])
                 per_call[i].append(wall / numbers[i])

@@ -18,18 +18,6 @@ from tensorc.tracing import symbolic
 # --- binding arguments to names -------------------------------------------------------------
 
 
-class _IntegerTypes(dict[type, bool]):
-    """Whether a type is an integer type (NumPy's too), remembered: an ABC check per call
-    would cost as much as the rest of a keyword call's lookup."""
-
-    def __missing__(self, kind: type) -> bool:
-        self[kind] = found = issubclass(kind, Integral)
-        return found
-
-
-INTEGER_TYPES = _IntegerTypes()
-
-
 def bind(
     names: Sequence[str],
     args: tuple[Any, ...],

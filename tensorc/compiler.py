@@ -21,7 +21,7 @@ from tensorc.ir import nodes as ir
 from tensorc.ir.lower import lower_program
 from tensorc.ir.printer import format_program
 from tensorc.ir.shapes import Sizes
-from tensorc.ir.sources import KeywordSize, size_sources
+from tensorc.ir.sources import Given, KeywordSize, size_sources
 from tensorc.passes import LOWERING, PASSES, Pass, run
 from tensorc.sharding import Layout
 
@@ -75,19 +75,14 @@ def describe(program: ir.Program, sizes: Sizes, passes: Sequence[Pass] = PASSES)
 
 
 def generate(
-    program: ir.Program,
-    backend: str,
-    sizes: Sizes | None,
-    layout: Layout | None = None,
-    given: frozenset[str] = frozenset(),
+    program: ir.Program, backend: str, sizes: Sizes | Given, layout: Layout | None = None
 ) -> str:
-    """Backend source for optimised IR: generic in the sizes when `sizes` is None (taking the
-    indices in `given` by keyword); each tensor laid out over a device mesh as `layout` says,
-    if given (ShapeError for a size that its mesh axes do not divide)."""
-    if layout is not None and sizes is not None:
+    """Backend source for optimised IR: for these sizes, or generic code that reads them off
+    shapes and takes the `Given` ones by keyword; each tensor laid out over a device mesh as
+    `layout` says, if any (ShapeError for a size that its mesh axes do not divide)."""
+    if layout is not None and isinstance(sizes, Sizes):
         layout.check_sizes(sizes)
-    generator = backends.backend(backend).generator
-    return generator(program, given if sizes is None else sizes, layout).generate()
+    return backends.backend(backend).generator(program, sizes, layout).generate()
 
 
 def load(source: str, backend: str) -> Callable[..., Any]:

@@ -96,6 +96,18 @@ class ProgramError(TensorcError):
     """A well-formed program that means nothing: unknown functions, names used two ways, bad returns."""
 
 
+def backend_failure(error: Exception, backend: str | None) -> TensorcError:
+    """What a failure of the generated code on checked arguments is reported as."""
+    if isinstance(error, IndexError):  # raised by the checks of tensor-valued positions
+        return PositionError(str(error))
+    # Shapes were checked; what fails now is the backend itself (1/0 on Python numbers,
+    # mixed dtypes that a framework's matmul refuses, out of memory, ...).
+    return TensorcError(
+        f"the generated {backend or 'backend'} code failed on these arguments: "
+        f"{type(error).__name__}: {error}"
+    )
+
+
 class TensorcWarning(UserWarning):
     """A program that means something, though likely not what was meant (an index summed
     alone beside a similar name: a typo?)."""

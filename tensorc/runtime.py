@@ -16,7 +16,6 @@ from typing import Any
 
 from tensorc import backends, compiler, sharding, tracing
 from tensorc.arguments import (
-    INTEGER_TYPES,
     bind,
     choose_backend,
     converter,
@@ -25,11 +24,13 @@ from tensorc.arguments import (
     size_keyword,
     size_keywords,
 )
-from tensorc.errors import PositionError, TensorcError
+from tensorc.errors import TensorcError, backend_failure
 from tensorc.ir import nodes as ir
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import Sizes, all_indices, infer_sizes, reads
+from tensorc.ir.sources import NONE_GIVEN, Given
 from tensorc.passes import PASSES, Pass
+from tensorc.plans import Plans, keyword_key, signature
 
 __all__ = [
     "CACHE",
@@ -41,7 +42,6 @@ __all__ = [
     "size_keyword",
 ]
 
-PLANS_PER_PROGRAM = 64
 PROGRAMS_CACHED = 512
 
 
@@ -60,11 +60,7 @@ class Program:
         self._passes = tuple(passes)
         self._sharded = sharded  # the layout over a device mesh (`tc.compile(mesh=, shard=)`)
         self._layout = sharded.layout if sharded else None
-        self._plans: dict[Any, Callable[..., Any]] = {}
-        self._generated: dict[Any, Callable[..., Any]] = {}  # the generated function of each plan
-        self._lock = threading.Lock()  # for changes to the plan cache; lookups need none
-        # (positional signature, keyword signature) -> (plan, the inputs given by keyword)
-        self._keyword_plans: dict[Any, tuple[Callable[..., Any], tuple[str, ...]]] = {}
+        self._plans = Plans()
         self._inputs = tuple(spec.name for spec in program.inputs)
         self._keywords = size_keywords(self._inputs, all_indices(program))
         self._scalars = {spec.name for spec in program.inputs if spec.is_scalar}
@@ -96,7 +92,7 @@ class Program:
         if self._source is None:
             optimised = compiler.optimise(self._program, compiler.UNKNOWN_SIZES, self._passes)
             backend = self._backend or backends.DEFAULT
-            self._source = compiler.generate(optimised, backend, None, self._layout)
+            self._source = compiler.generate(optimised, backend, NONE_GIVEN, self._layout)
         return self._source
 
     @property
@@ -160,9 +156,9 @@ class Program:
         function = None
         try:
             if not kwargs:
-                function = self._plans.get(_signature(args))
+                function = self._plans.get(signature(args))
             else:
-                found = self._keyword_plans.get(_keyword_key(args, kwargs))
+                found = self._plans.keywords.get(keyword_key(args, kwargs))
                 if found is not None:
                     function, named = found
                     args = (*args, *[kwargs[name] for name in named])
@@ -175,7 +171,14 @@ class Program:
         except Exception as error:
             if tracing.compiling():  # a graph compiler's own signals pass through as they are
                 raise
-            raise _failure(error, self._backend) from error
+            raise backend_failure(error, self._backend) from error
+
+    def traced_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A call handed to a tracer (`tracing.call`), planned here even while it traces: where
+        it cannot record the call as one, it runs it again (a ShapeError then reaches the
+        caller, instead of handing the call over again and again)."""
+        function, args = self._plan(args, kwargs)
+        return function(*args)
 
     def _plan(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -184,26 +187,19 @@ class Program:
         positional, sizes_given = self._arguments(args, kwargs)
         # TensorcError for what is not an array; symbolic sizes get the generic function
         symbolic = tracing.any_symbolic([shape_of(v) for v in positional], sizes_given)
-        key: Any = ("symbolic", *map(type, positional)) if symbolic else _signature(positional)
+        key: Any = ("symbolic", *map(type, positional)) if symbolic else signature(positional)
         if sizes_given:  # the generic function takes the sizes given, whatever their values
             key = (key, tuple(sorted(sizes_given if symbolic else sizes_given.items())))
         function = self._plans.get(key)
         if function is None:
             function, generated = self._make_plan(positional, sizes_given, symbolic)
-            with self._lock:
-                if len(self._keyword_plans) >= PLANS_PER_PROGRAM:
-                    self._keyword_plans.clear()
-                if len(self._plans) >= PLANS_PER_PROGRAM:
-                    oldest = next(iter(self._plans))
-                    del self._plans[oldest]
-                    compiler.unload(self._generated.pop(oldest))
-                self._plans[key] = function
-                self._generated[key] = generated
-        if symbolic:
-            return _taking(function, self._generated[key], sizes_given), tuple(positional)
+            self._plans.add(key, function, generated)
+        if symbolic:  # one plan serves every value: each trace checks its own (and guards them)
+            self._sizes(positional, sizes_given)
+            return functools.partial(function, **sizes_given), tuple(positional)
         if kwargs:  # remember how these keywords bind, for the next call
             named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
-            self._keyword_plans[_keyword_key(args, kwargs)] = (function, named)
+            self._plans.keywords[keyword_key(args, kwargs)] = (function, named)
         return function, tuple(positional)
 
     def _arguments(
@@ -230,11 +226,14 @@ class Program:
     ) -> tuple[Callable[..., Any], Callable[..., Any]]:
         """The function to call (the generic one for symbolic sizes) and the generated one."""
         backend, sizes = self._sizes(positional, sizes_given)
-        planned, known = (compiler.UNKNOWN_SIZES, None) if symbolic else (sizes, sizes)
+        planned = compiler.UNKNOWN_SIZES if symbolic else sizes
         optimised = compiler.optimise(self._program, planned, self._passes)
-        source = compiler.generate(optimised, backend, known, self._layout, frozenset(sizes_given))
+        sized = Given(sizes_given) if symbolic else sizes  # generic code takes these by keyword
+        source = compiler.generate(optimised, backend, sized, self._layout)
         generated = compiler.load(source, backend)
         function = self._sharded.wrap(generated) if self._sharded else generated
+        if symbolic:
+            function = _taking(function, frozenset(inspect.signature(generated).parameters))
         convert = converter(backend, self._shown, positional)
         if convert is None:
             return function, generated
@@ -243,61 +242,14 @@ class Program:
     def __del__(self) -> None:
         if compiler is None:  # interpreter shutdown: the modules are going anyway
             return
-        for generated in getattr(self, "_generated", {}).values():
-            compiler.unload(generated)
+        if hasattr(self, "_plans"):
+            self._plans.unload()
 
 
-def _failure(error: Exception, backend: str | None) -> TensorcError:
-    """What a failure of the generated code on checked arguments is reported as."""
-    if isinstance(error, IndexError):  # raised by the checks of tensor-valued positions
-        return PositionError(str(error))
-    # Shapes were checked; what fails now is the backend itself (1/0 on Python numbers,
-    # mixed dtypes that a framework's matmul refuses, out of memory, ...).
-    return TensorcError(
-        f"the generated {backend or 'backend'} code failed on these arguments: "
-        f"{type(error).__name__}: {error}"
-    )
-
-
-def _signature(values: Sequence[Any]) -> tuple[Any, ...]:
-    """What a plan depends on: the arguments' types, then their shapes (None for a number);
-    on every call's hot path, so up to three are written out (a comprehension costs more)."""
-    if len(values) == 2:
-        a, b = values
-        return type(a), type(b), getattr(a, "shape", None), getattr(b, "shape", None)
-    if len(values) == 1:
-        return type(values[0]), getattr(values[0], "shape", None)
-    if len(values) == 3:
-        a, b, c = values
-        shapes = getattr(a, "shape", None), getattr(b, "shape", None), getattr(c, "shape", None)
-        return type(a), type(b), type(c), *shapes
-    return (*map(type, values), *[getattr(value, "shape", None) for value in values])
-
-
-def _taking(
-    function: Callable[..., Any], generated: Callable[..., Any], sizes: dict[str, int]
-) -> Callable[..., Any]:
-    """A generic function given the sizes passed by keyword that it takes: the others are read
-    off shapes, which planning checked them against."""
-    taken = inspect.signature(generated).parameters
-    return functools.partial(function, **{name: n for name, n in sizes.items() if name in taken})
-
-
-def _keyword_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The signature of a call with keywords: types and shapes, and the values of sizes
-    (integers, whose plans differ by value, where a NumPy integer's `.shape` is `()`)."""
-    positional = _signature(args)
-    named = tuple(
-        [
-            (
-                name,
-                type(value),
-                value if INTEGER_TYPES[type(value)] else getattr(value, "shape", None),
-            )
-            for name, value in sorted(kwargs.items())
-        ]
-    )
-    return positional, named
+def _taking(function: Callable[..., Any], taken: frozenset[str]) -> Callable[..., Any]:
+    """A generic function that drops the sizes given by keyword that it does not take: it reads
+    them off shapes, which each trace checks them against."""
+    return lambda *args, **sizes: function(*args, **{k: v for k, v in sizes.items() if k in taken})
 
 
 class ProgramCache:

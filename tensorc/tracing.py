@@ -87,7 +87,7 @@ def call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _run(name: str, /, *args: Any, **kwargs: Any) -> Any:
-    return _programs[name](*args, **kwargs)
+    return _programs[name].traced_call(args, kwargs)
 
 
 def einsum(operands: tuple[Any, ...], options: dict[str, Any]) -> Any:

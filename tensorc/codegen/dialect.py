@@ -12,9 +12,10 @@ from tensorc.codegen.facts import Facts
 from tensorc.codegen.kernels import Kernels
 from tensorc.codegen.page import Function, Needs, Page, parameters
 from tensorc.codegen.products import Products
-from tensorc.codegen.sizes import Given, SizeText, StaticSizes, SymbolicSizes
+from tensorc.codegen.sizes import SizeText, StaticSizes, SymbolicSizes
 from tensorc.ir import nodes as ir
 from tensorc.ir.shapes import Sizes
+from tensorc.ir.sources import Given
 from tensorc.ops import OPS
 from tensorc.passes.fuse_normalisations import written_out
 from tensorc.sharding import Layout

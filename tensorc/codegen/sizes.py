@@ -18,7 +18,14 @@ from tensorc.ir.labels import ELLIPSIS, Extent
 from tensorc.ir.labels import parts as label_parts
 from tensorc.ir.nodes import display_name
 from tensorc.ir.shapes import Sizes, reads
-from tensorc.ir.sources import AxisSize, KeywordSize, SizeSource, size_sources
+from tensorc.ir.sources import (
+    NONE_GIVEN,
+    AxisSize,
+    Given,
+    KeywordSize,
+    SizeSource,
+    size_sources,
+)
 
 
 def _needs(source: SizeSource) -> tuple[str, ...]:
@@ -91,9 +98,6 @@ class StaticSizes(SizeText):
         return repr(tuple(self.sizes.ellipsis))
 
 
-Given = frozenset[str]  # the indices whose sizes a call of generic code gives by keyword
-
-
 class SymbolicSizes(SizeText):
     """Sizes read off the inputs' shapes (`n_i = A.shape[0]`) or passed by keyword. A size
     gets its name when the body first needs it; the prologue then computes the names used."""
@@ -104,7 +108,7 @@ class SymbolicSizes(SizeText):
         names: Names,
         params: dict[str, str],
         module: str,
-        given: Given = frozenset(),
+        given: Given = NONE_GIVEN,
     ):
         self.program = program
         self.names = names

@@ -30,9 +30,11 @@ class KeywordSize:
 
 
 SizeSource = AxisSize | KeywordSize | ranges.Derived | ranges.Alias
+Given = frozenset[str]  # the indices whose sizes a call of generic code passes by keyword
+NONE_GIVEN: Given = frozenset()
 
 
-def size_sources(program: ir.Program, given: frozenset[str] = frozenset()) -> dict[str, SizeSource]:
+def size_sources(program: ir.Program, given: Given = NONE_GIVEN) -> dict[str, SizeSource]:
     """Where generated code finds each index's size: an input's axis, a keyword argument, or
     the positions that use it. An index in `given` that no input's axis sizes is taken by
     keyword, not derived: a caller may ask for fewer window offsets than the shapes allow."""

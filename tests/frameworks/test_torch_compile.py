@@ -381,8 +381,37 @@ def test_a_window_size_given_by_keyword_under_dynamic_shapes(offsets):
 
 def test_a_size_read_off_a_shape_may_also_be_given_under_dynamic_shapes():
     f = fresh(MATMUL)
-    compiled = torch.compile(lambda a, b: f(A=a, B=b, i=a.shape[0]), fullgraph=True, dynamic=True)
+    compiled = torch.compile(
+        lambda a, b: f(A=a, B=b, i=a.shape[0]), fullgraph=True, backend="aot_eager", dynamic=True
+    )
     for rows, width in [(3, 5), (6, 2)]:
         a, b = rand(rows, 4), rand(4, width)
         torch.testing.assert_close(compiled(a, b), a @ b)
     no_graph_breaks()
+
+
+def test_every_trace_checks_the_sizes_it_gives():
+    """One generic plan serves every trace that gives the same keywords; each trace checks
+    its own values against the shapes (a second trace read 8 values of a 9-long x with a
+    3-long w, padding with zeros, and a wrong `i` was dropped)."""
+    conv = fresh(CONV)
+    f = torch.compile(lambda x, w, i: conv(x, w, i=i), backend="aot_eager", dynamic=True)
+    x, w = rand(9), rand(3)
+    torch.testing.assert_close(f(x, w, 5), conv(x, w, i=5))
+    with pytest.raises(tc.ShapeError, match="reads outside"):
+        f(x, w, 8)
+    matmul = fresh(MATMUL)
+    g = torch.compile(lambda a, b, extra: matmul(A=a, B=b, i=a.shape[0] + extra), dynamic=True)
+    a, b = rand(3, 4), rand(4, 5)
+    torch.testing.assert_close(g(a, b, 0), a @ b)
+    with pytest.raises(tc.ShapeError, match="'i' has size 4 from the keyword"):
+        g(a, b, 1)
+
+
+def test_shapes_refused_while_tracing_raise_a_shape_error():
+    """Where dynamo cannot record the call as one (planning refused the shapes), it breaks
+    the graph and runs the call, tracing its frames: that handed the call over again and
+    again, until a RecursionError."""
+    f = torch.compile(fresh(MATMUL), backend="aot_eager")
+    with pytest.raises(tc.ShapeError, match="index 'j' has size 4 in A but size 5 in B"):
+        f(rand(3, 4), rand(5, 2))

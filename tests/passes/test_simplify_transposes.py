@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import tensorc as tc
 from tensorc.compiler import UNKNOWN_SIZES, front_end, generate, load
 from tensorc.ir import nodes as ir
+from tensorc.ir.sources import NONE_GIVEN
 from tensorc.passes.contractions_to_matmul import contractions_to_matmul
 from tensorc.passes.simplify_transposes import simplify_transposes
 
@@ -158,7 +159,7 @@ def test_simplified_hand_built_ir_generates_the_same_values():
             (),
             "Y[k, j, i] = X[i, j, k]",
         )
-        function = load(generate(program, "numpy", None), "numpy")
+        function = load(generate(program, "numpy", NONE_GIVEN), "numpy")
         np.testing.assert_array_equal(function(x), x.transpose(2, 1, 0))
 
 

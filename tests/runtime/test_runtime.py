@@ -7,7 +7,6 @@ import contextlib
 import inspect
 import threading
 import timeit
-from collections import OrderedDict
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +15,7 @@ import pytest
 import torch
 
 import tensorc as tc
-from tensorc import runtime
+from tensorc import plans, runtime
 
 MATMUL = "C[i, k] = A[i, j] * B[j, k]"
 SPLIT = "X[b, h, n, d] = Y[b, n, (h d)]"
@@ -88,7 +87,7 @@ def test_a_plan_is_made_once_per_signature(count_generated, rng):
 
 
 def test_the_plan_cache_per_program_is_bounded(monkeypatch, rng):
-    monkeypatch.setattr(runtime, "PLANS_PER_PROGRAM", 4)
+    monkeypatch.setattr(plans, "PLANS_PER_PROGRAM", 4)
     f = tc.compile("y[i] = x[i] * 2 + 1", backend="numpy", passes=())
     for n in range(1, 11):
         x = rng.standard_normal(n)
@@ -99,7 +98,7 @@ def test_the_plan_cache_per_program_is_bounded(monkeypatch, rng):
 
 
 def test_default_plan_limit():
-    assert runtime.PLANS_PER_PROGRAM == 64
+    assert plans.PLANS_PER_PROGRAM == 64
 
 
 def test_a_cached_call_adds_only_microseconds(rng):
@@ -376,7 +375,7 @@ def test_threads_compile_and_call_distinct_and_shared_programs():
     assert tc.compile("C[i, k] = A[i, j] * B[j, k] * s[k]", backend="numpy") is shared
 
 
-class _MeetingPlans(OrderedDict):
+class _MeetingPlans(plans.Plans):
     """A plan table where a thread that looks for the oldest plan waits, with what it found,
     until a second thread has looked too: two threads evicting at the same moment."""
 
@@ -391,10 +390,13 @@ class _MeetingPlans(OrderedDict):
 
 
 def test_concurrent_plan_evictions(monkeypatch):
-    monkeypatch.setattr(runtime, "PLANS_PER_PROGRAM", 1)
+    monkeypatch.setattr(plans, "PLANS_PER_PROGRAM", 1)
     f = tc.compile("y[i] = x[i] * 3", backend="numpy", passes=())
     f(np.ones(1))
-    f._plans = _MeetingPlans(f._plans)
+    meeting = _MeetingPlans()
+    meeting.update(f._plans)
+    meeting.generated.update(f._plans.generated)
+    f._plans = meeting
     errors: list[BaseException] = []
 
     def call(n: int) -> None:
@@ -416,9 +418,9 @@ def test_keyword_calls_reuse_their_plan_and_bind_by_name():
     f = tc.compile("Out[b, h, n, d] = Keyed[b, n, (h d)]", backend="numpy")
     y = np.arange(24.0).reshape(1, 2, 12)
     first = f(Keyed=y, h=3)
-    assert len(f._keyword_plans) == 1
+    assert len(f._plans.keywords) == 1
     again = f(Keyed=y, h=3)  # the keyword fast path
     np.testing.assert_array_equal(again, first)
     np.testing.assert_array_equal(f(Keyed=y, h=4), y.reshape(1, 2, 4, 3).transpose(0, 2, 1, 3))
     np.testing.assert_array_equal(f(y, h=3), first)
-    assert len(f._keyword_plans) == 3
+    assert len(f._plans.keywords) == 3

@@ -1,4 +1,4 @@
-"""The plan key of a call without keywords (`runtime._signature`, written out for up to three
+"""The plan key of a call without keywords (`plans.signature`, written out for up to three
 arguments): every arity finds its plan again, and a new type or shape of any one argument
 makes a new plan, for NumPy arrays, torch tensors and Python numbers alike."""
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tensorc as tc
-from tensorc import runtime
+from tensorc import plans
 
 # y = the sum of n inputs, each over i
 SOURCES = {n: " + ".join(f"x{k}[i]" for k in range(n)) for n in range(1, 6)}
@@ -34,9 +34,9 @@ def test_each_arity_finds_its_plan_and_tells_types_and_shapes_apart(n, count_gen
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
 def test_the_key_is_the_types_then_the_shapes(n):
     values = [np.zeros((k + 1, 2)) if k % 2 else 2.5 for k in range(n)]
-    key = runtime._signature(values)
+    key = plans.signature(values)
     assert key == (*map(type, values), *[getattr(v, "shape", None) for v in values])
-    assert runtime._signature(tuple(values)) == key
+    assert plans.signature(tuple(values)) == key
 
 
 def test_python_numbers_and_zero_dimensional_arrays_get_their_own_plans(count_generated):
