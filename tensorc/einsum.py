@@ -56,6 +56,20 @@ def einsum(
         given = dict(backend=backend, optimize=path, out=out, dtype=dtype, order=order)
         options = {name: value for name, value in given.items() if value is not None}
         return tracing.einsum(operands, dict(options, casting=casting))
+    return einsum_here(operands, backend, optimize, out, dtype, order, casting)
+
+
+def einsum_here(
+    operands: tuple[Any, ...],
+    backend: str | None = None,
+    optimize: Any = AUTO,
+    out: Any = None,
+    dtype: Any = None,
+    order: str = "K",
+    casting: str = "safe",
+) -> Any:
+    """`einsum`, planned and run here even while a tracer works: what a traced call runs
+    (`tracing.einsum`), which must not hand the call over again (see `Program.traced_call`)."""
     plain = out is None and dtype is None and order == "K" and casting == "safe"
     if (
         plain

@@ -96,9 +96,9 @@ def einsum(operands: tuple[Any, ...], options: dict[str, Any]) -> Any:
 
 
 def _einsum(*operands: Any, **options: Any) -> Any:
-    from tensorc.einsum import einsum
+    from tensorc.einsum import einsum_here
 
-    return einsum(*operands, **options)
+    return einsum_here(operands, **options)
 
 
 def _opaque(function: Callable[..., Any]) -> Callable[..., Any]:

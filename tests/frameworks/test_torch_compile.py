@@ -415,3 +415,6 @@ def test_shapes_refused_while_tracing_raise_a_shape_error():
     f = torch.compile(fresh(MATMUL), backend="aot_eager")
     with pytest.raises(tc.ShapeError, match="index 'j' has size 4 in A but size 5 in B"):
         f(rand(3, 4), rand(5, 2))
+    g = torch.compile(lambda a, b: tc.einsum("ij,jk->ik", a, b), backend="aot_eager")
+    with pytest.raises(tc.ShapeError, match="'j' has size 4 in operand 0 but size 5"):
+        g(rand(3, 4), rand(5, 2))
