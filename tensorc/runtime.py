@@ -191,11 +191,12 @@ class Program:
         if sizes_given:  # the generic function takes the sizes given, whatever their values
             key = (key, tuple(sorted(sizes_given if symbolic else sizes_given.items())))
         function = self._plans.get(key)
-        if function is None:
+        if function is None:  # making the plan checks the sizes
             function, generated = self._make_plan(positional, sizes_given, symbolic)
             self._plans.add(key, function, generated)
-        if symbolic:  # one plan serves every value: each trace checks its own (and guards them)
+        elif symbolic:  # one plan serves every value: each trace checks its own (and guards them)
             self._sizes(positional, sizes_given)
+        if symbolic:
             return functools.partial(function, **sizes_given), tuple(positional)
         if kwargs:  # remember how these keywords bind, for the next call
             named = tuple(name for name in self._inputs[len(args) :] if name in kwargs)
