@@ -100,6 +100,7 @@ class JaxGenerator(JaxPlaces):
         "zeros_like": "_zeros_like({x})",
         "ones_like": "_ones_like({x})",
         "count": "_count({c}, {x}, {axes})",
+        "sum_of_products": "_sum_of_products({x}, {y}, {axes})",
     }
 
     def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:

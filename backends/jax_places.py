@@ -166,6 +166,13 @@ def _count(c, x, axes):
         return jnp.sum(c, axis=axes).astype(x.dtype)
     return jnp.sum(jnp.where(c, x ** 0, 0), axis=axes)
 '''
+PLACES_HELPERS["_sum_of_products"] = '''
+def _sum_of_products(x, y, axes):
+    """sum(x * y) over axes, in the dtype of x * y (as einsum gives it): XLA fuses the
+    product into the sum, where einsum's dot needs both operands, transposed, in memory."""
+    product = x * y
+    return jnp.sum(product, axis=axes, dtype=product.dtype)
+'''
 
 PLACES_HELPERS["_take_or_zero"] = '''
 def _take_or_zero(x, positions, axis):

@@ -24,6 +24,7 @@ from tensorc.autodiff.forward import Forward
 from tensorc.autodiff.program import Program as Prepared
 from tensorc.autodiff.program import check_wrt, prepare
 from tensorc.autodiff.reverse import Gradient, Reverse
+from tensorc.autodiff.standardised import hoist
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast, parse_einsum, parse_program, unparse
 from tensorc.frontend.parser import ast_depth
@@ -131,7 +132,8 @@ def derive(source: str, wrt: tuple[str, ...], mode: str, einsum: bool = False) -
 
 
 def _reverse(program: Prepared, wrt: tuple[str, ...], mode: str) -> Plan:
-    builder = Reverse(program, wrt)
+    program, standardised = hoist(program)  # a layer norm's derivative in closed form
+    builder = Reverse(program, wrt, standardised)
     outputs = program.outputs
     seeds: list[tuple[str, ast.Expr]] = []
     cotangents: list[str] = []

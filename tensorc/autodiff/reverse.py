@@ -12,13 +12,14 @@ sums a gradient over the batch axes along which an input was broadcast.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tensorc.autodiff import expr as ex
 from tensorc.autodiff import positions
 from tensorc.autodiff.program import Program, Statement
 from tensorc.autodiff.rules import rule_at
+from tensorc.autodiff.standardised import Standardisations
 from tensorc.autodiff.writes import Placed, Writes
 from tensorc.errors import TensorcError
 from tensorc.frontend import ast
@@ -43,9 +44,10 @@ class Gradient:
 
 
 class Reverse(Writes):
-    def __init__(self, program: Program, wrt: tuple[str, ...]):
+    def __init__(self, program: Program, wrt: tuple[str, ...], standardised: Standardisations):
         super().__init__(program, program.depends_on(wrt))
         self.wrt = wrt
+        self.standardised = standardised  # each xhat of `standardised.hoist`
         self.terms: dict[tuple[str, bool], list[ast.Expr]] = {}
         self._canonical: dict[str, tuple[tuple[str, ...], bool]] = {}
         self.results: dict[str, str] = {}
@@ -70,7 +72,8 @@ class Reverse(Writes):
                 terms = self.terms.pop((statement.target, batched), [])
                 if terms or (placed and not batched):
                     adjoint = self.adjoint(statement, terms, batched, [] if batched else placed)
-                    self.statement(statement, adjoint)
+                    if not self.closed_form(statement, adjoint, batched):
+                        self.statement(statement, adjoint)
         return [self.gradient(name) for name in self.wrt]
 
     def adjoint(
@@ -128,24 +131,13 @@ class Reverse(Writes):
         else:
             reads = self.program.input_reads.get(name) or [()]
             distinct = [r for r in reads if len(set(ex.expanded(r))) == len(ex.expanded(r))]
-            result = (distinct[0], False) if distinct else (self._fresh_axes(reads[0]), True)
+            result = (
+                (distinct[0], False)
+                if distinct
+                else (_fresh_axes(reads[0], self.names.claim), True)
+            )
         self._canonical[name] = result
         return result
-
-    def _fresh_axes(self, labels: tuple[str, ...]) -> tuple[str, ...]:
-        seen: set[str] = set()
-        out = []
-        for label in labels:
-            if isinstance(label, Composed) and set(label.parts) & seen:
-                raise TensorcError(
-                    "cannot differentiate a composed axis that repeats an index of its tensor"
-                )
-            if label in seen:
-                out.append(self.names.claim(label))
-            else:
-                out.append(label)
-            seen.update(ex.expanded((label,)))
-        return tuple(out)
 
     def add_term(self, name: str, term: ast.Expr) -> None:
         labels, _ = self.canonical(name)
@@ -207,6 +199,17 @@ class Reverse(Writes):
         g = self.sum_over(statement.indices - value_indices, cotangent, statement.order, base)
         self.visit(root, g, statement)
 
+    def closed_form(self, statement: Statement, cotangent: ast.Expr, batched: bool) -> bool:
+        """Gives the cotangent of a standardisation to X at once (`standardised`), if the
+        statement is one, its cotangent has no batch axes and nothing differentiates eps."""
+        found = None if batched else self.standardised.get(statement.target)
+        if found is None or (found.eps is not None and self.is_active(found.eps)):
+            return False
+        c = self.simple(cotangent, self.base(statement), statement.order)
+        term = found.derivative(statement.read(), c)
+        self.read_term(found.x.tensor, ex.labels_of(found.x.axes), term, statement.order)
+        return True
+
     def visit(self, node: ast.Expr, g: ast.Expr, st: Statement) -> None:
         """Adds the contributions of subexpression `node`, whose cotangent is `g`."""
         if not self.is_active(node):
@@ -239,6 +242,20 @@ class Reverse(Writes):
         lacks (for a factor of a product, a contraction)."""
         summed = nominal - self.free(child)
         self.visit(child, self.sum_over(summed, g, st.order, self.base(st)), st)
+
+
+def _fresh_axes(labels: tuple[str, ...], claim: Callable[[str], str]) -> tuple[str, ...]:
+    """Axes for a read that repeats an index (a diagonal): each repeat gets a fresh name."""
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        if isinstance(label, Composed) and set(label.parts) & seen:
+            raise TensorcError(
+                "cannot differentiate a composed axis that repeats an index of its tensor"
+            )
+        out.append(claim(label) if label in seen else label)
+        seen.update(ex.expanded((label,)))
+    return tuple(out)
 
 
 def _reads_as(term: ast.Expr, labels: tuple[str, ...] | None) -> bool:

@@ -11,7 +11,11 @@ any code is written, and written as the kernel that the framework's autograd its
   power is a transcendental function to XLA, several times the cost of a pass);
 - `count`, `sum[j](where(c, x ** 0, 0))`: how many elements c holds for ({c}, {x}, {axes}),
   counted in integers, then in x's dtype: exact, and a float sum over axes that are not the
-  last is several times slower under XLA (it may not reorder the additions).
+  last is several times slower under XLA (it may not reorder the additions);
+- `sum_of_products`, a dot product of two batches of vectors (a matmul of vectors, its
+  operands transposed alike or not at all): the product summed over `{axes}` of the operands
+  as stored ({x}, {y}, {axes}); XLA then fuses the product into the sum, where its dot needs
+  both operands, transposed, in memory.
 
 These three are helpers that check x's dtype when they run (the plan does not know it): for a
 bool or an integer x they compute the formula itself, whose dtype differs (`True ** 0` is an
@@ -76,6 +80,8 @@ def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> Fusions:
                 fusion = _match(node, kernels, facts)
             elif isinstance(node, ir.Reduce) and node.op == "sum" and "count" in kernels:
                 fusion = _count(node, kernels["count"], facts)
+            elif isinstance(node, ir.MatMul) and "sum_of_products" in kernels:
+                fusion = _sum_of_products(node, kernels["sum_of_products"], facts)
             if fusion is not None and fusion.fits(facts):
                 found[id(node)] = fusion
     inside = frozenset(id(node) for fusion in found.values() for node in fusion.inside)
@@ -159,6 +165,27 @@ def _softmax_backward(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
         inside = (difference, *([dot] if facts.uses.get(id(dot), 0) == 1 else [])) if alone else ()
         return Fusion(kernel, {"p": p, "g": g}, {"dim": "-1"}, inside)
     return None
+
+
+def _sum_of_products(node: ir.MatMul, kernel: str, facts: Facts) -> Fusion | None:
+    """A matmul of two vectors whose operands are read alike, as stored or both permuted
+    the same way: the product summed over the axes the matmul contracts."""
+    left, right = node.left, node.right
+    if not (node.left_vector and node.right_vector):
+        return None
+    if isinstance(left, ir.Permute) and isinstance(right, ir.Permute) and left.perm == right.perm:
+        x, y = left.operand, right.operand
+    elif isinstance(left, ir.Permute) or isinstance(right, ir.Permute):
+        return None
+    else:
+        x, y = left, right
+    summed = left.indices[-1]
+    if x.indices != y.indices or tuple(k for k in x.indices if k != summed) != node.labels:
+        return None  # a composed axis (a reshape), or the result's axes in another order
+    permutes = (left, right) if x is not left else ()
+    inside = tuple(p for p in permutes if facts.uses.get(id(p), 0) == 1)
+    axes = str((axis_number(x.indices, x.indices.index(summed)),))
+    return Fusion(kernel, {"x": x, "y": y}, {"axes": axes}, inside)
 
 
 def _fits(facts: Facts, node: ir.Node) -> bool:

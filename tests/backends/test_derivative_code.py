@@ -16,8 +16,9 @@ from tensorc.backends import BACKENDS
 from tensorc.codegen import lifetimes
 
 ROW_DOT = "s[b] = sum[o](Y[b, o] * Z[b, o])"
-DOTS = {"numpy": "np.einsum('...i,...i->...', Y, Z)", "jax": "jnp.einsum('...i,...i->...', Y, Z)"}
+DOTS = {"numpy": "np.einsum('...i,...i->...', Y, Z)", "jax": "_sum_of_products(Y, Z, (1,))"}
 DOTS["torch"] = "(Y * Z).sum(-1, dtype=Y.dtype)"
+COLUMN_DOT = "s[o] = sum[b](Y[b, o] * Z[b, o])"
 
 
 def body(source: str) -> str:
@@ -31,6 +32,26 @@ def test_a_row_wise_dot_is_no_batched_matmul(backend: str) -> None:
     text = body(tc.compile(ROW_DOT, backend=backend).source)
     assert DOTS[backend] in text
     assert "[..., None, :]" not in text
+
+
+def test_a_dot_over_a_leading_axis_reads_its_operands_in_place_on_jax() -> None:
+    """XLA fuses the product into the sum; a dot of the transposed operands needs both in
+    memory (16 MiB more in the layer norm's derivative, tests/autodiff/test_standardised.py)."""
+    text = body(tc.compile(COLUMN_DOT, backend="jax").source)
+    assert "_sum_of_products(Y, Z, (0,))" in text and ".T" not in text
+
+
+@pytest.mark.parametrize("dtypes", [("int8", "int8"), ("int32", "float32"), ("bool", "bool")])
+@pytest.mark.parametrize("source", [ROW_DOT, COLUMN_DOT])
+def test_jax_sum_of_products_gives_what_einsum_gives(source: str, dtypes: tuple[str, str]) -> None:
+    """The dtype of the product, as einsum's: int8 stays int8 (and wraps as it does)."""
+    y = (np.arange(6).reshape(2, 3) * 40).astype(dtypes[0])
+    z = (np.arange(6).reshape(2, 3) % 4 + 1).astype(dtypes[1])
+    got = tc.compile(source, backend="jax")(jnp.asarray(y), jnp.asarray(z))
+    spec = "bo,bo->b" if source == ROW_DOT else "bo,bo->o"
+    want = jnp.einsum(spec, jnp.asarray(y), jnp.asarray(z))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
 @pytest.mark.parametrize("dtype", ["int32", "float32", "float64"])

@@ -778,6 +778,56 @@ prog(
     {"X": (4, 5), "eps": 1e-5, "g": (5,), "beta": (5,)},
     _layer_norm,
 )
+# Layer norms whose reverse-mode derivative is the closed form (tensorc.autodiff.standardised):
+# eps a number, so nothing differentiates it; spelled the ways that closed form finds.
+
+
+def _standardised(X: np.ndarray, axes: tuple[int, ...], eps: float) -> np.ndarray:
+    centred = X - X.mean(axis=axes, keepdims=True)
+    return centred / np.sqrt((centred**2).mean(axis=axes, keepdims=True) + eps)
+
+
+prog(
+    "layer-norm-closed-form",
+    "mu[n] = mean[d](X[n, d])\n"
+    "var[n] = mean[d]((X[n, d] - mu[n]) ** 2)\n"
+    "Y[n, d] = (X[n, d] - mu[n]) / sqrt(var[n] + 1e-05) * g[d] + beta[d]",
+    {"X": (4, 5), "g": (5,), "beta": (5,)},
+    lambda X, g, beta: _standardised(X, (-1,), 1e-5) * g + beta,
+)
+prog(
+    "layer-norm-closed-form-inline",
+    "Y[n, d] = g[d] * (X[n, d] - mean[d](X[n, d])) / sqrt(var[d](X[n, d]) + 0.001)",
+    {"g": (6,), "X": (3, 6)},
+    lambda g, X: g * _standardised(X, (-1,), 1e-3),
+)
+prog(
+    "layer-norm-closed-form-power",
+    "m[b] = mean[c](X[c, b])\nv[b] = var[c](X[c, b])\n"
+    "Y[c, b] = (X[c, b] - m[b]) * (0.01 + v[b]) ** -0.5 + m[b]",
+    {"X": (5, 3)},
+    lambda X: _standardised(X, (0,), 1e-2) + X.mean(axis=0),
+)
+prog(
+    "layer-norm-closed-form-ellipsis",
+    "m[...] = mean[d](X[..., d])\nv[...] = mean[d]((X[..., d] - m[...]) ** 2)\n"
+    "Y[..., d] = (X[..., d] - m[...]) / (v[...] + 1e-05) ** 0.5",
+    {"X": (2, 3, 4)},
+    lambda X: _standardised(X, (-1,), 1e-5),
+)
+prog(
+    "group-norm-closed-form",
+    "m[n] = mean[h, w](X[n, h, w])\nv[n] = mean[w, h]((X[n, h, w] - m[n]) ** 2)\n"
+    "Y[n, h, w] = (X[n, h, w] - m[n]) / sqrt(v[n] + 1e-05)",
+    {"X": (2, 3, 4)},
+    lambda X: _standardised(X, (1, 2), 1e-5),
+)
+prog(
+    "standardise-closed-form",
+    "m = mean[i](x[i])\nv = mean[i]((x[i] - m) ** 2)\ny[i] = -(x[i] - m) / sqrt(v + 1e-05)",
+    {"x": (7,)},
+    lambda x: -_standardised(x, (0,), 1e-5),
+)
 prog(
     "rms-norm",
     "r[n] = sqrt(mean[d](X[n, d] ** 2) + eps)\nY[n, d] = X[n, d] / r[n] * g[d]",
