@@ -18,6 +18,8 @@ from tensorc.errors import TensorcError
 from tensorc.ir import nodes as ir
 from tensorc.ir.labels import ELLIPSIS
 from tensorc.ir.labels import parts as label_parts
+from tensorc.ir.shapes import Sizes
+from tensorc.ir.sources import Given
 from tensorc.sharding import Entry, Layout, MeshAxes, MeshSupport
 
 # How JAX writes each operation that is not a Python operator (see `Generator.spell`).
@@ -85,6 +87,9 @@ def _common_dtype(*arrays):
 )
 
 
+_PRODUCTS = ("sum_of_products", "transposed_times")  # idioms that are products
+
+
 class JaxGenerator(JaxPlaces):
     """Generates a jitted JAX module; sizes passed by keyword are static arguments."""
 
@@ -101,7 +106,13 @@ class JaxGenerator(JaxPlaces):
         "ones_like": "_ones_like({x})",
         "count": "_count({c}, {x}, {axes})",
         "sum_of_products": "_sum_of_products({x}, {y}, {axes})",
+        "transposed_times": "_transposed_times({a}, {b})",
     }
+
+    def __init__(self, program: ir.Program, sizes: Sizes | Given, layout: Layout | None = None):
+        super().__init__(program, sizes, layout)
+        if layout is not None:  # products over mesh axes say their result's layout (below)
+            self.idioms = {k: v for k, v in self.idioms.items() if k not in _PRODUCTS}
 
     def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:
         """`jax.nn.standardize`, then the gain and bias: XLA's own layer norm is ~3x faster

@@ -15,9 +15,11 @@ any code is written, and written as the kernel that the framework's autograd its
 - `sum_of_products`, a dot product of two batches of vectors (a matmul of vectors, its
   operands transposed alike or not at all): the product summed over `{axes}` of the operands
   as stored ({x}, {y}, {axes}); XLA then fuses the product into the sum, where its dot needs
-  both operands, transposed, in memory.
+  both operands, transposed, in memory;
+- `transposed_times`, `A.T @ B` for 2-D A and B ({a}, {b}): XLA's CPU dot reads a transposed
+  left operand slowly where its free axis is the longer, so JAX's helper may swap the sides.
 
-These three are helpers that check x's dtype when they run (the plan does not know it): for a
+The first three are helpers that check x's dtype when they run (the plan does not know it): for a
 bool or an integer x they compute the formula itself, whose dtype differs (`True ** 0` is an
 integer, a sum of integers widens); on PyTorch also where x needs a gradient.
 
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from tensorc.codegen.code import ATOM, Code
 from tensorc.codegen.facts import Facts
 from tensorc.ir import nodes as ir
-from tensorc.ir.labels import axis_number
+from tensorc.ir.labels import ELLIPSIS, axis_number
 
 _ZERO = ir.Const(0.0, "0")
 
@@ -80,8 +82,8 @@ def plan(program: ir.Program, kernels: dict[str, str], facts: Facts) -> Fusions:
                 fusion = _match(node, kernels, facts)
             elif isinstance(node, ir.Reduce) and node.op == "sum" and "count" in kernels:
                 fusion = _count(node, kernels["count"], facts)
-            elif isinstance(node, ir.MatMul) and "sum_of_products" in kernels:
-                fusion = _sum_of_products(node, kernels["sum_of_products"], facts)
+            elif isinstance(node, ir.MatMul):
+                fusion = _product(node, kernels, facts)
             if fusion is not None and fusion.fits(facts):
                 found[id(node)] = fusion
     inside = frozenset(id(node) for fusion in found.values() for node in fusion.inside)
@@ -167,12 +169,31 @@ def _softmax_backward(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
     return None
 
 
+def _product(node: ir.MatMul, kernels: dict[str, str], facts: Facts) -> Fusion | None:
+    if "sum_of_products" in kernels and node.left_vector and node.right_vector:
+        return _sum_of_products(node, kernels["sum_of_products"], facts)
+    if "transposed_times" in kernels:
+        return _transposed_times(node, kernels["transposed_times"], facts)
+    return None
+
+
+def _transposed_times(node: ir.MatMul, kernel: str, facts: Facts) -> Fusion | None:
+    """`A.T @ B`, both 2-D, B not transposed."""
+    left, right = node.left, node.right
+    if node.left_vector or node.right_vector or not isinstance(left, ir.Permute):
+        return None
+    if isinstance(right, ir.Permute) or left.perm != (1, 0) or len(right.indices) != 2:
+        return None
+    if ELLIPSIS in left.indices or ELLIPSIS in right.indices:
+        return None
+    inside = (left,) if facts.uses.get(id(left), 0) == 1 else ()
+    return Fusion(kernel, {"a": left.operand, "b": right}, {}, inside)
+
+
 def _sum_of_products(node: ir.MatMul, kernel: str, facts: Facts) -> Fusion | None:
     """A matmul of two vectors whose operands are read alike, as stored or both permuted
     the same way: the product summed over the axes the matmul contracts."""
     left, right = node.left, node.right
-    if not (node.left_vector and node.right_vector):
-        return None
     if isinstance(left, ir.Permute) and isinstance(right, ir.Permute) and left.perm == right.perm:
         x, y = left.operand, right.operand
     elif isinstance(left, ir.Permute) or isinstance(right, ir.Permute):

@@ -54,6 +54,26 @@ def test_jax_sum_of_products_gives_what_einsum_gives(source: str, dtypes: tuple[
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
+WEIGHT_GRADIENT = "dW[h, o] = H[b, h] * dZ[b, o]"
+
+
+def test_jax_multiplies_a_transposed_left_side_in_the_faster_orientation() -> None:
+    """`H.T @ dZ` through `_transposed_times`, which computes `(dZ.T @ H).T` on CPU where
+    H's free axis is the longer (1.6x faster at 512 x 512 by 512 x 64)."""
+    f = tc.compile(WEIGHT_GRADIENT, backend="jax")
+    assert "_transposed_times(H, dZ)" in body(f.source)
+    rng = np.random.default_rng(0)
+    for h, o in ((48, 5), (5, 48), (7, 7)):
+        x, y = rng.standard_normal((11, h)), rng.standard_normal((11, o))
+        got = f(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32))
+        assert got.shape == (h, o) and got.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(got), x.T @ y, rtol=1e-5, atol=1e-5)
+    ints = np.arange(24, dtype=np.int8).reshape(3, 8), np.ones((3, 2), np.int8)
+    got = f(*(jnp.asarray(a) for a in ints))
+    assert got.dtype == jnp.int8
+    np.testing.assert_array_equal(np.asarray(got), ints[0].T @ ints[1])
+
+
 @pytest.mark.parametrize("dtype", ["int32", "float32", "float64"])
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_a_row_wise_dot_keeps_the_dtype_of_the_matmul(backend: str, dtype: str) -> None:
