@@ -111,7 +111,7 @@ class JaxGenerator(JaxPlaces):
 
     def __init__(self, program: ir.Program, sizes: Sizes | Given, layout: Layout | None = None):
         super().__init__(program, sizes, layout)
-        if layout is not None:  # products over mesh axes say their result's layout (below)
+        if layout is not None:  # under a mesh, products keep the forms that say their layout
             self.idioms = {k: v for k, v in self.idioms.items() if k not in _PRODUCTS}
 
     def normalise(self, node: ir.Normalise, operand: Code, gain: Code, bias: Code) -> Code:

@@ -169,9 +169,13 @@ def _count(c, x, axes):
 PLACES_HELPERS["_sum_of_products"] = '''
 def _sum_of_products(x, y, axes):
     """sum(x * y) over axes, in the dtype of x * y (as einsum gives it): XLA fuses the
-    product into the sum, where einsum's dot needs both operands, transposed, in memory."""
-    product = x * y
-    return jnp.sum(product, axis=axes, dtype=product.dtype)
+    product into the sum, where einsum's dot needs both operands, transposed, in memory.
+    16-bit floats are multiplied and summed in float32, as the dot would."""
+    dtype = jnp.result_type(x, y)
+    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
+        wide = x.astype(jnp.float32) * y.astype(jnp.float32)
+        return jnp.sum(wide, axis=axes).astype(dtype)
+    return jnp.sum(x * y, axis=axes, dtype=dtype)
 '''
 
 PLACES_HELPERS["_transposed_times"] = '''

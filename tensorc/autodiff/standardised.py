@@ -122,7 +122,7 @@ class _Hoisting:
                 divisors = [d for d in divisors if d is not scale]
                 result = ex.mul(*factors)
                 result = ex.div(result, ex.mul(*divisors)) if divisors else result
-                return ex.neg(result) if negate else result
+                return self.rebuild(ex.neg(result) if negate else result, order)  # the others
         return None
 
     def found_in(
@@ -184,9 +184,10 @@ class _Hoisting:
         difference = square.left  # type: ignore[union-attr]
         if not (isinstance(difference, ast.Binary) and difference.op == "-"):
             return None
+        if self.program.indices.free(difference.right) & set(_bound(along)):
+            return None  # a centre that varies along the indices the spread is taken over
         over = _aligned(replace(along, operand=difference.left), names, x)
-        inner = {k: v for k, v in names.items() if k not in _bound(along)}
-        centre = self.mean_of(difference.right, x, inner)
+        centre = self.mean_of(difference.right, x, names)
         return (
             over if over is not None and centre is not None and set(centre) == set(over) else None
         )

@@ -1,7 +1,8 @@
-"""Derivative idioms that a backend computes in one kernel of its own: the elementwise
-formulas that derivative programs write for `relu` and `softmax`, found in the IR before
-any code is written, and written as the kernel that the framework's autograd itself calls
-(`Generator.idioms` spells each, with its operands' names in braces):
+"""Idioms that a backend computes in one kernel of its own: the elementwise formulas that
+derivative programs write for `relu` and `softmax`, and products that a backend's own form
+computes faster, found in the IR before any code is written, and written as the kernel that
+the framework's autograd itself calls or as a helper (`Generator.idioms` spells each, with
+its operands' names in braces):
 
 - `threshold_backward`, `where(x > c, g, 0)`: relu's mask ({g}, {x}, {c});
 - `softmax_backward`, `P * (g - sum[j](g * P))`: softmax's vjp along the last axis j
@@ -19,7 +20,7 @@ any code is written, and written as the kernel that the framework's autograd its
 - `transposed_times`, `A.T @ B` for 2-D A and B ({a}, {b}): XLA's CPU dot reads a transposed
   left operand slowly where its free axis is the longer, so JAX's helper may swap the sides.
 
-The first three are helpers that check x's dtype when they run (the plan does not know it): for a
+`zeros_like`, `ones_like` and `count` are helpers that check x's dtype when they run (the plan does not know it): for a
 bool or an integer x they compute the formula itself, whose dtype differs (`True ** 0` is an
 integer, a sum of integers widens); on PyTorch also where x needs a gradient.
 
@@ -203,6 +204,8 @@ def _sum_of_products(node: ir.MatMul, kernel: str, facts: Facts) -> Fusion | Non
     summed = left.indices[-1]
     if x.indices != y.indices or tuple(k for k in x.indices if k != summed) != node.labels:
         return None  # a composed axis (a reshape), or the result's axes in another order
+    if ELLIPSIS in x.indices:
+        return None  # `x * y` would line up `...` axes of different ranks from the right
     permutes = (left, right) if x is not left else ()
     inside = tuple(p for p in permutes if facts.uses.get(id(p), 0) == 1)
     axes = str((axis_number(x.indices, x.indices.index(summed)),))

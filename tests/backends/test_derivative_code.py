@@ -54,6 +54,23 @@ def test_jax_sum_of_products_gives_what_einsum_gives(source: str, dtypes: tuple[
     np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
+def test_jax_sum_of_products_lines_up_ellipsis_axes_by_label() -> None:
+    """Operands whose `...` differ in rank keep JAX's einsum, which lines them up."""
+    source = "s[..., o] = sum[b](Y[b, ..., o] * Z[b, ..., o])"
+    y, z = np.arange(30.0).reshape(2, 5, 3), np.arange(6.0).reshape(2, 3)
+    got = tc.compile(source, backend="jax")(jnp.asarray(y), jnp.asarray(z))
+    np.testing.assert_allclose(np.asarray(got), np.einsum("b...o,bo->...o", y, z), rtol=1e-6)
+
+
+def test_jax_sum_of_products_sums_16_bit_floats_as_a_dot_does() -> None:
+    """In float32, then rounded once, as einsum's dot: 4448 here, where summing the products
+    rounded to bfloat16 gives 4416."""
+    a = jnp.arange(1.0, 16.0, dtype=jnp.bfloat16)[None] ** 0.5
+    got = tc.compile(COLUMN_DOT, backend="jax")((a * 37).T, a.T)
+    assert got.dtype == jnp.bfloat16
+    assert got[0] == jnp.einsum("bo,bo->o", (a * 37).T, a.T)[0]
+
+
 WEIGHT_GRADIENT = "dW[h, o] = H[b, h] * dZ[b, o]"
 
 
