@@ -15,8 +15,8 @@ and reverse mode gives xhat's cotangent c to X at once (`Reverse.closed_form`):
 
 That is the whole derivative along the path through m and v, so xhat gives them nothing (their
 other reads, if any, differentiate as usual). `X + -m` is `X - m` to the bit; written so, XLA
-does not share it with the variance's reduction, which keeps the centred values in memory (16
-MiB more at 4096 x 1024, and 0.54x of the time without; docs/benchmarks.md).
+does not share it with the variance's reduction, which would keep the centred values in
+memory (16 MiB more at 4096 x 1024, with every call page-faulting them in; docs/benchmarks.md).
 
 Found: the centre, `m[b]` of a statement `m[b] = mean[f](X[b, f])` or that mean inline; the
 variance `var[f](X[b, f])` or `mean[f]((X[b, f] - m[b]) ** 2)`, likewise; under `sqrt(...)` or

@@ -20,9 +20,10 @@ its operands' names in braces):
 - `transposed_times`, `A.T @ B` for 2-D A and B ({a}, {b}): XLA's CPU dot reads a transposed
   left operand slowly where its free axis is the longer, so JAX's helper may swap the sides.
 
-`zeros_like`, `ones_like` and `count` are helpers that check x's dtype when they run (the plan does not know it): for a
-bool or an integer x they compute the formula itself, whose dtype differs (`True ** 0` is an
-integer, a sum of integers widens); on PyTorch also where x needs a gradient.
+`zeros_like`, `ones_like` and `count` are helpers that check x's dtype when they run (the
+plan does not know it): for a bool or an integer x they compute the formula itself, whose
+dtype differs (`True ** 0` is an integer, a sum of integers widens); on PyTorch also where x
+needs a gradient.
 
 One kernel reads each operand once and writes the result, where the formula takes three or
 four passes over memory and as many temporary arrays. The operands must have the dtype that
@@ -171,6 +172,7 @@ def _softmax_backward(node: ir.Map, kernel: str, facts: Facts) -> Fusion | None:
 
 
 def _product(node: ir.MatMul, kernels: dict[str, str], facts: Facts) -> Fusion | None:
+    """The product idiom a matmul is, if the backend has one for it."""
     if "sum_of_products" in kernels and node.left_vector and node.right_vector:
         return _sum_of_products(node, kernels["sum_of_products"], facts)
     if "transposed_times" in kernels:
@@ -208,7 +210,7 @@ def _sum_of_products(node: ir.MatMul, kernel: str, facts: Facts) -> Fusion | Non
         return None  # `x * y` would line up `...` axes of different ranks from the right
     permutes = (left, right) if x is not left else ()
     inside = tuple(p for p in permutes if facts.uses.get(id(p), 0) == 1)
-    axes = str((axis_number(x.indices, x.indices.index(summed)),))
+    axes = str((x.indices.index(summed),))
     return Fusion(kernel, {"x": x, "y": y}, {"axes": axes}, inside)
 
 
