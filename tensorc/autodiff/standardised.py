@@ -132,7 +132,7 @@ class _Hoisting:
         scale: ast.Expr,
         inverted: bool,
         order: tuple[str, ...],
-    ) -> ast.Access | None:
+    ) -> ast.Expr | None:
         """The read of a new `xhat` where `centred` is X less its mean along the indices that
         the variance `under` the root (with its eps) is X's variance along; None otherwise."""
         variance, eps = under
@@ -150,17 +150,17 @@ class _Hoisting:
         if set(free(centre)) != set(kept) or set(free(variance)) != set(kept):
             return None
         names = self.program.names
-        rstd, xhat = names.claim("rstd"), names.claim("xhat")
         rstd_value = ex.div(ex.number(1), scale) if inverted else scale
-        xhat_value = ex.binary(
-            "*", ex.binary("+", x, ast.Unary(ex.SPAN, "-", centre)), _read(rstd, kept)
+        rstd = Statement(
+            names.claim("rstd"), kept or None, rstd_value, frozenset(), _first(kept, order)
         )
-        self.added += [
-            Statement(rstd, kept or None, rstd_value, frozenset(), _first(kept, order)),
-            Statement(xhat, labels, xhat_value, frozenset(), _first(labels, order)),
-        ]
-        self.found[xhat] = Standardised(x, over, _read(rstd, kept), eps)
-        return ex.access(xhat, labels)
+        xhat_value = ex.binary("*", ex.binary("+", x, ast.Unary(ex.SPAN, "-", centre)), rstd.read())
+        xhat = Statement(
+            names.claim("xhat"), labels, xhat_value, frozenset(), _first(labels, order)
+        )
+        self.added += [rstd, xhat]
+        self.found[xhat.target] = Standardised(x, over, rstd.read(), eps)
+        return xhat.read()
 
     def mean_of(self, node: ast.Expr, x: ast.Access, names: Renaming) -> tuple[str, ...] | None:
         """The indices (in x's names) along which `node` is the mean of x."""
@@ -268,10 +268,6 @@ def _plain(access: ast.Access) -> bool:
 
 def _bound(along: ast.Along) -> tuple[str, ...]:
     return tuple(axis.name for axis in along.indices)
-
-
-def _read(target: str, labels: tuple[str, ...]) -> ast.Expr:
-    return ex.access(target, labels) if labels else ex.name(target)
 
 
 def _first(labels: tuple[str, ...], order: tuple[str, ...]) -> tuple[str, ...]:
